@@ -1,0 +1,32 @@
+"""kdash: router and frame only (settings, store, navigation, the demo banner)."""
+
+import streamlit as st
+
+from kdash import ui
+
+st.set_page_config(page_title="kdash", page_icon=":material/monitoring:", layout="wide")
+
+con = ui.open_store_or_stop()
+ui.demo_banner(con)
+
+pages = {
+    "Clinic": [
+        st.Page("pages/home.py", title="Clinic at a glance", icon=":material/home:", default=True),
+        st.Page("pages/roster.py", title="Patients", icon=":material/groups:", url_path="roster"),
+        st.Page("pages/patient.py", title="Patient progress", icon=":material/monitoring:", url_path="patient"),
+        st.Page("pages/eligibility.py", title="Eligibility", icon=":material/checklist:", url_path="eligibility"),
+        st.Page("pages/record_session.py", title="Record a session", icon=":material/edit_note:",
+                url_path="record"),
+    ],
+    "Clinic-wide": [
+        st.Page("pages/outcomes.py", title="Outcomes", icon=":material/query_stats:", url_path="outcomes"),
+        st.Page("pages/side_effects.py", title="Side effects", icon=":material/vital_signs:", url_path="side-effects"),
+        st.Page("pages/throughput.py", title="Throughput", icon=":material/event_available:", url_path="throughput"),
+        st.Page("pages/conference.py", title="Case conference", icon=":material/co_present:", url_path="conference"),
+    ],
+    "Admin": [
+        st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import"),
+        st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
+    ],
+}
+st.navigation(pages).run()

@@ -1,0 +1,144 @@
+"""The kdash command line (data-contract §2). One-line summary on stderr, JSON on stdout with --json."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+
+from kdash import db, settings
+
+
+class UsageError(Exception):
+    pass
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="python -m kdash", description="kdash: decision support for ketamine clinics")
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("demo", help="build a synthetic demo clinic store")
+    p.add_argument("--db", help="store path (default $KDASH_DB or data/kdash.duckdb)")
+    p.add_argument("--patients", type=_positive, default=400)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--as-of", type=_date, default=None, help="the demo's 'today' (default: today)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("info", help="store path, schema version and counts")
+    p.add_argument("--db")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--calibration", action="store_true", help="add the demo's figures against their targets")
+
+    p = sub.add_parser("outcomes", help="clinic-wide response and remission (data-contract §6)")
+    p.add_argument("--db")
+    p.add_argument("--scale", default="MADRS")
+    p.add_argument("--route", default="all")
+    p.add_argument("--set", dest="analysis_set", default="itt", choices=["itt", "completers"])
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
+    p.add_argument("--patients", type=_positive, default=100_000)
+    p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
+    p.add_argument("--warm-runs", type=_positive, default=5)
+    return top
+
+
+def _emit(args, summary: str, document) -> None:
+    print(summary, file=sys.stderr)
+    if getattr(args, "json", False):
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+
+
+def cmd_demo(args) -> int:
+    from kdash import demo
+    path = settings.store_path(args.db)
+    started = time.perf_counter()
+    counts = demo.build(path, args.patients, args.seed, args.as_of)
+    seconds = time.perf_counter() - started
+    _emit(args, f"demo: built {path} with {counts['patients']:,} patients and {counts['sessions']:,} "
+                f"sessions in {seconds:.1f} s (seed {args.seed})", {"store": path, "seconds": round(seconds, 2), **counts})
+    return 0
+
+
+def cmd_info(args) -> int:
+    from kdash import store_info
+    path = settings.store_path(args.db)
+    con = db.connect(path, read_only=True)
+    try:
+        doc = store_info.info(con, path)
+        if args.calibration:
+            doc["calibration"] = store_info.calibration(con, settings.load(path))
+    finally:
+        con.close()
+    s = doc["sessions"]
+    _emit(args, f"info: {path}: schema {doc['schema_version']}, {doc['patients']:,} patients, "
+                f"{sum(s.values()):,} sessions ({s['completed']:,} completed)", doc)
+    if args.calibration and not args.json:
+        json.dump(doc["calibration"], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 0
+
+
+def cmd_outcomes(args) -> int:
+    from kdash import outcomes
+    path = settings.store_path(args.db)
+    con = db.connect(path, read_only=True)
+    try:
+        doc = outcomes.summary(con, settings.load(path), args.scale, args.route, args.analysis_set)
+    except ValueError as exc:
+        raise UsageError(f"outcomes: {exc}") from None
+    finally:
+        con.close()
+    rate = "n/a" if doc["response_rate"] is None else f"{doc['response_rate']:.1%}"
+    _emit(args, f"outcomes: {doc['scale']} {doc['route']} {doc['set']}: {doc['n_evaluable']} evaluable of "
+                f"{doc['n_treated']}, response {rate}", doc)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from kdash import bench
+    return bench.main(args)
+
+
+COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, db.StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

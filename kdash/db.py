@@ -1,0 +1,195 @@
+"""The DuckDB store: open, migrate, read through cursors, write in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import duckdb
+import pandas as pd
+
+# Clinics run offline: never fetch an extension.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+class StoreError(Exception):
+    """A store problem explained in one line for a person (no traceback)."""
+
+
+MIGRATIONS: list[str] = [
+    # 1: the clinical record.
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE TABLE patients (
+        patient_id VARCHAR PRIMARY KEY,
+        given_name VARCHAR, family_name VARCHAR,
+        birth_date DATE NOT NULL,
+        sex VARCHAR NOT NULL CHECK (sex IN ('F', 'M', 'X')),
+        referral_date DATE, consultation_date DATE,
+        primary_diagnosis VARCHAR CHECK (primary_diagnosis IN ('mdd', 'bipolar_depression', 'pdd', 'other')),
+        clinician VARCHAR, mrn VARCHAR);
+    CREATE TABLE antidepressant_trials (
+        patient_id VARCHAR NOT NULL, drug VARCHAR NOT NULL, dose_mg_per_day DOUBLE NOT NULL,
+        start_date DATE NOT NULL, end_date DATE,
+        outcome VARCHAR NOT NULL CHECK (outcome IN ('no_response', 'partial_response', 'response', 'intolerance', 'ongoing')),
+        current_episode BOOLEAN NOT NULL DEFAULT TRUE);
+    CREATE TABLE screening (
+        patient_id VARCHAR NOT NULL, item VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('present', 'absent', 'unknown')),
+        assessed_on DATE);
+    CREATE TABLE chairs (chair VARCHAR PRIMARY KEY, active BOOLEAN NOT NULL DEFAULT TRUE);
+    CREATE TABLE sessions (
+        session_id VARCHAR PRIMARY KEY, patient_id VARCHAR NOT NULL,
+        scheduled_at TIMESTAMP NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('scheduled', 'completed', 'cancelled', 'no_show')),
+        route VARCHAR NOT NULL CHECK (route IN ('iv_ketamine', 'esketamine', 'im_ketamine', 'sc_ketamine', 'oral_ketamine')),
+        phase VARCHAR CHECK (phase IN ('induction', 'maintenance')),
+        dose_mg DOUBLE, weight_kg DOUBLE, chair VARCHAR, clinician VARCHAR,
+        started_at TIMESTAMP, ended_at TIMESTAMP, cancelled_at TIMESTAMP);
+    CREATE TABLE vitals (
+        session_id VARCHAR, minute INTEGER, patient_id VARCHAR NOT NULL, measured_at TIMESTAMP,
+        systolic INTEGER NOT NULL, diastolic INTEGER NOT NULL, heart_rate INTEGER, spo2 INTEGER);
+    CREATE TABLE assessments (
+        patient_id VARCHAR NOT NULL, assessed_on DATE NOT NULL, scale VARCHAR NOT NULL,
+        total INTEGER NOT NULL, items UTINYINT[], session_id VARCHAR);
+    CREATE TABLE side_effects (
+        session_id VARCHAR NOT NULL, effect VARCHAR NOT NULL,
+        severity VARCHAR CHECK (severity IN ('mild', 'moderate', 'severe')), note VARCHAR);
+    """,
+    # 2: clinicians' decisions and the audit trail.
+    """
+    CREATE SEQUENCE audit_seq;
+    CREATE TABLE eligibility_decisions (
+        patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, kind VARCHAR NOT NULL CHECK (kind IN ('sign_off', 'override')),
+        verdict VARCHAR NOT NULL CHECK (verdict IN ('eligible', 'not_eligible', 'needs_review')),
+        reason VARCHAR, decided_by VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL);
+    CREATE TABLE audit_log (
+        audit_id BIGINT PRIMARY KEY DEFAULT nextval('audit_seq'), logged_at TIMESTAMP NOT NULL,
+        username VARCHAR, role VARCHAR, action VARCHAR NOT NULL, patient_id VARCHAR, detail VARCHAR);
+    """,
+    # 3: local accounts.
+    """
+    CREATE TABLE users (
+        username VARCHAR PRIMARY KEY, role VARCHAR NOT NULL CHECK (role IN ('clinician', 'manager', 'presenter', 'admin')),
+        password_hash VARCHAR NOT NULL, disabled BOOLEAN NOT NULL DEFAULT FALSE,
+        failed_attempts INTEGER NOT NULL DEFAULT 0, locked_until TIMESTAMP, created_at TIMESTAMP NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_LOCK_HINT = re.compile(r"lock", re.IGNORECASE)
+
+
+def _explain(path: str, exc: Exception) -> StoreError:
+    text = str(exc)
+    if "not a valid DuckDB database" in text:
+        return StoreError(f"{path} is not a kdash store (not a DuckDB database file)")
+    if _LOCK_HINT.search(text):
+        return StoreError(f"the store {path} is open in another process (the dashboard?); "
+                          "stop it or work through the app")
+    if "version" in text.lower() and "storage" in text.lower():
+        return StoreError(f"{path} was written by an incompatible DuckDB version")
+    return StoreError(f"cannot open the store {path}: {text.splitlines()[0]}")
+
+
+def connect(path: str, *, read_only: bool = False, create: bool = True,
+            upto: int = SCHEMA_VERSION) -> duckdb.DuckDBPyConnection:
+    """Open a store and bring its schema up to date (unless read-only)."""
+    if path != ":memory:":
+        p = Path(path)
+        if not p.exists() and (read_only or not create):
+            raise StoreError(f"no store at {path} (create one with: python -m kdash demo --db {path})")
+        if p.is_dir():
+            raise StoreError(f"{path} is a folder, not a store file")
+        if not p.exists():
+            parent = p.resolve().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder {parent}: {exc.strerror}") from None
+            if not os.access(parent, os.W_OK):
+                raise StoreError(f"cannot write a store in {parent}: permission denied")
+    try:
+        con = duckdb.connect(path, read_only=read_only, config=dict(_CONFIG))
+    except duckdb.Error as exc:
+        raise _explain(path, exc) from None
+    if not read_only:
+        migrate(con, upto=upto)
+    elif schema_version(con) == 0:
+        con.close()
+        raise StoreError(f"{path} is not a kdash store (no kdash tables)")
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    cur = con.cursor()
+    has_meta = cur.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]
+    if not has_meta:
+        return 0
+    row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, upto: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations this store has not had yet, each in its own transaction."""
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise StoreError(f"the store has schema version {current}; this kdash knows up to {SCHEMA_VERSION}")
+    for version in range(current + 1, upto + 1):
+        with transaction(con) as cur:
+            cur.execute(MIGRATIONS[version - 1])
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(version)})
+    return max(current, upto)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one write path: everything inside commits together or not at all."""
+    cur = con.cursor()
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    else:
+        cur.execute("COMMIT")
+    finally:
+        cur.close()
+
+
+def write(con: duckdb.DuckDBPyConnection, fn: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+    with transaction(con) as cur:
+        return fn(cur)
+
+
+def sql(name: str) -> str:
+    """A named query from kdash/sql/NAME.sql."""
+    return resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a named query on a fresh cursor and return its rows."""
+    cur = con.cursor()
+    try:
+        return cur.execute(sql(name), params or {}).df()
+    finally:
+        cur.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, text: str, params: dict | None = None) -> Any:
+    cur = con.cursor()
+    try:
+        row = cur.execute(text, params or {}).fetchone()
+        return row[0] if row else None
+    finally:
+        cur.close()
+
+
+def meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    return scalar(con, "SELECT value FROM meta WHERE key = $k", {"k": key})

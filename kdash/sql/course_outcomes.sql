@@ -1,0 +1,66 @@
+-- One row per treated patient: baseline and last observation on one scale (clinical-reference §1).
+-- baseline: the last score on or before the first completed session's day, at most $lookback days before.
+-- last observation: the latest score from the first session's day to $window days after the last session;
+-- none after baseline → the baseline is carried forward (change 0).
+WITH done AS (
+    SELECT patient_id, route, scheduled_at::DATE AS day, phase,
+           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
+    FROM sessions
+    WHERE status = 'completed'
+),
+course AS (
+    SELECT patient_id, arg_min(route, k) AS route, min(day) AS first_day, max(day) AS last_day,
+           count(*) AS n_sessions, count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction
+    FROM done
+    GROUP BY patient_id
+),
+cohort AS (
+    SELECT c.*,
+           c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
+                                         WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer
+    FROM course c
+    JOIN patients p USING (patient_id)
+    WHERE ($route = 'all' OR c.route = $route)
+      AND ($start IS NULL OR c.first_day >= $start::DATE)
+      AND ($end IS NULL OR c.first_day <= $end::DATE)
+),
+scores AS (
+    SELECT a.patient_id, a.assessed_on, a.total
+    FROM assessments a
+    WHERE a.scale = $scale AND a.patient_id IN (SELECT patient_id FROM cohort)
+),
+baseline AS (
+    SELECT c.patient_id, arg_max(s.total, s.assessed_on) AS baseline
+    FROM cohort c JOIN scores s
+      ON s.patient_id = c.patient_id AND s.assessed_on <= c.first_day
+     AND s.assessed_on >= c.first_day - $lookback::INTEGER
+    GROUP BY c.patient_id
+),
+last_obs AS (
+    SELECT c.patient_id, arg_max(s.total, s.assessed_on) AS last_score, max(s.assessed_on) AS last_on
+    FROM cohort c JOIN scores s
+      ON s.patient_id = c.patient_id AND s.assessed_on >= c.first_day
+     AND s.assessed_on <= c.last_day + $window::INTEGER
+    GROUP BY c.patient_id
+),
+joined AS (
+    SELECT c.patient_id, c.route, c.first_day, c.last_day, c.n_sessions, c.completer,
+           b.baseline, coalesce(l.last_score, b.baseline) AS last_score, l.last_on,
+           CASE WHEN b.baseline > 0 THEN (b.baseline - coalesce(l.last_score, b.baseline)) / b.baseline END AS pct_change
+    FROM cohort c
+    LEFT JOIN baseline b USING (patient_id)
+    LEFT JOIN last_obs l USING (patient_id)
+    WHERE $set = 'itt' OR c.completer
+)
+SELECT *,
+       pct_change IS NOT NULL AS evaluable,
+       pct_change >= $response AS responder,
+       pct_change IS NOT NULL AND last_score <= $remission AS remitter,
+       CASE WHEN pct_change IS NULL THEN 'not evaluable'
+            WHEN pct_change >= $response AND last_score <= $remission THEN 'remitter'
+            WHEN pct_change >= $response THEN 'responder'
+            WHEN last_score <= $remission THEN 'remitter'
+            WHEN pct_change >= $partial THEN 'partial'
+            WHEN pct_change < 0 THEN 'worsening'
+            ELSE 'non-responder' END AS status
+FROM joined

@@ -1,0 +1,72 @@
+"""The thin Streamlit layer shared by pages: the store connection, cached queries, the demo banner.
+
+The only module in kdash that imports Streamlit. Data functions elsewhere take (con, cfg, **params).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from pathlib import Path
+
+import streamlit as st
+
+from kdash import db, demo, settings
+
+DEMO_PATIENTS = 400
+
+
+def store_path() -> str:
+    return settings.store_path()
+
+
+@st.cache_resource(show_spinner="Opening the store…")
+def _connection(path: str):
+    """One connection per process; queries take their own cursor. The first run builds the demo."""
+    if path == settings.DEFAULT_DB and not Path(path).exists():
+        demo.build(path, DEMO_PATIENTS, seed=7)
+    return db.connect(path, create=False)
+
+
+def connection():
+    return _connection(store_path())
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=256)
+def _cached(path: str, func: str, params: tuple):
+    module, name = func.rsplit(".", 1)
+    fn = getattr(importlib.import_module(f"kdash.{module}"), name)
+    return fn(_connection(path), settings.load(path), **dict(params))
+
+
+def fetch(func: str, **params):
+    """Call kdash.<module>.<name>(con, cfg, **params) once per store and arguments (cached, ttl 10 min)."""
+    return _cached(store_path(), func, tuple(sorted(params.items())))
+
+
+def clear_caches() -> None:
+    """After a write: every cached query result is stale."""
+    _cached.clear()
+
+
+def open_store_or_stop():
+    """The connection, or a plain message and a stopped page when the store cannot be opened."""
+    try:
+        return connection()
+    except db.StoreError as exc:
+        st.error(f"The store cannot be opened: {exc}", icon=":material/error:")
+        st.stop()
+
+
+def demo_banner(con) -> None:
+    if db.meta(con, "demo") == "true":
+        st.warning("**Synthetic demo data.** Every patient, name and number shown here is made up by the "
+                   "kdash demo generator. Do not use it for clinical decisions.", icon=":material/science:")
+
+
+def percent(x: float | None, digits: int = 0) -> str:
+    return "n/a" if x is None else f"{x:.{digits}%}"

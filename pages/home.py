@@ -1,0 +1,52 @@
+"""Clinic at a glance: active patients, this week's sessions, the latest response rate, open safety flags."""
+
+import streamlit as st
+
+from kdash import charts, rules, ui
+
+today = ui.today()
+glance = ui.fetch("clinic.at_a_glance", today=today)
+out = glance["outcomes"]
+
+st.title("Clinic at a glance")
+st.caption(f"As of {today:%A %d %B %Y}")
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Active patients", f"{glance['active_patients']:,}",
+          help="Patients with a completed session in the last 30 days or one booked in the next 30.")
+c2.metric("Sessions this week", f"{glance['sessions_this_week']:,}",
+          delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week's completed",
+          delta_color="off", help="Completed and booked sessions, Monday to Sunday.")
+if out["n_evaluable"]:
+    low, high = out["response_ci95"]
+    c3.metric(f"Response rate, {out['scale']}", ui.percent(out["response_rate"]),
+              delta=f"95% CI {low:.0%}–{high:.0%}, n = {out['n_evaluable']}", delta_color="off",
+              help="Courses begun in the last 12 months, all treated, last observation vs baseline; "
+                   "response = a fall of at least 50 % (clinical-reference §1), Wilson interval.")
+else:
+    c3.metric(f"Response rate, {out['scale']}", "n/a", help="No evaluable course in the last 12 months.")
+flags = glance["flags"]
+c4.metric("Open safety flags", f"{flags['urgent']:,} urgent",
+          delta=f"{flags['high']:,} high · {flags['caution']:,} caution", delta_color="off",
+          help="Patients with a rule of clinical-reference §4 firing in the last "
+               "30 days, each counted once per severity.")
+
+left, right = st.columns([3, 2])
+with left:
+    weekly = ui.fetch("clinic.sessions_per_week", today=today, weeks=12)
+    st.plotly_chart(charts.sessions_per_week(weekly), theme=None, width="stretch")
+    with st.expander("Numbers behind the chart"):
+        st.dataframe(weekly, hide_index=True, width="stretch")
+with right:
+    st.subheader("Safety flags, last 30 days")
+    rows = sorted(glance["flag_rules"], key=lambda r: rules.SEVERITY_ORDER[r["severity"]])
+    table = [{"Rule": rules.RULES[r["rule"]].title, "Severity": r["severity"], "Patients": r["patients"]}
+             for r in rows]
+    if table:
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        st.success("No safety rule fired in the last 30 days.", icon=":material/check_circle:")
+    st.subheader("Outcome, last 12 months")
+    st.write(f"{out['n_treated']:,} patients treated, {out['n_evaluable']:,} evaluable on {out['scale']}; "
+             f"{out['responders']:,} responders and {out['remitters']:,} remitters "
+             f"({ui.percent(out['remission_rate'])} remission).")

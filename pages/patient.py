@@ -1,0 +1,6 @@
+"""Patient progress: not built yet (issue #3)."""
+
+import streamlit as st
+
+st.title("Patient progress")
+st.info("Coming with issue #3. Mood-score trends against baseline, response and remission lines, item heatmaps, session safety and flags.", icon=":material/construction:")

@@ -1,0 +1,6 @@
+"""Patients: not built yet (issue #3)."""
+
+import streamlit as st
+
+st.title("Patients")
+st.info("Coming with issue #3. The roster: search, filters, baseline and latest score, status and open safety flags, sorted by urgency.", icon=":material/construction:")
