@@ -4,7 +4,8 @@ import streamlit as st
 
 from kdash import ui
 
-st.set_page_config(page_title="kdash", page_icon=":material/monitoring:", layout="wide")
+# A local icon: a Material name would make the browser fetch the favicon from a font CDN.
+st.set_page_config(page_title="kdash", page_icon="kdash/assets/icon.png", layout="wide")
 
 con = ui.open_store_or_stop()
 ui.demo_banner(con)

@@ -8,7 +8,9 @@ import json
 import sys
 import time
 
-from kdash import db, settings
+from kdash import db, scales, settings
+
+ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 
 
 class UsageError(Exception):
@@ -55,8 +57,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("outcomes", help="clinic-wide response and remission (data-contract §6)")
     p.add_argument("--db")
-    p.add_argument("--scale", default="MADRS")
-    p.add_argument("--route", default="all")
+    p.add_argument("--scale", default="MADRS", choices=scales.DEPRESSION_SCALES)
+    p.add_argument("--route", default="all", choices=("all", *ROUTES))
     p.add_argument("--set", dest="analysis_set", default="itt", choices=["itt", "completers"])
     p.add_argument("--json", action="store_true")
 

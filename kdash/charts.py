@@ -20,9 +20,9 @@ TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
 TEMPLATE.layout.update(
     font=dict(family="DejaVu Sans, Arial, sans-serif", size=13, color="#222"),
     colorway=[BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, GREY],
-    title=dict(font=dict(size=15), x=0, xanchor="left"),
-    margin=dict(l=50, r=20, t=50, b=40),
-    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    title=dict(font=dict(size=15), x=0, xanchor="left", y=0.98, yanchor="top"),
+    margin=dict(l=50, r=20, t=80, b=40),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, traceorder="normal"),
 )
 pio.templates["kdash"] = TEMPLATE
 

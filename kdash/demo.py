@@ -242,7 +242,7 @@ def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table
     rows, cols = np.nonzero((col < n_total[:, None]) & (day <= today + 21))
     course = {"p": t[rows], "day": day[rows, cols], "k": cols + 1, "maintenance": cols >= planned[t[rows]]}
 
-    sessions, done = _sessions(rng, course, today, route, planned, clinician_idx, len(clinicians),
+    sessions, done = _sessions(rng, course, today, route, planned, consult, clinician_idx, len(clinicians),
                                rng.normal(82, 17, n).clip(45, 160), opening, closing)
     vitals = pa.concat_tables([pa.table(screening_vitals),
                                pa.table(_session_vitals(rng, done, age, base_sbp, base_dbp, route))])
@@ -340,7 +340,8 @@ def _screening(rng, kind, sex, age, route, consulted, consult) -> pa.Table:
         "status": pa.array(np.array(STATUSES)[status.reshape(-1)]), "day": np.repeat(consult[cp], n_items)})
 
 
-def _sessions(rng, course, today, route, planned, clinician_idx, n_clinicians, weight, opening, closing):
+def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clinicians, weight, opening,
+              closing):
     """Bookings: the course's sessions plus no-shows and cancellations that were rebooked."""
     p, day, k = course["p"], course["day"], course["k"]
     m = len(p)
@@ -351,6 +352,7 @@ def _sessions(rng, course, today, route, planned, clinician_idx, n_clinicians, w
     failed_status = np.where(u < 0.053, 3, 2)[failed]                       # no-show ≈ 5 % of bookings
     f_day = day[failed] - rng.integers(2, 5, failed.sum())
     f_day -= np.maximum(weekday(f_day) - 4, 0)                               # weekend → Friday
+    f_day = np.maximum(f_day, consult[p[failed]] + 1)                        # never before the consultation
     mean, sd, lo, hi = (np.array(v)[r] for v in zip(*CHAIR_MINUTES))
     minutes = np.clip(rng.normal(mean, sd), lo, hi).round().astype(np.int64)
     n_slots = ((closing - opening) * 60 - minutes) // 30

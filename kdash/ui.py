@@ -20,7 +20,7 @@ def store_path() -> str:
     return settings.store_path()
 
 
-@st.cache_resource(show_spinner="Opening the store…")
+@st.cache_resource(show_spinner="Opening the store…", on_release=lambda con: con.close())
 def _connection(path: str):
     """One connection per process; queries take their own cursor. The first run builds the demo."""
     if path == settings.DEFAULT_DB and not Path(path).exists():
@@ -70,3 +70,17 @@ def demo_banner(con) -> None:
 
 def percent(x: float | None, digits: int = 0) -> str:
     return "n/a" if x is None else f"{x:.{digits}%}"
+
+
+def require_app_frame() -> None:
+    """Make sure this page runs inside app.py's frame (banner, navigation, later sign-in).
+
+    Streamlit 1.67 still honours the legacy `pages/` folder on a process's first run (and on every
+    AppTest run): a deep link such as /patient?patient_id=P000001 would then run the page script
+    alone, without app.py. st.navigation switches that legacy mode off; when a page finds it still
+    on, it switches it off and reruns, so app.py runs and routes to this same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -4,6 +4,8 @@ import streamlit as st
 
 from kdash import charts, rules, ui
 
+ui.require_app_frame()
+
 today = ui.today()
 glance = ui.fetch("clinic.at_a_glance", today=today)
 out = glance["outcomes"]
@@ -16,18 +18,18 @@ c1.metric("Active patients", f"{glance['active_patients']:,}",
           help="Patients with a completed session in the last 30 days or one booked in the next 30.")
 c2.metric("Sessions this week", f"{glance['sessions_this_week']:,}",
           delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week's completed",
-          delta_color="off", help="Completed and booked sessions, Monday to Sunday.")
+          delta_color="off", delta_arrow="off", help="Completed and booked sessions, Monday to Sunday.")
 if out["n_evaluable"]:
     low, high = out["response_ci95"]
     c3.metric(f"Response rate, {out['scale']}", ui.percent(out["response_rate"]),
-              delta=f"95% CI {low:.0%}–{high:.0%}, n = {out['n_evaluable']}", delta_color="off",
+              delta=f"95% CI {low:.0%}–{high:.0%}, n = {out['n_evaluable']}", delta_color="off", delta_arrow="off",
               help="Courses begun in the last 12 months, all treated, last observation vs baseline; "
                    "response = a fall of at least 50 % (clinical-reference §1), Wilson interval.")
 else:
     c3.metric(f"Response rate, {out['scale']}", "n/a", help="No evaluable course in the last 12 months.")
 flags = glance["flags"]
 c4.metric("Open safety flags", f"{flags['urgent']:,} urgent",
-          delta=f"{flags['high']:,} high · {flags['caution']:,} caution", delta_color="off",
+          delta=f"{flags['high']:,} high · {flags['caution']:,} caution", delta_color="off", delta_arrow="off",
           help="Patients with a rule of clinical-reference §4 firing in the last "
                "30 days, each counted once per severity.")
 

@@ -1,0 +1,55 @@
+"""AppTests started from app.py, so navigation is the real one: every page runs without an exception."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGES = ["pages/home.py", "pages/roster.py", "pages/patient.py", "pages/eligibility.py", "pages/record_session.py",
+         "pages/outcomes.py", "pages/side_effects.py", "pages/throughput.py", "pages/conference.py",
+         "pages/import_data.py", "pages/audit.py"]
+
+
+def start():
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_and_says_it_is_demo_data(app_env, page):
+    at = start()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert any("Synthetic demo data" in w.value for w in at.warning)
+    assert at.title, "every page has a title"
+
+
+def test_home_shows_the_clinic_at_a_glance(app_env):
+    from kdash import clinic, db, settings
+    from tests.conftest import TODAY
+    at = start()
+    assert at.title[0].value == "Clinic at a glance"
+    metrics = {m.label: m.value for m in at.metric}
+    con = db.connect(app_env, create=False)
+    try:
+        glance = clinic.at_a_glance(con, settings.load(app_env), TODAY)
+    finally:
+        con.close()
+    assert metrics["Active patients"] == f"{glance['active_patients']:,}"
+    assert metrics["Sessions this week"] == f"{glance['sessions_this_week']:,}"
+    assert metrics["Response rate, MADRS"] == f"{glance['outcomes']['response_rate']:.0%}"
+    assert metrics["Open safety flags"] == f"{glance['flags']['urgent']:,} urgent"
+    assert glance["active_patients"] > 0 and glance["outcomes"]["n_evaluable"] > 20
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in spec["data"]} >= {"Completed", "No-show"}
+    assert "n = " in spec["layout"]["title"]["text"]
+
+
+def test_a_store_that_cannot_be_opened_gets_a_message_not_a_traceback(app_env, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("not duckdb")
+    monkeypatch.setenv("KDASH_DB", str(bad))
+    at = start()
+    assert not at.exception
+    assert "not a kdash store" in at.error[0].value

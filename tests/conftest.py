@@ -1,0 +1,45 @@
+"""Shared fixtures: demo stores built once per test run, in a temporary folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kdash import demo  # noqa: E402
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> str:
+    """The clinic a new user sees: 400 patients over two years, as of today."""
+    path = str(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    demo.build(path, patients=400, seed=7, as_of=TODAY)
+    return path
+
+
+@pytest.fixture(scope="session")
+def calibration_store(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("calibration") / "calibration.duckdb")
+    demo.build(path, patients=2000, seed=11, as_of=TODAY)
+    return path
+
+
+@pytest.fixture
+def app_env(demo_store, monkeypatch):
+    """Point the app at the demo store and start from empty Streamlit caches."""
+    import streamlit as st
+    monkeypatch.setenv("KDASH_DB", demo_store)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield demo_store
+    st.cache_data.clear()
+    st.cache_resource.clear()

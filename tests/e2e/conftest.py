@@ -1,0 +1,64 @@
+"""Browser tests: the real app under `streamlit run`, driven in Debian's Chromium (never a downloaded one)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser import CHROMIUM_ARGS, chromium_path, streamlit_server
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install -y chromium)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def server(demo_store):
+    with streamlit_server(demo_store) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.app_errors = []
+    pg.external_requests = []
+    # The frontend probes <page>/_stcore/... before the root on a deep link: those 404s are Streamlit's own.
+    pg.on("console", lambda m: pg.app_errors.append(m.text)
+          if m.type == "error" and "404" not in m.text else None)
+    pg.on("pageerror", lambda e: pg.app_errors.append(str(e)))
+    pg.on("request", lambda r: pg.external_requests.append(r.url)
+          if not r.url.startswith(server) and not r.url.startswith(("data:", "blob:")) else None)
+    yield pg
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)

@@ -1,0 +1,71 @@
+"""The store: schema, migrations, the one write path, and plain errors for bad stores."""
+
+import duckdb
+import pytest
+
+from kdash import db
+
+
+def test_new_store_has_current_schema(tmp_path):
+    con = db.connect(str(tmp_path / "s.duckdb"))
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 3
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
+            "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta"} <= tables
+
+
+def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):
+    path = str(tmp_path / "old.duckdb")
+    con = db.connect(path, upto=1)
+    assert db.schema_version(con) == 1
+    con.execute("INSERT INTO patients (patient_id, birth_date, sex) VALUES ('P1', DATE '1980-01-01', 'F')")
+    con.close()
+    con = db.connect(path)
+    assert db.schema_version(con) == 3
+    assert con.execute("SELECT patient_id FROM patients").fetchall() == [("P1",)]
+    con.execute("INSERT INTO audit_log (logged_at, action) VALUES (now(), 'test')")  # v2 table usable
+
+
+def test_reopening_a_current_store_changes_nothing(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    db.connect(path).close()
+    con = db.connect(path)
+    assert db.migrate(con) == 3
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+
+
+def test_failed_write_leaves_the_store_as_it_was(tmp_path):
+    con = db.connect(str(tmp_path / "s.duckdb"))
+    con.execute("INSERT INTO patients (patient_id, birth_date, sex) VALUES ('P1', DATE '1980-01-01', 'F')")
+    with pytest.raises(duckdb.ConstraintException):
+        with db.transaction(con) as cur:
+            cur.execute("INSERT INTO patients (patient_id, birth_date, sex) VALUES ('P2', DATE '1981-01-01', 'M')")
+            cur.execute("INSERT INTO patients (patient_id, birth_date, sex) VALUES ('P3', DATE '1981-01-01', 'Q')")
+    assert con.execute("SELECT patient_id FROM patients ORDER BY 1").fetchall() == [("P1",)]
+
+
+def test_a_file_that_is_not_duckdb_is_refused_plainly(tmp_path):
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("not a database")
+    with pytest.raises(db.StoreError, match="not a kdash store"):
+        db.connect(str(bad))
+
+
+def test_a_folder_or_missing_store_is_refused_plainly(tmp_path):
+    with pytest.raises(db.StoreError, match="folder"):
+        db.connect(str(tmp_path))
+    with pytest.raises(db.StoreError, match="no store at"):
+        db.connect(str(tmp_path / "missing.duckdb"), read_only=True)
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    con = db.connect(path)
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(db.StoreError, match="schema version 99"):
+        db.connect(path)
+
+
+def test_named_queries_load():
+    assert "SELECT" in db.sql("course_outcomes")
