@@ -53,3 +53,20 @@ def test_a_store_that_cannot_be_opened_gets_a_message_not_a_traceback(app_env, t
     at = start()
     assert not at.exception
     assert "not a kdash store" in at.error[0].value
+
+
+def test_first_run_without_a_store_builds_the_demo_clinic(tmp_path, monkeypatch):
+    import streamlit as st
+    monkeypatch.delenv("KDASH_DB", raising=False)
+    monkeypatch.delenv("KDASH_SETTINGS", raising=False)
+    monkeypatch.chdir(tmp_path)                       # the default store is data/kdash.duckdb under the cwd
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = start()
+        assert not at.exception
+        assert (tmp_path / "data" / "kdash.duckdb").exists()
+        assert any("Synthetic demo data" in w.value for w in at.warning)
+        assert at.metric[0].label == "Active patients" and at.metric[0].value != "0"
+    finally:
+        st.cache_resource.clear()
