@@ -111,9 +111,10 @@ def _list(items: np.ndarray) -> pa.Array:
 
 
 def _induction_offsets(is_iv: np.ndarray, start_wd: np.ndarray, width: int) -> np.ndarray:
-    """Day offsets of induction sessions: IV Mon/Wed/Fri; esketamine and SC twice weekly."""
+    """Day offsets of induction sessions: IV three times a week (Mon/Wed/Fri); esketamine and SC twice weekly."""
     offsets = np.zeros((len(is_iv), width), dtype=np.int64)
-    for iv, gaps in ((True, {0: 2, 2: 2, 4: 3}), (False, {0: 3, 3: 4, 1: 3, 4: 4})):
+    # next-session gaps by weekday (Monday = 0): IV every other weekday, others twice a week
+    for iv, gaps in ((True, {0: 2, 1: 2, 2: 2, 3: 4, 4: 3}), (False, {0: 3, 1: 3, 2: 5, 3: 4, 4: 4})):
         for wd in gaps:
             rows = (start_wd == wd) & (is_iv == iv)
             seq, day, cur = [0], 0, wd
@@ -440,7 +441,8 @@ def _assessments(rng, done, prof) -> pa.Table:
     follow = has & ((n_ind == prof["planned"]) | (rng.random(len(has)) < 0.4))
     fp = np.nonzero(follow)[0]
     f_day = last_ind[fp] + rng.integers(1, 6, len(fp))
-    keep = f_day < today
+    session_days = p.astype(np.int64) * 100_000 + day          # a follow-up never falls on a session day
+    keep = (f_day < today) & ~np.isin(fp.astype(np.int64) * 100_000 + f_day, session_days)
     fp, f_day = fp[keep], f_day[keep]
     f_fall = prof["big_f"][fp] * (1 - np.exp(-n_ind[fp] / prof["tau"][fp]))
 

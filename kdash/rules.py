@@ -1,21 +1,27 @@
 """Safety rules of clinical-reference §4: each with an id, a severity, its threshold and its source.
 
-The clinic-wide evaluation runs in SQL (sql/open_flags.sql) so it stays fast on 100,000 patients;
-thresholds always come from the settings file.
+Two evaluations of the same rules, kept equal by a test over every demo patient:
+- `evaluate` (pure functions over one patient's query results) gives the patient page every flag with
+  its evidence;
+- sql/open_flags.sql evaluates the whole clinic at once for the roster and the home page, so it stays
+  fast on 100,000 patients.
+Thresholds always come from the settings file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from kdash import db
 
-SEVERITY_ORDER = {"urgent": 0, "high": 1, "caution": 2}
+SEVERITY_ORDER = {"urgent": 0, "high": 1, "caution": 2, "review": 3}
 LABEL = "SPRAVATO (esketamine) US prescribing information and REMS"
+CONSENSUS = "Sanacora 2017 (APA consensus); Swainson 2021 (CANMAT)"
 
 
 @dataclass(frozen=True)
@@ -32,36 +38,277 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "PHQ-9 item 9 ≥ {phq9_item9_min}, MADRS item 10 ≥ {madrs_item10_min}, HAM-D item 3 ≥ {hamd_item3_min} "
          "or C-SSRS ≥ {cssrs_level_min}, whatever the total", "clinical-reference §4; Kroenke PHQ-9; Posner C-SSRS"),
     Rule("emergent_hypertension", "high", "Treatment-emergent hypertension",
-         "post-dose SBP > {postdose_systolic_max} or DBP > {postdose_diastolic_max}", "Riva-Posse 2018; " + LABEL),
+         "post-dose SBP > {postdose_systolic_max} or DBP > {postdose_diastolic_max} mmHg",
+         "Riva-Posse 2018; Szarmach 2019; " + LABEL),
+    Rule("worsening", "high", "Worsening", "score above baseline at two consecutive assessments",
+         "clinical-reference §4"),
     Rule("predose_bp", "caution", "Pre-dose blood pressure high",
-         "pre-dose BP > {predose_systolic_max}/{predose_diastolic_max}: consider delaying", LABEL),
-    Rule("dissociation", "caution", "Dissociation", "CADSS > {cadss_max}", "Bremner 1998; TRANSFORM-2 post hoc"),
-    Rule("sedation", "caution", "Sedation", "MOAA/S ≤ {moaas_min}", "Chernik 1990; " + LABEL),
+         "pre-dose BP > {predose_systolic_max}/{predose_diastolic_max} mmHg: consider delaying", LABEL),
+    Rule("dissociation", "caution", "Dissociation", "CADSS > {cadss_max} (usually falls over sessions)",
+         "Bremner 1998; TRANSFORM-2 post hoc"),
+    Rule("sedation", "caution", "Sedation", "MOAA/S ≤ {moaas_min}; should be back to 5 by about 90 min",
+         "Chernik 1990; " + LABEL),
+    Rule("monitoring", "caution", "Esketamine monitoring incomplete",
+         "BP before dosing and at ~40 min, and ≥ {esketamine_observation_minutes} min observation", LABEL),
+    Rule("iv_nonresponse", "review", "No response to IV ketamine",
+         "no response (≥ 50 % fall) after {iv_nonresponse_sessions} infusions; review the course after "
+         "{iv_review_sessions}", CONSENSUS),
+    Rule("esketamine_nonresponse", "review", "No response at the end of esketamine induction",
+         "judged at the end of induction, not before", LABEL + "; TRANSFORM-2"),
+    Rule("dose_creep", "review", "Dose creep", "maintenance dose ≥ {dose_creep_mg_per_kg} mg/kg above the first "
+         "maintenance dose", "clinical-reference §4"),
+    Rule("long_term_use", "review", "Long-term use",
+         "≥ {long_term_days} days of treatment: ask about urinary symptoms, cognition and misuse",
+         "clinical-reference §4; " + CONSENSUS),
 )}
 
+SUICIDE_ITEMS = {"PHQ9": ("phq9_item9_min", 9, "PHQ-9 item 9"), "MADRS": ("madrs_item10_min", 10, "MADRS item 10"),
+                 "HAMD17": ("hamd_item3_min", 3, "HAM-D item 3")}
 
-def threshold_text(rule: Rule, cfg: dict) -> str:
-    return rule.threshold.format(**cfg["safety"])
+
+@dataclass(frozen=True)
+class Flag:
+    rule: str
+    severity: str
+    day: dt.date
+    value: str
+    session_id: str | None = None
+
+    @property
+    def title(self) -> str:
+        return RULES[self.rule].title
 
 
-def flag_params(cfg: dict, since: dt.date, today: dt.date) -> dict:
+@dataclass
+class PatientRecord:
+    """One patient's rows as the patient page fetches them (sql/patient_*.sql)."""
+    sessions: pd.DataFrame
+    assessments: pd.DataFrame
+    vitals: pd.DataFrame
+    main_scale: str = "MADRS"
+    induction: dict = field(default_factory=dict)
+
+
+def threshold_text(rule_id: str, cfg: dict) -> str:
+    return RULES[rule_id].threshold.format(**cfg["safety"])
+
+
+def _day(x) -> dt.date:
+    return pd.Timestamp(x).date()
+
+
+def _completed(record: PatientRecord) -> pd.DataFrame:
+    s = record.sessions
+    return s[s["status"] == "completed"].sort_values("scheduled_at")
+
+
+def suicidal_thoughts(record: PatientRecord, cfg: dict) -> list[Flag]:
+    s, flags = cfg["safety"], []
+    for a in record.assessments.itertuples():
+        if a.scale in SUICIDE_ITEMS and a.items is not None and len(a.items) >= SUICIDE_ITEMS[a.scale][1]:
+            key, number, label = SUICIDE_ITEMS[a.scale]
+            if a.items[number - 1] >= s[key]:
+                flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on),
+                                  f"{label} = {a.items[number - 1]}", a.session_id))
+        elif a.scale == "CSSRS" and a.total >= s["cssrs_level_min"]:
+            flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on), f"C-SSRS level {a.total}",
+                              a.session_id))
+    return flags
+
+
+def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Pre-dose BP above the caution line; any post-dose reading above the hypertension line."""
+    s, flags = cfg["safety"], []
+    days = dict(zip(record.sessions["session_id"], record.sessions["day"]))
+    for v in record.vitals[record.vitals["session_id"].notna()].itertuples():
+        before = v.minute < 0
+        high = (v.systolic > s["predose_systolic_max"] or v.diastolic > s["predose_diastolic_max"]) if before else \
+               (v.systolic > s["postdose_systolic_max"] or v.diastolic > s["postdose_diastolic_max"])
+        if high:
+            flags.append(Flag("predose_bp" if before else "emergent_hypertension", "caution" if before else "high",
+                              _day(days[v.session_id]), f"{v.systolic}/{v.diastolic} mmHg at minute {v.minute}",
+                              v.session_id))
+    return flags
+
+
+def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
+    s, flags = cfg["safety"], []
+    previous = None
+    for a in record.assessments[record.assessments["scale"].isin(["CADSS", "MOAAS"])].itertuples():
+        if a.scale == "CADSS":
+            if a.total > s["cadss_max"]:
+                rising = previous is not None and a.total > previous
+                flags.append(Flag("dissociation", "caution", _day(a.assessed_on),
+                                  f"CADSS {a.total}" + (f", up from {previous}" if rising else ""), a.session_id))
+            previous = a.total
+        elif a.total <= s["moaas_min"]:
+            flags.append(Flag("sedation", "caution", _day(a.assessed_on), f"MOAA/S {a.total}", a.session_id))
+    return flags
+
+
+def monitoring(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Esketamine sessions without BP before dosing, BP at ~40 min, or the full observation time."""
+    need = cfg["safety"]["esketamine_observation_minutes"]
+    flags = []
+    vitals = record.vitals[record.vitals["session_id"].notna()]
+    for sess in _completed(record).itertuples():
+        if sess.route != "esketamine":
+            continue
+        minutes = vitals.loc[vitals["session_id"] == sess.session_id, "minute"]
+        gaps = []
+        if not (minutes < 0).any():
+            gaps.append("no BP before dosing")
+        if not minutes.between(30, 60).any():
+            gaps.append("no BP at ~40 min")
+        if pd.isna(sess.chair_minutes) or sess.chair_minutes < need:
+            gaps.append(f"observed {'?' if pd.isna(sess.chair_minutes) else int(sess.chair_minutes)} min")
+        if gaps:
+            flags.append(Flag("monitoring", "caution", _day(sess.day), "; ".join(gaps), sess.session_id))
+    return flags
+
+
+def baseline(record: PatientRecord, scale: str, cfg: dict) -> tuple[float, dt.date] | None:
+    """The last score on or before the first session's day, within the look-back (clinical-reference §1)."""
+    done = _completed(record)
+    if done.empty:
+        return None
+    first = _day(done["day"].iloc[0])
+    a = record.assessments
+    a = a[(a["scale"] == scale) & (a["assessed_on"].dt.date <= first)
+          & (a["assessed_on"].dt.date >= first - dt.timedelta(days=cfg["outcomes"]["baseline_lookback_days"]))]
+    if a.empty:
+        return None
+    last = a.sort_values("assessed_on").iloc[-1]
+    return float(last["total"]), _day(last["assessed_on"])
+
+
+def worsening(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """A score above baseline at two consecutive assessments of the same scale."""
+    flags = []
+    done = _completed(record)
+    if done.empty:
+        return flags
+    first = _day(done["day"].iloc[0])
+    for scale in ("MADRS", "PHQ9", "QIDS_SR16", "HAMD17", "BDI2"):
+        base = baseline(record, scale, cfg)
+        if base is None:
+            continue
+        later = record.assessments[(record.assessments["scale"] == scale)
+                                   & (record.assessments["assessed_on"].dt.date > first)]
+        above = (later["total"] > base[0]).to_numpy()
+        for i in range(1, len(above)):
+            if above[i] and above[i - 1]:
+                row = later.iloc[i]
+                flags.append(Flag("worsening", "high", _day(row["assessed_on"]),
+                                  f"{scale} {int(later.iloc[i - 1]['total'])} then {int(row['total'])}, "
+                                  f"baseline {base[0]:g}"))
+    return flags
+
+
+def _outcome_scale(record: PatientRecord, cfg: dict) -> tuple[str, tuple[float, dt.date]] | None:
+    """Non-response is judged on the clinic's main scale, when it has a baseline above 0."""
+    base = baseline(record, record.main_scale, cfg)
+    return (record.main_scale, base) if base is not None and base[0] > 0 else None
+
+
+def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """IV: no response after 4 infusions (review the course after 6); esketamine: at the end of induction."""
+    done = _completed(record)
+    found = _outcome_scale(record, cfg)
+    if done.empty or found is None:
+        return []
+    scale, (base, _) = found
+    route = done["route"].iloc[0]
     s = cfg["safety"]
-    return {"since": since, "today": today,
+    if route == "iv_ketamine":
+        after, rule = s["iv_nonresponse_sessions"], "iv_nonresponse"
+    elif route == "esketamine":
+        after, rule = cfg["induction"]["esketamine"], "esketamine_nonresponse"
+    else:
+        return []
+    a = record.assessments
+    judged = a[(a["scale"] == scale) & (a["after_session"] >= after)]
+    if len(done) < after or judged.empty:
+        return []
+    latest = judged.sort_values("assessed_on").iloc[-1]
+    fall = (base - latest["total"]) / base
+    if fall >= cfg["outcomes"]["response_pct"] / 100:
+        return []
+    n = int(latest["after_session"])
+    note = " — review the course" if rule == "iv_nonresponse" and n >= s["iv_review_sessions"] else ""
+    return [Flag(rule, "review", _day(latest["assessed_on"]),
+                 f"{scale} {base:g} → {int(latest['total'])} ({-fall:+.0%}) after {n} sessions{note}")]
+
+
+def dose_creep(record: PatientRecord, cfg: dict) -> list[Flag]:
+    done = _completed(record)
+    maint = done[(done["phase"] == "maintenance") & done["mg_per_kg"].notna() & (done["route"] != "esketamine")]
+    if len(maint) < 2:
+        return []
+    first, last = maint["mg_per_kg"].iloc[0], maint["mg_per_kg"].iloc[-1]
+    if last - first >= cfg["safety"]["dose_creep_mg_per_kg"] - 1e-9:
+        return [Flag("dose_creep", "review", _day(maint["day"].iloc[-1]),
+                     f"{first:.2f} → {last:.2f} mg/kg over {len(maint)} maintenance sessions",
+                     maint["session_id"].iloc[-1])]
+    return []
+
+
+def long_term_use(record: PatientRecord, cfg: dict) -> list[Flag]:
+    done = _completed(record)
+    if done.empty:
+        return []
+    first, last = _day(done["day"].iloc[0]), _day(done["day"].iloc[-1])
+    days = (last - first).days
+    if days >= cfg["safety"]["long_term_days"]:
+        return [Flag("long_term_use", "review", last, f"{days} days since the first treatment, {len(done)} sessions")]
+    return []
+
+
+CHECKS = (suicidal_thoughts, blood_pressure, dissociation_and_sedation, monitoring, worsening, nonresponse,
+          dose_creep, long_term_use)
+
+
+def evaluate(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Every flag of the patient's record, most severe first, then most recent first."""
+    flags = [f for check in CHECKS for f in check(record, cfg)]
+    return sorted(flags, key=lambda f: (SEVERITY_ORDER[f.severity], -f.day.toordinal(), f.rule))
+
+
+def open_flags(flags: list[Flag], cfg: dict, today: dt.date) -> list[Flag]:
+    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
+    return [f for f in flags if since <= f.day <= today]
+
+
+def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | None = None) -> dict:
+    s = cfg["safety"]
+    return {"since": since, "today": today, "patient_id": patient_id,
             "phq9": s["phq9_item9_min"], "madrs": s["madrs_item10_min"], "hamd": s["hamd_item3_min"],
             "cssrs": s["cssrs_level_min"], "pre_sys": s["predose_systolic_max"], "pre_dia": s["predose_diastolic_max"],
             "post_sys": s["postdose_systolic_max"], "post_dia": s["postdose_diastolic_max"],
-            "cadss": s["cadss_max"], "moaas": s["moaas_min"]}
+            "cadss": s["cadss_max"], "moaas": s["moaas_min"], "observe": s["esketamine_observation_minutes"],
+            "iv_after": s["iv_nonresponse_sessions"], "esk_after": cfg["induction"]["esketamine"],
+            "response": cfg["outcomes"]["response_pct"] / 100, "lookback": cfg["outcomes"]["baseline_lookback_days"],
+            "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"]}
+
+
+def _window(cfg: dict, today: dt.date) -> dt.date:
+    return today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
+
+
+def clinic_open_flags(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
+                      patient_id: str | None = None) -> pd.DataFrame:
+    """Every open flag in the clinic (or of one patient), evaluated in SQL: patient, rule, severity, day, value."""
+    return db.query(con, "open_flags", flag_params(cfg, _window(cfg, today), today, patient_id))
 
 
 def open_flag_counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> pd.DataFrame:
     """Patients with a rule firing in the flag window, clinic-wide: per (rule, severity), and per severity
     (rule NULL: each patient counted once)."""
-    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
     body = db.sql("open_flags")
     cur = con.cursor()
     try:
         return cur.execute(
             f"WITH f AS ({body}) SELECT rule, severity, count(DISTINCT patient_id) AS patients FROM f "
-            "GROUP BY GROUPING SETS ((rule, severity), (severity))", flag_params(cfg, since, today)).df()
+            "GROUP BY GROUPING SETS ((rule, severity), (severity))", flag_params(cfg, _window(cfg, today), today)).df()
     finally:
         cur.close()

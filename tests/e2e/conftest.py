@@ -33,8 +33,18 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def server(demo_store):
-    with streamlit_server(demo_store) as url:
+def e2e_store(tmp_path_factory) -> str:
+    """The server's own demo store: a running dashboard locks its store against other processes."""
+    from kdash import demo
+    from tests.conftest import TODAY
+    path = str(tmp_path_factory.mktemp("e2e") / "e2e.duckdb")
+    demo.build(path, patients=400, seed=7, as_of=TODAY)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(e2e_store):
+    with streamlit_server(e2e_store) as url:
         yield url
 
 

@@ -63,6 +63,22 @@ def test_completed_sessions_have_times_doses_and_chairs(con):
     assert q(con, "SELECT count(*) FROM sessions WHERE status = 'scheduled' AND scheduled_at < current_date") == [(0,)]
 
 
+def test_one_session_a_day_and_one_score_per_scale_a_day(con):
+    assert q(con, """SELECT count(*) FROM (SELECT patient_id, scheduled_at::DATE FROM sessions
+                     WHERE status IN ('completed', 'scheduled') GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
+    assert q(con, """SELECT count(*) FROM (SELECT patient_id, scale, assessed_on FROM assessments
+                     GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
+
+
+def test_induction_follows_the_schedule(con):
+    gaps = dict(q(con, """WITH d AS (SELECT route, scheduled_at::DATE - lag(scheduled_at::DATE) OVER
+                              (PARTITION BY patient_id ORDER BY scheduled_at) AS gap
+                              FROM sessions WHERE status = 'completed' AND phase = 'induction')
+                          SELECT route, [min(gap), max(gap)] FROM d WHERE gap IS NOT NULL GROUP BY route"""))
+    assert 2 <= gaps["iv_ketamine"][0] and gaps["iv_ketamine"][1] <= 4      # 3 a week
+    assert 3 <= gaps["esketamine"][0] and gaps["esketamine"][1] <= 5       # twice a week
+
+
 def test_doses_follow_the_route(con):
     rows = dict(q(con, """SELECT route, [min(dose_mg / weight_kg), max(dose_mg / weight_kg)] FROM sessions
                           WHERE status = 'completed' AND route <> 'esketamine' GROUP BY route"""))
