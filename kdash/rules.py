@@ -149,16 +149,16 @@ def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
 def monitoring(record: PatientRecord, cfg: dict) -> list[Flag]:
     """Esketamine sessions without BP before dosing, BP at ~40 min, or the full observation time."""
     need = cfg["safety"]["esketamine_observation_minutes"]
+    v = record.vitals[record.vitals["session_id"].notna()]
+    with_pre = set(v.loc[v["minute"] < 0, "session_id"])
+    with_40 = set(v.loc[v["minute"].between(30, 60), "session_id"])
     flags = []
-    vitals = record.vitals[record.vitals["session_id"].notna()]
-    for sess in _completed(record).itertuples():
-        if sess.route != "esketamine":
-            continue
-        minutes = vitals.loc[vitals["session_id"] == sess.session_id, "minute"]
+    done = _completed(record)
+    for sess in done[done["route"] == "esketamine"].itertuples():
         gaps = []
-        if not (minutes < 0).any():
+        if sess.session_id not in with_pre:
             gaps.append("no BP before dosing")
-        if not minutes.between(30, 60).any():
+        if sess.session_id not in with_40:
             gaps.append("no BP at ~40 min")
         if pd.isna(sess.chair_minutes) or sess.chair_minutes < need:
             gaps.append(f"observed {'?' if pd.isna(sess.chair_minutes) else int(sess.chair_minutes)} min")

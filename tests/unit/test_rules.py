@@ -1,0 +1,209 @@
+"""Safety rules (clinical-reference §4) at and around each threshold, hand-built, checked in both
+evaluations: Python over one patient's rows (patient page) and SQL over the clinic (roster, home)."""
+
+import datetime as dt
+
+import pytest
+
+from kdash import db, patient, rules, settings
+from tests.builders import Clinic, day
+
+CFG = settings.load()
+TODAY = day(40)
+MADRS0 = [3, 3, 3, 3, 3, 3, 3, 3, 3, 0]          # total 27, item 10 = 0
+
+
+def madrs(total: int, item10: int = 0) -> list[int]:
+    """MADRS items summing to `total` with item 10 as given."""
+    rest, items = total - item10, []
+    for _ in range(9):
+        take = min(6, rest)
+        items.append(take)
+        rest -= take
+    return items + [item10]
+
+
+def course(c, pid, n, route="iv_ketamine", start=20, gap=2, **kw):
+    return [c.session(pid, start + i * gap, route=route, **kw) for i in range(n)]
+
+
+def suicide_phq9(c, pid, item9):
+    s = course(c, pid, 1)
+    c.score(pid, 20, "PHQ9", items=[2, 2, 2, 2, 1, 1, 1, 1, item9], session_id=s[0])
+
+
+def suicide_madrs(c, pid, item10):
+    course(c, pid, 1)
+    c.score(pid, 20, "MADRS", items=madrs(30, item10))
+
+
+def suicide_cssrs(c, pid, level):
+    course(c, pid, 1)
+    c.score(pid, 20, "CSSRS", total=level)
+
+
+def suicide_hamd(c, pid, item3):
+    course(c, pid, 1)
+    c.score(pid, 20, "HAMD17", items=[2, 2, item3] + [1] * 14)
+
+
+def post_bp(c, pid, sys_, dia):
+    s = course(c, pid, 1)
+    c.bp(pid, s[0], -5, 120, 80)
+    c.bp(pid, s[0], 40, sys_, dia)
+
+
+def pre_bp(c, pid, sys_, dia):
+    s = course(c, pid, 1)
+    c.bp(pid, s[0], -5, sys_, dia)
+
+
+def cadss(c, pid, total):
+    s = course(c, pid, 1)
+    c.score(pid, 20, "CADSS", total=total, session_id=s[0])
+
+
+def moaas(c, pid, total):
+    s = course(c, pid, 1)
+    c.score(pid, 20, "MOAAS", total=total, session_id=s[0])
+
+
+def iv_response(c, pid, n_infusions, after_total):
+    """MADRS 30 at baseline; `after_total` before the dose on the day after the last infusion."""
+    course(c, pid, n_infusions, start=20)
+    c.score(pid, 20, "MADRS", items=madrs(30))
+    c.score(pid, 20 + 2 * (n_infusions - 1) + 1, "MADRS", items=madrs(after_total))
+
+
+def esk_response(c, pid, n_sessions, after_total):
+    course(c, pid, n_sessions, route="esketamine", start=10, gap=3, dose_mg=84.0, minutes=130)
+    c.score(pid, 10, "MADRS", items=madrs(30))
+    c.score(pid, 10 + 3 * (n_sessions - 1) + 1, "MADRS", items=madrs(after_total))
+
+
+def worsening(c, pid, *later):
+    course(c, pid, len(later), start=30)
+    c.score(pid, 30, "MADRS", items=madrs(30))
+    for i, total in enumerate(later):
+        c.score(pid, 31 + 2 * i, "MADRS", items=madrs(total))
+
+
+def monitoring(c, pid, minutes, with_40=True):
+    s = course(c, pid, 1, route="esketamine", start=30, dose_mg=56.0, minutes=minutes)
+    c.bp(pid, s[0], -5, 120, 80)
+    if with_40:
+        c.bp(pid, s[0], 40, 130, 85)
+
+
+def creep(c, pid, first_mg, last_mg):
+    course(c, pid, 6, start=0)
+    c.session(pid, 20, phase="maintenance", dose_mg=first_mg, weight_kg=100.0)
+    c.session(pid, 34, phase="maintenance", dose_mg=last_mg, weight_kg=100.0)
+
+
+def long_term(c, pid, span_days):
+    c.session(pid, 39 - span_days)
+    c.session(pid, 39)
+
+
+CASES = [  # (id, builder, args, rule, fires)
+    ("phq9 item 9 = 0", suicide_phq9, (0,), "suicidal_thoughts", False),
+    ("phq9 item 9 = 1", suicide_phq9, (1,), "suicidal_thoughts", True),
+    ("madrs item 10 = 3", suicide_madrs, (3,), "suicidal_thoughts", False),
+    ("madrs item 10 = 4", suicide_madrs, (4,), "suicidal_thoughts", True),
+    ("c-ssrs 2", suicide_cssrs, (2,), "suicidal_thoughts", False),
+    ("c-ssrs 3", suicide_cssrs, (3,), "suicidal_thoughts", True),
+    ("ham-d item 3 = 1", suicide_hamd, (1,), "suicidal_thoughts", False),
+    ("ham-d item 3 = 2", suicide_hamd, (2,), "suicidal_thoughts", True),
+    ("post-dose 180/110", post_bp, (180, 110), "emergent_hypertension", False),
+    ("post-dose 181/100", post_bp, (181, 100), "emergent_hypertension", True),
+    ("post-dose 170/111", post_bp, (170, 111), "emergent_hypertension", True),
+    ("pre-dose 140/90", pre_bp, (140, 90), "predose_bp", False),
+    ("pre-dose 141/90", pre_bp, (141, 90), "predose_bp", True),
+    ("pre-dose 140/91", pre_bp, (140, 91), "predose_bp", True),
+    ("cadss 4", cadss, (4,), "dissociation", False),
+    ("cadss 5", cadss, (5,), "dissociation", True),
+    ("moaa/s 4", moaas, (4,), "sedation", False),
+    ("moaa/s 3", moaas, (3,), "sedation", True),
+    ("3 infusions, no response", iv_response, (3, 25), "iv_nonresponse", False),
+    ("4 infusions, 47 % fall", iv_response, (4, 16), "iv_nonresponse", True),
+    ("4 infusions, 50 % fall", iv_response, (4, 15), "iv_nonresponse", False),
+    ("6 infusions, no response", iv_response, (6, 25), "iv_nonresponse", True),
+    ("esketamine 7 sessions, no response", esk_response, (7, 25), "esketamine_nonresponse", False),
+    ("esketamine 8 sessions, no response", esk_response, (8, 25), "esketamine_nonresponse", True),
+    ("esketamine 8 sessions, response", esk_response, (8, 14), "esketamine_nonresponse", False),
+    ("above baseline twice", worsening, (31, 32), "worsening", True),
+    ("above baseline, not consecutive", worsening, (31, 29, 31), "worsening", False),
+    ("at baseline twice", worsening, (30, 30), "worsening", False),
+    ("esketamine observed 120 min", monitoring, (120,), "monitoring", False),
+    ("esketamine observed 119 min", monitoring, (119,), "monitoring", True),
+    ("esketamine no 40-min BP", monitoring, (130, False), "monitoring", True),
+    ("maintenance 0.50 → 0.60 mg/kg", creep, (50.0, 60.0), "dose_creep", True),
+    ("maintenance 0.50 → 0.55 mg/kg", creep, (50.0, 55.0), "dose_creep", False),
+    ("364 days of treatment", long_term, (364,), "long_term_use", False),
+    ("365 days of treatment", long_term, (365,), "long_term_use", True),
+]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    c = Clinic(str(tmp_path_factory.mktemp("rules") / "rules.duckdb"))
+    for i, (_, build, args, _, _) in enumerate(CASES):
+        pid = f"R{i:03d}"
+        c.patient(pid)
+        build(c, pid, *args)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[c[0] for c in CASES])
+def test_rule_fires_exactly_at_its_threshold(clinic, i):
+    _, _, _, rule, fires = CASES[i]
+    pid = f"R{i:03d}"
+    python = {f.rule for f in rules.open_flags(patient.flags(clinic.con, CFG, pid), CFG, TODAY)}
+    sql = set(rules.clinic_open_flags(clinic.con, CFG, TODAY, pid)["rule"])
+    assert (rule in python) == fires, python
+    assert (rule in sql) == fires, sql
+
+
+def test_six_iv_infusions_without_response_say_review_the_course(clinic):
+    i = next(i for i, c in enumerate(CASES) if c[0] == "6 infusions, no response")
+    flag = next(f for f in patient.flags(clinic.con, CFG, f"R{i:03d}") if f.rule == "iv_nonresponse")
+    assert "review the course" in flag.value and "after 6 sessions" in flag.value
+
+
+def test_flags_outside_the_window_are_not_open(clinic):
+    later = TODAY + dt.timedelta(days=CFG["safety"]["flag_window_days"] + 40)
+    assert rules.clinic_open_flags(clinic.con, CFG, later).empty
+
+
+def test_suicide_flag_is_listed_first(clinic):
+    c = clinic
+    c.patient("MIX")
+    s = course(c, "MIX", 1, start=10)
+    c.bp("MIX", s[0], -5, 150, 95)
+    c.score("MIX", 10, "CADSS", total=12, session_id=s[0])
+    c.score("MIX", 10, "PHQ9", items=[1, 1, 1, 1, 1, 1, 1, 1, 1], session_id=s[0])
+    flags = patient.flags(c.con, CFG, "MIX")
+    assert [f.rule for f in flags][0] == "suicidal_thoughts"
+    assert {f.rule for f in flags} == {"suicidal_thoughts", "predose_bp", "dissociation"}
+
+
+def test_thresholds_come_from_settings():
+    cfg = {**CFG, "safety": {**CFG["safety"], "cadss_max": 10}}
+    assert "CADSS > 10" in rules.threshold_text("dissociation", cfg)
+
+
+def test_python_and_sql_agree_on_every_demo_patient(demo_store):
+    from tests.conftest import TODAY as today
+    con = db.connect(demo_store, read_only=True)
+    try:
+        sql = rules.clinic_open_flags(con, CFG, today)
+        expected = {(p, r, d.date()) for p, r, d in zip(sql.patient_id, sql.rule, sql.day)}
+        got = set()
+        for (pid,) in con.execute("SELECT patient_id FROM patients").fetchall():
+            got |= {(pid, f.rule, f.day) for f in rules.open_flags(patient.flags(con, CFG, pid), CFG, today)}
+    finally:
+        con.close()
+    assert len(expected) > 50
+    assert got == expected
