@@ -49,3 +49,87 @@ def side_effects(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> 
 
 def flags(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> list[rules.Flag]:
     return rules.evaluate(record(con, cfg, patient_id), cfg)
+
+
+def phase(h: dict, today: dt.date, cfg: dict) -> str:
+    """Course phase, by the same rule as sql/roster.sql."""
+    if not h.get("n_sessions"):
+        return "waiting" if pd.notna(h.get("next_session")) else "referred"
+    if pd.notna(h.get("next_session")):
+        return h["current_phase"]
+    if (today - h["last_day"].date()).days <= 21:
+        return h["last_phase"] if h.get("last_phase") else h["current_phase"]
+    planned = cfg["induction"].get(h["route"], 6)
+    return "finished" if h["n_induction"] >= planned else "stopped"
+
+
+def scale_scores(rec: rules.PatientRecord, scale: str) -> pd.DataFrame:
+    a = rec.assessments
+    return a[a["scale"] == scale].sort_values("assessed_on").reset_index(drop=True)
+
+
+def completed_sessions(rec: rules.PatientRecord) -> pd.DataFrame:
+    s = rec.sessions
+    return s[s["status"] == "completed"].reset_index(drop=True)
+
+
+def status_line(rec: rules.PatientRecord, scale, cfg: dict) -> tuple[str, str]:
+    """(status, sentence) for one scale, by clinical-reference §1: e.g. ("responder",
+    "Responder since session 4: MADRS 34 → 14, −59 %")."""
+    done = completed_sessions(rec)
+    if done.empty:
+        return "not treated", "No completed session yet."
+    base = rules.baseline(rec, scale.code, cfg)
+    if base is None or base[0] == 0:
+        why = "no baseline" if base is None else "a baseline of 0"
+        return "not evaluable", (f"Not evaluable on {scale.name}: {why} within "
+                                 f"{cfg['outcomes']['baseline_lookback_days']} days before the first session.")
+    first = done["day"].iloc[0]
+    later = scale_scores(rec, scale.code)
+    later = later[later["assessed_on"] > first]
+    if later.empty:
+        return "too early", f"Too early: {scale.name} baseline {base[0]:g}, no score since the first session yet."
+    remission = cfg["remission"].get(scale.code)
+    response = cfg["outcomes"]["response_pct"] / 100
+    partial = cfg["outcomes"]["partial_response_pct"] / 100
+
+    def status_of(total: float) -> str:
+        fall = (base[0] - total) / base[0]
+        if remission is not None and total <= remission:
+            return "remitter"
+        if fall >= response:
+            return "responder"
+        if fall >= partial:
+            return "partial"
+        return "worsening" if total > base[0] else "non-responder"
+
+    statuses = [status_of(t) for t in later["total"]]
+    now = statuses[-1]
+    i = len(statuses) - 1
+    while i > 0 and statuses[i - 1] == now:
+        i -= 1
+    since = int(later["after_session"].iloc[i])
+    latest = later["total"].iloc[-1]
+    change = (latest - base[0]) / base[0]
+    numbers = f"{scale.name} {base[0]:g} → {latest:g}, {'−' if change < 0 else '+'}{abs(change):.0%}"
+    words = {"remitter": f"Remitter since session {since}", "responder": f"Responder since session {since}",
+             "partial": f"Partial response since session {since}", "worsening": "Worsening",
+             "non-responder": f"No response after {int(later['after_session'].iloc[-1])} sessions"}
+    return now, f"{words[now]}: {numbers}"
+
+
+def bp_by_session(rec: rules.PatientRecord) -> pd.DataFrame:
+    """Session BP readings labelled before dosing, ~40 min or discharge, with the session number."""
+    done = completed_sessions(rec)[["session_id", "session_number", "day"]]
+    v = rec.vitals.merge(done, on="session_id")
+    if v.empty:
+        return v.assign(point=pd.Series(dtype=str))
+    last = v.groupby("session_id")["minute"].transform("max")
+    v["point"] = [("before dosing" if m < 0 else "~40 min" if 30 <= m <= 60 else
+                   "discharge" if m == mx else "other") for m, mx in zip(v["minute"], last)]
+    return v.sort_values(["session_number", "minute"]).reset_index(drop=True)
+
+
+def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
+    done = completed_sessions(rec)[["session_id", "session_number"]]
+    return scale_scores(rec, code).merge(done, on="session_id").sort_values("session_number")

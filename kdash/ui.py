@@ -84,3 +84,8 @@ def require_app_frame() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def clinic_settings() -> dict:
+    """The open store's clinic settings (defaults merged with the clinic's file)."""
+    return settings.load(store_path())

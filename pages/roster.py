@@ -1,10 +1,53 @@
-"""Patients: not built yet (issue #3)."""
+"""Patients: the roster, most urgent first, searchable and filtered in SQL; each row opens the patient page."""
 
 import streamlit as st
 
-from kdash import ui
+from kdash import roster, rules, ui
 
 ui.require_app_frame()
 
+today = ui.today()
+cfg = ui.clinic_settings()
+scale = cfg["clinic"]["main_scale"]
+
 st.title("Patients")
-st.info("Coming with issue #3. The roster: search, filters, baseline and latest score, status and open safety flags, sorted by urgency.", icon=":material/construction:")
+st.caption(f"Sorted by urgency: open safety flags (last {cfg['safety']['flag_window_days']} days) first, suicide-risk "
+           f"answers at the top. Outcome on {scale}, last observation against baseline (clinical-reference §1).")
+
+ROUTES = {None: "All routes", **roster.ROUTE_NAMES}
+FLAGS = {None: "Any or none", "any": "Any open flag", **{r.id: r.title for r in rules.RULES.values()}}
+
+search = st.text_input("Search by name, ID or MRN", max_chars=80, placeholder="e.g. Garcia or P000123")
+f1, f2, f3, f4, f5 = st.columns(5)
+route = f1.selectbox("Route", list(ROUTES), format_func=ROUTES.get)
+phase = f2.selectbox("Phase", [None, *roster.PHASES], format_func=lambda v: "All phases" if v is None else v)
+clinician = f3.selectbox("Clinician", [None, *ui.fetch("roster.clinicians")],
+                         format_func=lambda v: "All clinicians" if v is None else v)
+status = f4.selectbox("Status", [None, *roster.STATUSES], format_func=lambda v: "All statuses" if v is None else v)
+flag = f5.selectbox("Flag", list(FLAGS), format_func=FLAGS.get)
+
+filters = dict(search=search or None, route=route, phase=phase, clinician=clinician, status=status, flag=flag)
+first = ui.fetch("roster.page", today=today, page_no=1, **filters)
+total = int(first["total"].iloc[0]) if len(first) else 0
+if total == 0:
+    st.info("No patients match these filters.", icon=":material/search_off:")
+    st.stop()
+pages = (total + roster.PAGE_SIZE - 1) // roster.PAGE_SIZE
+page_no = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1) if pages > 1 else 1
+rows = first if page_no == 1 else ui.fetch("roster.page", today=today, page_no=int(page_no), **filters)
+st.caption(f"{total:,} patients match · showing {len(rows)} (page {page_no} of {pages})")
+
+table = roster.display(rows)
+st.dataframe(
+    table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 1800),
+    column_config={
+        "open": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)", width="small"),
+        "name": "Name", "route": "Route", "phase": "Phase", "sessions": st.column_config.NumberColumn("Sessions"),
+        "baseline": st.column_config.TextColumn(f"Baseline {scale}"),
+        "latest": st.column_config.TextColumn(f"Latest {scale}"),
+        "change": st.column_config.TextColumn("Change", help="Latest against baseline; negative is a fall"),
+        "status": "Status", "flags": st.column_config.TextColumn("Open flags", width="medium"),
+        "next_session": st.column_config.DatetimeColumn("Next session", format="ddd D MMM HH:mm"),
+        "clinician": "Clinician",
+    })
+st.download_button("Download this page as CSV", table.to_csv(index=False), "roster.csv", "text/csv")

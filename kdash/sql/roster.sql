@@ -1,0 +1,57 @@
+-- The roster: one row per patient with course, main-scale outcome and open flags; filtered, sorted by urgency
+-- and paged here so that a page of 50 comes back fast from 100,000 patients.
+-- The outcome and flag_rows CTEs are sql/course_outcomes.sql and sql/open_flags.sql, inserted by kdash/roster.py.
+WITH outcome AS ({outcomes}),
+flag_rows AS ({flags}),
+flagged AS (
+    SELECT patient_id,
+           min(CASE severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END) AS urgency,
+           max(day) AS last_flag_day,
+           list(DISTINCT rule ORDER BY rule) AS rules
+    FROM flag_rows GROUP BY patient_id
+),
+done AS (
+    SELECT patient_id, count(*) AS n_sessions, max(scheduled_at)::DATE AS last_day,
+           arg_max(phase, scheduled_at) AS last_phase, arg_min(route, scheduled_at) AS route,
+           count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction
+    FROM sessions WHERE status = 'completed' GROUP BY patient_id
+),
+booked AS (
+    SELECT patient_id, min(scheduled_at) AS next_session, arg_min(phase, scheduled_at) AS next_phase,
+           arg_min(route, scheduled_at) AS next_route
+    FROM sessions WHERE status = 'scheduled' AND scheduled_at >= $today::DATE GROUP BY patient_id
+),
+roster AS (
+    SELECT p.patient_id, p.given_name || ' ' || p.family_name AS name, p.clinician, p.mrn,
+           coalesce(d.route, b.next_route) AS route, coalesce(d.n_sessions, 0) AS sessions,
+           CASE WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
+                WHEN d.patient_id IS NULL THEN 'waiting'
+                WHEN b.patient_id IS NOT NULL THEN b.next_phase
+                WHEN d.last_day >= $today::DATE - 21 THEN d.last_phase
+                WHEN d.n_induction >= CASE d.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
+                                                   WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END THEN 'finished'
+                ELSE 'stopped' END AS phase,
+           o.baseline, o.last_score AS latest, o.pct_change,
+           CASE WHEN d.patient_id IS NULL THEN 'not treated'
+                WHEN o.status = 'not evaluable' THEN 'not evaluable'
+                WHEN o.last_on IS NULL OR o.last_on <= o.first_day THEN 'too early'
+                ELSE o.status END AS status,
+           f.urgency, f.rules, f.last_flag_day, b.next_session
+    FROM patients p
+    LEFT JOIN done d USING (patient_id)
+    LEFT JOIN booked b USING (patient_id)
+    LEFT JOIN outcome o USING (patient_id)
+    LEFT JOIN flagged f USING (patient_id)
+)
+SELECT *, count(*) OVER () AS total
+FROM roster
+WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '%' || $search || '%'
+       OR mrn ILIKE '%' || $search || '%')
+  AND ($route_filter IS NULL OR route = $route_filter)
+  AND ($phase IS NULL OR phase = $phase)
+  AND ($clinician IS NULL OR clinician = $clinician)
+  AND ($status IS NULL OR status = $status)
+  AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)
+       OR list_contains(rules, $flag))
+ORDER BY urgency NULLS LAST, last_flag_day DESC NULLS LAST, next_session NULLS LAST, patient_id
+LIMIT $limit OFFSET $offset

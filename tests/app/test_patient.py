@@ -1,0 +1,98 @@
+"""The patient progress page, opened by deep link (/patient?patient_id=ID) from app.py."""
+
+import json
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.builders import Clinic
+from tests.conftest import ROOT
+
+
+def open_patient(pid):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/patient.py")
+    if pid is not None:
+        at.query_params["patient_id"] = pid
+    return at.run()
+
+
+@pytest.fixture
+def hand_built(tmp_path, monkeypatch):
+    """A patient whose PHQ-9 item 9 is positive today, with a high pre-dose BP and dissociation too."""
+    import datetime as dt
+    c = Clinic(str(tmp_path / "hand.duckdb"))
+    c.patient("H001")
+    today = dt.date.today()
+    offset = (today - c.con.execute("SELECT DATE '2026-03-02'").fetchone()[0]).days
+    sids = [c.session("H001", offset - 10 + 2 * i) for i in range(5)]
+    c.score("H001", offset - 10, "MADRS", items=[4, 4, 4, 4, 4, 3, 3, 2, 2, 0])
+    for i, sid in enumerate(sids):
+        c.bp("H001", sid, -5, 150 if i == 4 else 120, 80)
+        c.bp("H001", sid, 40, 130, 85)
+        c.score("H001", offset - 10 + 2 * i, "CADSS", total=8, session_id=sid)
+    c.score("H001", offset - 1, "PHQ9", items=[2, 2, 2, 1, 1, 1, 1, 1, 2])
+    c.score("H001", offset - 1, "MADRS", items=[4, 4, 4, 4, 3, 3, 3, 2, 2, 1])
+    c.close()
+    monkeypatch.setenv("KDASH_DB", c.path)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield c.path
+    st.cache_resource.clear()
+
+
+def test_deep_link_opens_that_patient(app_env):
+    at = open_patient("P000010")
+    assert not at.exception
+    assert "P000010" in at.subheader[0].value
+    assert at.text_input[0].value == "P000010"
+    labels = [m.label for m in at.metric]
+    assert {"Age · sex", "Route", "Phase", "Sessions done", "Days since first treatment"} <= set(labels)
+
+
+def test_trend_has_baseline_response_and_remission_lines(app_env):
+    from kdash import db
+    con = db.connect(app_env, create=False)
+    pid = con.execute("""SELECT patient_id FROM sessions WHERE status = 'completed' GROUP BY patient_id
+                         HAVING count(*) >= 6 ORDER BY patient_id LIMIT 1""").fetchone()[0]
+    con.close()
+    at = open_patient(pid)
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    texts = [a.get("text", "") for a in spec["layout"]["annotations"]]
+    assert any(t.startswith("Baseline") for t in texts)
+    assert any(t.startswith("Response: 50 % fall") for t in texts)
+    assert any(t.startswith("Remission ≤ 10") for t in texts)
+    dashed = [s for s in spec["layout"]["shapes"] if s.get("type") == "line"]
+    assert len(dashed) >= 3
+    names = {t.get("name") for t in spec["data"]}
+    assert {"MADRS", "Session (dose)"} <= names
+    assert any(m.value.startswith("**") and "MADRS" in m.value for m in at.markdown)   # the status sentence
+
+
+def test_positive_suicide_item_is_the_first_flag(hand_built):
+    at = open_patient("H001")
+    assert not at.exception
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert "URGENT" in badges[0] and "Suicidal thoughts" in badges[0] and "PHQ-9 item 9 = 2" in badges[0]
+    assert any("Pre-dose blood pressure high" in b for b in badges[1:])
+    assert any("Dissociation" in b for b in badges[1:])
+    assert "Rule: PHQ-9 item 9 ≥ 1" in badges[0] and "Source:" in badges[0]
+
+
+@pytest.mark.parametrize("pid, message", [
+    ("NOPE999", "No patient with ID 'NOPE999'"),
+    ("'; DROP TABLE patients; --", "cannot be used"),
+    ("x" * 200, "cannot be used"),
+])
+def test_unknown_or_malformed_patient_id_gets_a_clear_message(app_env, pid, message):
+    at = open_patient(pid)
+    assert not at.exception
+    assert message in at.error[0].value
+
+
+def test_no_patient_id_asks_for_one(app_env):
+    at = open_patient(None)
+    assert not at.exception
+    assert "Choose a patient" in at.info[0].value

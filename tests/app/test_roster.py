@@ -1,0 +1,50 @@
+"""The roster: sorted by urgency, searchable, filtered, linked to the patient page."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def open_roster():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    return at.switch_page("pages/roster.py").run()
+
+
+def rows(at):
+    return at.dataframe[0].value
+
+
+def test_roster_lists_patients_most_urgent_first(app_env):
+    at = open_roster()
+    assert not at.exception
+    df = rows(at)
+    assert len(df) == 50
+    assert df["open"].iloc[0].startswith("/patient?patient_id=")
+    ranks = [0 if f.startswith("URGENT") else 1 if f.startswith("HIGH") else 2 if f.startswith("CAUTION")
+             else 3 if f.startswith("REVIEW") else 4 for f in df["flags"]]
+    assert ranks == sorted(ranks) and ranks[0] == 0
+
+
+def test_search_by_id_finds_that_patient(app_env):
+    at = open_roster()
+    at.text_input[0].input("P000042").run()
+    df = rows(at)
+    assert list(df["open"]) == ["/patient?patient_id=P000042"]
+
+
+def test_filters_narrow_the_list(app_env):
+    at = open_roster()
+    everyone = int(at.caption[1].value.split(" ")[0].replace(",", ""))
+    at.selectbox[0].select("esketamine").run()
+    assert set(rows(at)["route"]) == {"Esketamine"}
+    esk = int(at.caption[1].value.split(" ")[0].replace(",", ""))
+    assert 0 < esk < everyone
+    at.selectbox[4].select("suicidal_thoughts").run()
+    assert all("Suicidal thoughts" in f for f in rows(at)["flags"])
+
+
+def test_a_search_that_matches_nobody_says_so(app_env):
+    at = open_roster()
+    at.text_input[0].input("zzzz' OR 1=1 --").run()
+    assert not at.exception
+    assert "No patients match" in at.info[0].value
