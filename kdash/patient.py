@@ -73,6 +73,15 @@ def completed_sessions(rec: rules.PatientRecord) -> pd.DataFrame:
     return s[s["status"] == "completed"].reset_index(drop=True)
 
 
+def judged_after(route: str, cfg: dict) -> int:
+    """Sessions after which non-response is judged: 4 IV infusions, the end of induction otherwise (§4)."""
+    if route == "iv_ketamine":
+        return cfg["safety"]["iv_nonresponse_sessions"]
+    if route == "esketamine":
+        return cfg["induction"]["esketamine"]
+    return cfg["induction"].get(route, 6)
+
+
 def status_line(rec: rules.PatientRecord, scale, cfg: dict) -> tuple[str, str]:
     """(status, sentence) for one scale, by clinical-reference §1: e.g. ("responder",
     "Responder since session 4: MADRS 34 → 14, −59 %")."""
@@ -105,6 +114,11 @@ def status_line(rec: rules.PatientRecord, scale, cfg: dict) -> tuple[str, str]:
 
     statuses = [status_of(t) for t in later["total"]]
     now = statuses[-1]
+    judge_at = judged_after(done["route"].iloc[0], cfg)
+    if now in ("non-responder", "partial") and len(done) < judge_at:
+        latest = later["total"].iloc[-1]
+        return "too early", (f"Too early to judge ({len(done)} of {judge_at} sessions): {scale.name} "
+                             f"{base[0]:g} → {latest:g}")
     i = len(statuses) - 1
     while i > 0 and statuses[i - 1] == now:
         i -= 1

@@ -60,24 +60,34 @@ BADGE = {"urgent": ":red-badge[:material/emergency: URGENT]", "high": ":orange-b
          "caution": ":yellow-badge[:material/error: CAUTION]", "review": ":blue-badge[:material/info: REVIEW]"}
 
 
-def show(flag: rules.Flag) -> None:
-    rule = rules.RULES[flag.rule]
-    st.markdown(f"{BADGE[flag.severity]} **{rule.title}**: {flag.value} on {flag.day:%Y-%m-%d}  \n"
-                f"Rule: {rules.threshold_text(flag.rule, cfg)} · Source: {rule.source}")
+def show(group: list[rules.Flag]) -> None:
+    """One rule: its latest evidence, earlier evidence in brief, the threshold and the source."""
+    latest, rule = group[0], rules.RULES[group[0].rule]
+    also = "; ".join(f"{f.value} ({f.day:%d %b})" for f in group[1:6]) + (" …" if len(group) > 6 else "")
+    st.markdown(f"{BADGE[latest.severity]} **{rule.title}**: {latest.value} on {latest.day:%Y-%m-%d}"
+                + (f"  \nAlso: {also}" if also else "")
+                + f"  \n:gray[Rule: {rules.threshold_text(latest.rule, cfg)} · Source: {rule.source}]")
+
+
+def by_rule(flags: list[rules.Flag]) -> list[list[rules.Flag]]:
+    groups: dict[str, list[rules.Flag]] = {}
+    for f in flags:                       # already most severe first, then most recent first
+        groups.setdefault(f.rule, []).append(f)
+    return list(groups.values())
 
 
 if open_now:
     st.caption(f"Open: evidence from the last {cfg['safety']['flag_window_days']} days, most severe first.")
-    for f in open_now:
-        show(f)
+    for group in by_rule(open_now):
+        show(group)
 else:
     st.success(f"No safety rule fired in the last {cfg['safety']['flag_window_days']} days.",
                icon=":material/check_circle:")
 earlier = [f for f in flags if f not in open_now]
 if earlier:
     with st.expander(f"Earlier flags ({len(earlier)})"):
-        for f in earlier:
-            show(f)
+        for group in by_rule(earlier):
+            show(group)
 
 # --- mood-score trends --------------------------------------------------------------------------------
 st.header("Mood scores", divider="gray")

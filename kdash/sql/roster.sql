@@ -35,6 +35,11 @@ roster AS (
            CASE WHEN d.patient_id IS NULL THEN 'not treated'
                 WHEN o.status = 'not evaluable' THEN 'not evaluable'
                 WHEN o.last_on IS NULL OR o.last_on <= o.first_day THEN 'too early'
+                -- non-response is judged after 4 IV infusions / at the end of induction (§4), not before
+                WHEN o.status IN ('non-responder', 'partial')
+                     AND d.n_sessions < CASE d.route WHEN 'iv_ketamine' THEN $iv_after WHEN 'esketamine' THEN $esk_after
+                                                     WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END
+                     THEN 'too early'
                 ELSE o.status END AS status,
            f.urgency, f.rules, f.last_flag_day, b.next_session
     FROM patients p

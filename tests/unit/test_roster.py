@@ -1,0 +1,57 @@
+"""The roster's SQL agrees with the patient page's Python on phase and status; paging is complete."""
+
+import datetime as dt
+
+import pytest
+
+from kdash import db, patient, roster, scales, settings
+from tests.builders import Clinic, day
+from tests.conftest import TODAY
+
+CFG = settings.load()
+
+
+@pytest.fixture(scope="module")
+def con(demo_store):
+    c = db.connect(demo_store, read_only=True)
+    yield c
+    c.close()
+
+
+def test_roster_and_patient_page_agree_on_phase_and_status(con):
+    rows = roster.page(con, CFG, TODAY, page_size=150)
+    for r in rows.itertuples():
+        rec = patient.record(con, CFG, r.patient_id)
+        status, _ = patient.status_line(rec, scales.SCALES["MADRS"], CFG)
+        phase = patient.phase(patient.header(con, CFG, r.patient_id, TODAY), TODAY, CFG)
+        assert (r.status, r.phase) == (status, phase), r.patient_id
+
+
+def test_pages_cover_every_patient_once(con):
+    everyone = {p for (p,) in con.execute("SELECT patient_id FROM patients").fetchall()}
+    seen = []
+    for n in range(1, len(everyone) // 100 + 2):
+        seen += list(roster.page(con, CFG, TODAY, page_no=n, page_size=100)["patient_id"])
+    assert len(seen) == len(everyone) and set(seen) == everyone
+
+
+def test_flagged_patients_come_first(con):
+    rows = roster.page(con, CFG, TODAY, page_size=400)
+    urgency = rows["urgency"].fillna(9).tolist()
+    assert urgency == sorted(urgency)
+
+
+def test_iv_non_response_is_too_early_before_four_infusions(tmp_path):
+    c = Clinic(str(tmp_path / "early.duckdb"))
+    for pid, n in (("E3", 3), ("E4", 4)):
+        c.patient(pid)
+        for i in range(n):
+            c.session(pid, 2 * i)
+        c.score(pid, 0, "MADRS", total=30)
+        c.score(pid, 2 * n, "MADRS", total=28)
+    rows = roster.page(c.con, CFG, day(2 * 4 + 1)).set_index("patient_id")
+    assert rows.loc["E3", "status"] == "too early"
+    assert rows.loc["E4", "status"] == "non-responder"
+    rec = patient.record(c.con, CFG, "E3")
+    assert patient.status_line(rec, scales.SCALES["MADRS"], CFG)[0] == "too early"
+    c.close()
