@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 BLUE, SKY, ORANGE, VERMILLION, GREEN, YELLOW, PURPLE, GREY = (
     "#0072B2", "#56B4E9", "#E69F00", "#D55E00", "#009E73", "#F0E442", "#CC79A7", "#999999")
@@ -49,11 +50,24 @@ def _band_tints(n: int) -> list[str]:
     return BAND_TINTS[:n] if n <= len(BAND_TINTS) else BAND_TINTS + [BAND_TINTS[-1]] * (n - len(BAND_TINTS))
 
 
-def _threshold(fig: go.Figure, y: float, text: str, colour: str, dash: str = "dash",
-               where: str = "top left") -> None:
-    fig.add_hline(y=y, line=dict(color=colour, dash=dash, width=1.5), annotation_text=text,
-                  annotation_position=where, annotation_font=dict(color=colour, size=12),
-                  annotation_bgcolor="rgba(255,255,255,0.85)")
+def _threshold(y: float, text: str, colour: str, dash: str = "dash", where: str = "top left") -> list[dict]:
+    """A labelled dashed line across the plot, as [shape, annotation] for `_decorate` (plain dicts set
+    once: plotly's add_hline re-validates the whole layout on every call and is many times slower)."""
+    right = where.endswith("right")
+    return [dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(color=colour, dash=dash, width=1.5)),
+            dict(xref="paper", x=1 if right else 0, xanchor="right" if right else "left", y=y,
+                 yanchor="bottom" if where.startswith("top") else "top", text=text, showarrow=False,
+                 font=dict(color=colour, size=12), bgcolor="rgba(255,255,255,0.85)")]
+
+
+def _band(low: float, high: float, tint: str, label: str) -> list[dict]:
+    return [dict(type="rect", xref="paper", x0=0, x1=1, y0=low, y1=high, fillcolor=tint, line_width=0, layer="below"),
+            dict(xref="paper", x=1, xanchor="right", y=(low + high) / 2, text=label, showarrow=False,
+                 font=dict(size=10, color=GREY))]
+
+
+def _decorate(fig: go.Figure, *pairs: list[dict]) -> None:
+    fig.update_layout(shapes=[p[0] for p in pairs], annotations=[p[1] for p in pairs])
 
 
 def _session_axis(fig: go.Figure, first: float, last: float) -> None:
@@ -71,16 +85,15 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
     """
     x_of = (lambda df: df["after_session"]) if by == "session" else (lambda df: df["assessed_on"])
     fig = go.Figure(layout=dict(template="kdash", height=420))
-    for (low, high, label), tint in zip(scale.bands, _band_tints(len(scale.bands))):
-        fig.add_hrect(y0=low - 0.5 if low else 0, y1=high + 0.5 if high < scale.total_max else high, fillcolor=tint,
-                      line_width=0, layer="below", annotation_text=label, annotation_position="right",
-                      annotation_font=dict(size=10, color=GREY))
+    marks = [_band(low - 0.5 if low else 0, high + 0.5 if high < scale.total_max else high, tint, label)
+             for (low, high, label), tint in zip(scale.bands, _band_tints(len(scale.bands)))]
     if baseline is not None:
-        _threshold(fig, baseline, f"Baseline {baseline:g}", GREY)
-        _threshold(fig, baseline * (1 - response_pct / 100), f"Response: {response_pct:g} % fall "
-                   f"(≤ {baseline * (1 - response_pct / 100):g})", BLUE, where="top right")
+        marks.append(_threshold(baseline, f"Baseline {baseline:g}", GREY))
+        marks.append(_threshold(baseline * (1 - response_pct / 100), f"Response: {response_pct:g} % fall "
+                                f"(≤ {baseline * (1 - response_pct / 100):g})", BLUE, where="top right"))
     if remission is not None:
-        _threshold(fig, remission, f"Remission ≤ {remission:g}", GREEN, dash="dot", where="bottom left")
+        marks.append(_threshold(remission, f"Remission ≤ {remission:g}", GREEN, dash="dot", where="bottom left"))
+    _decorate(fig, *marks)
     fig.add_scatter(x=x_of(scores), y=scores["total"], mode="lines+markers", name=scale.name,
                     line=dict(color=BLUE, width=2.5), marker=dict(size=8),
                     customdata=scores["assessed_on"].dt.strftime("%Y-%m-%d"),
@@ -116,8 +129,8 @@ def item_heatmap(items: pd.DataFrame, scale, by: str = "session") -> go.Figure:
                     layout=dict(template="kdash", height=120 + 24 * scale.n_items))
     if scale.suicide_item:
         row = scale.suicide_item - 1
-        fig.add_shape(type="rect", x0=-0.5, x1=len(cols) - 0.5, y0=row - 0.5, y1=row + 0.5,
-                      line=dict(color=VERMILLION, width=2.5))
+        fig.update_layout(shapes=[dict(type="rect", x0=-0.5, x1=len(cols) - 0.5, y0=row - 0.5, y1=row + 0.5,
+                                       line=dict(color=VERMILLION, width=2.5))])
     fig.update_layout(title=f"{scale.name} item scores (0–{scale.item_max}; n = {len(cols)} assessments)",
                       xaxis=dict(tickmode="array", tickvals=list(range(len(cols))), ticktext=cols,
                                  title="Sessions given before the score" if by == "session" else "Date"),
@@ -125,33 +138,65 @@ def item_heatmap(items: pd.DataFrame, scale, by: str = "session") -> go.Figure:
     return fig
 
 
-def session_bp(bp: pd.DataFrame, kind: str, caution: float, limit: float) -> go.Figure:
-    """Systolic or diastolic BP per session before dosing, at ~40 min and at discharge, against the lines."""
-    fig = go.Figure(layout=dict(template="kdash", height=340))
-    _threshold(fig, caution, f"Pre-dose caution > {caution:g}", ORANGE)
-    _threshold(fig, limit, f"Post-dose limit > {limit:g}", VERMILLION)
-    for point, colour, symbol in (("before dosing", GREY, "circle"), ("~40 min", BLUE, "diamond"),
-                                  ("discharge", SKY, "square")):
-        part = bp[bp["point"] == point]
-        fig.add_scatter(x=part["session_number"], y=part[kind], mode="markers+lines", name=point,
-                        marker=dict(color=colour, symbol=symbol, size=8), line=dict(color=colour, width=1))
-    fig.update_layout(title=f"{kind.capitalize()} BP per session (mmHg; n = {bp['session_number'].nunique()} sessions)",
-                      xaxis_title="Session", yaxis_title=f"{kind} (mmHg)")
-    _session_axis(fig, 1, bp["session_number"].max())
+def _panel_threshold(y: float, text: str, colour: str, axis: str) -> list[dict]:
+    """A labelled dashed line across one panel of a two-panel figure (axis "" or "2")."""
+    return [dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1, y0=y, y1=y,
+                 line=dict(color=colour, dash="dash", width=1.5)),
+            dict(xref=f"x{axis} domain", yref=f"y{axis}", x=0, xanchor="left", y=y, yanchor="bottom", text=text,
+                 showarrow=False, font=dict(color=colour, size=12), bgcolor="rgba(255,255,255,0.85)")]
+
+
+def _two_panels(titles: tuple[str, str], height: int) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.1)
+    fig.update_layout(template="kdash", height=height + 30, margin=dict(t=110),
+                      legend=dict(y=1.2, yanchor="bottom"))   # above the panel titles
     return fig
 
 
-def session_scale(df: pd.DataFrame, scale, line: float, line_text: str) -> go.Figure:
-    """CADSS or MOAA/S per session with its flag line."""
-    fig = go.Figure(layout=dict(template="kdash", height=300))
-    _threshold(fig, line, line_text, VERMILLION)
-    fig.add_scatter(x=df["session_number"], y=df["total"], mode="lines+markers", name=scale.name,
-                    line=dict(color=PURPLE if scale.code == "CADSS" else BLUE))
-    fig.update_layout(title=f"{scale.name} per session (n = {len(df)})", xaxis_title="Session",
-                      yaxis_title=scale.name, yaxis=dict(range=[-0.5, max(scale.total_max if scale.code == 'MOAAS'
-                                                                             else 0, df['total'].max() + 2
-                                                                             if len(df) else 10, line + 2)]))
-    _session_axis(fig, 1, df["session_number"].max() if len(df) else 1)
+def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
+    """Systolic and diastolic BP per session before dosing, at ~40 min and at discharge, against the
+    pre-dose caution and post-dose limit lines."""
+    fig = _two_panels(("Systolic (mmHg)", "Diastolic (mmHg)"), 360)
+    marks = []
+    for col, kind in ((1, "systolic"), (2, "diastolic")):
+        axis = "" if col == 1 else "2"
+        marks += [_panel_threshold(safety[f"predose_{kind}_max"], f"Pre-dose caution > {safety[f'predose_{kind}_max']}",
+                                   ORANGE, axis),
+                  _panel_threshold(safety[f"postdose_{kind}_max"], f"Post-dose limit > {safety[f'postdose_{kind}_max']}",
+                                   VERMILLION, axis)]
+        for point, colour, symbol in (("before dosing", GREY, "circle"), ("~40 min", BLUE, "diamond"),
+                                      ("discharge", SKY, "square")):
+            part = bp[bp["point"] == point]
+            fig.add_scatter(x=part["session_number"], y=part[kind], mode="markers+lines", name=point,
+                            legendgroup=point, showlegend=col == 1, row=1, col=col,
+                            marker=dict(color=colour, symbol=symbol, size=8), line=dict(color=colour, width=1))
+    fig.update_layout(shapes=[m[0] for m in marks],
+                      annotations=list(fig.layout.annotations) + [m[1] for m in marks],
+                      title=f"Blood pressure per session (n = {bp['session_number'].nunique()} sessions)")
+    _session_axis(fig, 1, bp["session_number"].max())
+    fig.update_xaxes(title_text="Session")
+    return fig
+
+
+def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) -> go.Figure:
+    """CADSS (dissociation) and MOAA/S (sedation) per session with their flag lines."""
+    fig = _two_panels((f"CADSS, dissociation > {safety['cadss_max']}", f"MOAA/S, sedation ≤ {safety['moaas_min']}"),
+                      320)
+    fig.add_scatter(x=cadss["session_number"], y=cadss["total"], mode="lines+markers", name="CADSS",
+                    line=dict(color=PURPLE), row=1, col=1)
+    fig.add_scatter(x=moaas["session_number"], y=moaas["total"], mode="lines+markers", name="MOAA/S",
+                    line=dict(color=BLUE), row=1, col=2)
+    marks = [_panel_threshold(safety["cadss_max"], f"> {safety['cadss_max']}", VERMILLION, ""),
+             _panel_threshold(safety["moaas_min"], f"≤ {safety['moaas_min']}", VERMILLION, "2")]
+    fig.update_layout(shapes=[m[0] for m in marks], annotations=list(fig.layout.annotations) + [m[1] for m in marks],
+                      title=f"Dissociation and sedation per session (n = {max(len(cadss), len(moaas))})",
+                      showlegend=False)
+    fig.update_yaxes(range=[-0.5, max(cadss["total"].max() + 2 if len(cadss) else 10, safety["cadss_max"] + 2)],
+                     row=1, col=1)
+    fig.update_yaxes(range=[-0.3, 5.5], row=1, col=2)
+    last = max(cadss["session_number"].max() if len(cadss) else 1, moaas["session_number"].max() if len(moaas) else 1)
+    _session_axis(fig, 1, last)
+    fig.update_xaxes(title_text="Session")
     return fig
 
 

@@ -147,3 +147,47 @@ def bp_by_session(rec: rules.PatientRecord) -> pd.DataFrame:
 def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
     done = completed_sessions(rec)[["session_id", "session_number"]]
     return scale_scores(rec, code).merge(done, on="session_id").sort_values("session_number")
+
+
+def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:
+    """Everything the patient page draws, built once per (patient, day, axis) so the page can cache it."""
+    from kdash import charts, scales  # charts pull in plotly: only the page view needs them
+
+    h = header(con, cfg, patient_id, today)
+    if h is None:
+        return None
+    rec = record(con, cfg, patient_id)
+    flags = rules.evaluate(rec, cfg)
+    done = completed_sessions(rec)
+    trends = []
+    for code in scales.DEPRESSION_SCALES:
+        scores = scale_scores(rec, code)
+        if scores.empty:
+            continue
+        scale = scales.SCALES[code]
+        base = rules.baseline(rec, code, cfg)
+        status, sentence = status_line(rec, scale, cfg)
+        with_items = scores[scores["items"].notna()]
+        trends.append({
+            "code": code, "name": scale.name, "status": status, "sentence": sentence,
+            "trend": charts.mood_trend(scores, done, scale, base[0] if base else None, cfg["remission"].get(code),
+                                       cfg["outcomes"]["response_pct"], by).to_dict(),
+            "items": charts.item_heatmap(with_items, scale, by).to_dict() if scale.n_items and len(with_items) else None,
+            "table": scores[["assessed_on", "after_session", "total"]].rename(
+                columns={"assessed_on": "date", "after_session": "sessions before"}),
+        })
+    s = cfg["safety"]
+    bp = bp_by_session(rec)
+    cadss, moaas = session_scale(rec, "CADSS"), session_scale(rec, "MOAAS")
+    effects = side_effects(con, cfg, patient_id).merge(done[["session_id", "session_number"]], on="session_id")
+    return {
+        "header": h, "phase": phase(h, today, cfg), "flags": flags, "open": rules.open_flags(flags, cfg, today),
+        "trends": trends,
+        "bp": bp[["session_number", "day", "minute", "point", "systolic", "diastolic", "heart_rate", "spo2"]],
+        "bp_chart": charts.session_bp(bp, s).to_dict() if len(bp) else None,
+        "alertness": charts.session_alertness(cadss, moaas, s).to_dict() if len(cadss) or len(moaas) else None,
+        "effects": effects[["session_number", "day", "effect", "severity"]],
+        "effects_chart": charts.side_effect_grid(effects).to_dict() if len(effects) else None,
+        "sessions": rec.sessions[["scheduled_at", "status", "route", "phase", "dose_mg", "mg_per_kg", "chair",
+                                  "chair_minutes", "session_number"]],
+    }

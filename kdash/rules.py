@@ -312,3 +312,11 @@ def open_flag_counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) 
             "GROUP BY GROUPING SETS ((rule, severity), (severity))", flag_params(cfg, _window(cfg, today), today)).df()
     finally:
         cur.close()
+
+
+def by_rule(flags: list[Flag]) -> list[list[Flag]]:
+    """Flags grouped per rule, keeping their order (most severe, then most recent, first)."""
+    groups: dict[str, list[Flag]] = {}
+    for f in flags:
+        groups.setdefault(f.rule, []).append(f)
+    return list(groups.values())
