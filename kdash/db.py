@@ -78,6 +78,13 @@ MIGRATIONS: list[str] = [
         password_hash VARCHAR NOT NULL, disabled BOOLEAN NOT NULL DEFAULT FALSE,
         failed_attempts INTEGER NOT NULL DEFAULT 0, locked_until TIMESTAMP, created_at TIMESTAMP NOT NULL);
     """,
+    # 4: every safety flag of the record, kept current on each write (kdash/flag_log.py), so the roster
+    # and the home page read open flags instead of evaluating every rule over the clinic.
+    """
+    CREATE TABLE flag_log (
+        patient_id VARCHAR NOT NULL, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL, day DATE NOT NULL,
+        value VARCHAR);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -171,6 +178,15 @@ def write(con: duckdb.DuckDBPyConnection, fn: Callable[[duckdb.DuckDBPyConnectio
 def sql(name: str) -> str:
     """A named query from kdash/sql/NAME.sql."""
     return resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
+
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bind(text: str, params: dict) -> dict:
+    """The parameters a composed query names (DuckDB refuses unused ones)."""
+    names = set(_PARAM.findall(text))
+    return {k: v for k, v in params.items() if k in names}
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from kdash import db, settings
+from kdash import db, flag_log, settings
 
 ROUTES = ["iv_ketamine", "esketamine", "sc_ketamine"]
 ROUTE_P = [0.58, 0.35, 0.07]
@@ -135,9 +135,11 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
         if db.scalar(con, "SELECT count(*) FROM patients"):
             raise db.StoreError(f"{path} already holds patients; demo builds a new store (choose another --db)")
         tables = generate(patients, seed, as_of, settings.load(path))
+        cfg = settings.load(path)
         with db.transaction(con) as cur:
             _insert(cur, tables, {"demo": "true", "demo_seed": str(seed), "demo_as_of": as_of.isoformat(),
                                   "demo_patients": str(patients)})
+            flag_log.refresh(cur, cfg)
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}
     finally:
         con.close()

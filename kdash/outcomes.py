@@ -25,7 +25,7 @@ def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
         "response": cfg["outcomes"]["response_pct"] / 100, "partial": cfg["outcomes"]["partial_response_pct"] / 100,
         "remission": cfg["remission"].get(scale, 0),
         "ind_iv": ind["iv_ketamine"], "ind_esk": ind["esketamine"], "ind_sc": ind["sc_ketamine"],
-        "ind_other": ind["im_ketamine"],
+        "ind_other": ind["im_ketamine"], "patient_ids": None,
     }
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, outcomes, rules
+from kdash import db, flag_log, outcomes, rules
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
@@ -19,18 +19,40 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
          route: str | None = None, phase: str | None = None, clinician: str | None = None,
          status: str | None = None, flag: str | None = None, page_no: int = 1,
          page_size: int = PAGE_SIZE) -> pd.DataFrame:
-    """One page of the roster, most urgent first; the `total` column counts every matching patient."""
+    """One page of the roster, most urgent first; the `total` column counts every matching patient.
+
+    Without a status filter the order needs no outcome, so outcomes are computed for the page's
+    patients only (a second, small run of the same query); with one, for everyone.
+    """
+    filters = {"search": (search or "").strip() or None, "route_filter": route, "phase": phase,
+               "clinician": clinician, "status": status, "flag": flag}
+    window = (max(page_no, 1) - 1) * page_size
+    if status is not None:
+        return _run(con, cfg, today, filters, limit=page_size, offset=window)
+    order = _run(con, cfg, today, filters, limit=page_size, offset=window, outcomes_for=[])
+    if order.empty:
+        return order
+    ids = list(order["patient_id"])
+    rows = _run(con, cfg, today, {**filters, "page_ids": ids}, limit=page_size, offset=0, outcomes_for=ids)
+    rows = rows.set_index("patient_id").loc[ids].reset_index()
+    rows["total"] = order["total"].iloc[0]
+    return rows
+
+
+def _run(con, cfg, today, filters: dict, limit: int, offset: int, outcomes_for: list | None = None) -> pd.DataFrame:
     scale = cfg["clinic"]["main_scale"]
+    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
+    flags_sql, flags_params = flag_log.window_query(con, cfg, since, today, filters.get("page_ids"))
     params = {
-        **outcomes.params(cfg, scale, "all", "itt"),
-        **rules.flag_params(cfg, today - dt.timedelta(days=cfg["safety"]["flag_window_days"]), today),
-        "search": (search or "").strip() or None, "route_filter": route, "phase": phase, "clinician": clinician,
-        "status": status, "flag": flag, "limit": page_size, "offset": (max(page_no, 1) - 1) * page_size,
+        **outcomes.params(cfg, scale, "all", "itt"), **flags_params, **rules.flag_params(cfg, since, today),
+        "page_ids": None, **filters, "limit": limit, "offset": offset,
+        "patient_ids": outcomes_for,                       # outcomes for these patients only (None: all)
+        "flag_patients": filters.get("page_ids"),
     }
-    text = db.sql("roster").format(outcomes=db.sql("course_outcomes"), flags=db.sql("open_flags"))
+    text = db.sql("roster").format(outcomes=db.sql("course_outcomes"), flags=flags_sql)
     cur = con.cursor()
     try:
-        return cur.execute(text, params).df()
+        return cur.execute(text, db.bind(text, params)).df()
     finally:
         cur.close()
 

@@ -281,7 +281,7 @@ def open_flags(flags: list[Flag], cfg: dict, today: dt.date) -> list[Flag]:
 
 def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | None = None) -> dict:
     s = cfg["safety"]
-    return {"since": since, "today": today, "patient_id": patient_id,
+    return {"since": since, "today": today, "patient_id": patient_id, "flag_patients": None,
             "phq9": s["phq9_item9_min"], "madrs": s["madrs_item10_min"], "hamd": s["hamd_item3_min"],
             "cssrs": s["cssrs_level_min"], "pre_sys": s["predose_systolic_max"], "pre_dia": s["predose_diastolic_max"],
             "post_sys": s["postdose_systolic_max"], "post_dia": s["postdose_diastolic_max"],
@@ -297,19 +297,21 @@ def _window(cfg: dict, today: dt.date) -> dt.date:
 
 def clinic_open_flags(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
                       patient_id: str | None = None) -> pd.DataFrame:
-    """Every open flag in the clinic (or of one patient), evaluated in SQL: patient, rule, severity, day, value."""
-    return db.query(con, "open_flags", flag_params(cfg, _window(cfg, today), today, patient_id))
+    """Every open flag in the clinic (or of one patient): patient, rule, severity, day, value."""
+    from kdash import flag_log
+    return flag_log.open_flags(con, cfg, _window(cfg, today), today, None if patient_id is None else [patient_id])
 
 
 def open_flag_counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> pd.DataFrame:
     """Patients with a rule firing in the flag window, clinic-wide: per (rule, severity), and per severity
     (rule NULL: each patient counted once)."""
-    body = db.sql("open_flags")
+    from kdash import flag_log
+    body, params = flag_log.window_query(con, cfg, _window(cfg, today), today)
     cur = con.cursor()
     try:
         return cur.execute(
             f"WITH f AS ({body}) SELECT rule, severity, count(DISTINCT patient_id) AS patients FROM f "
-            "GROUP BY GROUPING SETS ((rule, severity), (severity))", flag_params(cfg, _window(cfg, today), today)).df()
+            "GROUP BY GROUPING SETS ((rule, severity), (severity))", params).df()
     finally:
         cur.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kdash import db, demo, settings
+from kdash import db, demo, flag_log, settings
 
 DEMO_PATIENTS = 400
 
@@ -25,7 +25,9 @@ def _connection(path: str):
     """One connection per process; queries take their own cursor. The first run builds the demo."""
     if path == settings.DEFAULT_DB and not Path(path).exists():
         demo.build(path, DEMO_PATIENTS, seed=7)
-    return db.connect(path, create=False)
+    con = db.connect(path, create=False)
+    flag_log.ensure_fresh(con, settings.load(path))   # after an upgrade or a threshold change
+    return con
 
 
 def connection():

@@ -21,6 +21,7 @@ cohort AS (
     FROM course c
     JOIN patients p USING (patient_id)
     WHERE ($route = 'all' OR c.route = $route)
+      AND ($patient_ids IS NULL OR list_contains($patient_ids, c.patient_id))
       AND ($start IS NULL OR c.first_day >= $start::DATE)
       AND ($end IS NULL OR c.first_day <= $end::DATE)
 ),

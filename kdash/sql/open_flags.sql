@@ -5,9 +5,11 @@ WITH active AS MATERIALIZED (   -- only patients with evidence in the window can
     SELECT patient_id FROM sessions
     WHERE scheduled_at >= $since::DATE AND scheduled_at < $today::DATE + 1
       AND ($patient_id IS NULL OR patient_id = $patient_id)
+      AND ($flag_patients IS NULL OR list_contains($flag_patients, patient_id))
     UNION
     SELECT patient_id FROM assessments
     WHERE assessed_on BETWEEN $since AND $today AND ($patient_id IS NULL OR patient_id = $patient_id)
+      AND ($flag_patients IS NULL OR list_contains($flag_patients, patient_id))
 ),
 done AS MATERIALIZED (
     SELECT patient_id, session_id, scheduled_at::DATE AS day, route, phase,
@@ -71,7 +73,7 @@ flags AS (
                       WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3]
                       ELSE 'C-SSRS level ' || total END AS value
     FROM assessments
-    WHERE ($patient_id IS NULL OR patient_id = $patient_id) AND assessed_on BETWEEN $since AND $today
+    WHERE patient_id IN (SELECT patient_id FROM active) AND assessed_on BETWEEN $since AND $today
       AND ((scale = 'PHQ9' AND items[9] >= $phq9) OR (scale = 'MADRS' AND items[10] >= $madrs)
            OR (scale = 'HAMD17' AND items[3] >= $hamd) OR (scale = 'CSSRS' AND total >= $cssrs))
     UNION ALL
@@ -79,7 +81,7 @@ flags AS (
            CASE WHEN v.minute < 0 THEN 'caution' ELSE 'high' END, s.scheduled_at::DATE,
            v.systolic || '/' || v.diastolic || ' mmHg at minute ' || v.minute
     FROM vitals v JOIN sessions s USING (session_id)
-    WHERE ($patient_id IS NULL OR s.patient_id = $patient_id)
+    WHERE s.patient_id IN (SELECT patient_id FROM active)
       AND s.scheduled_at >= $since::DATE AND s.scheduled_at < $today::DATE + 1
       AND v.measured_at >= $since::DATE - 1 AND v.session_id IS NOT NULL
       AND ((v.minute < 0 AND (v.systolic > $pre_sys OR v.diastolic > $pre_dia))
@@ -88,7 +90,7 @@ flags AS (
     SELECT patient_id, CASE scale WHEN 'CADSS' THEN 'dissociation' ELSE 'sedation' END, 'caution', assessed_on,
            CASE scale WHEN 'CADSS' THEN 'CADSS ' ELSE 'MOAA/S ' END || total
     FROM assessments
-    WHERE ($patient_id IS NULL OR patient_id = $patient_id) AND assessed_on BETWEEN $since AND $today
+    WHERE patient_id IN (SELECT patient_id FROM active) AND assessed_on BETWEEN $since AND $today
       AND ((scale = 'CADSS' AND total > $cadss) OR (scale = 'MOAAS' AND total <= $moaas))
     UNION ALL
     SELECT d.patient_id, 'monitoring', 'caution', d.day,

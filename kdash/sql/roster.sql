@@ -58,5 +58,6 @@ WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '
   AND ($status IS NULL OR status = $status)
   AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)
        OR list_contains(rules, $flag))
+  AND ($page_ids IS NULL OR list_contains($page_ids, patient_id))
 ORDER BY urgency NULLS LAST, last_flag_day DESC NULLS LAST, next_session NULLS LAST, patient_id
 LIMIT $limit OFFSET $offset

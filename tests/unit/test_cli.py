@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from kdash import db
 from tests.conftest import ROOT
 
 
@@ -20,7 +21,7 @@ def test_demo_then_info_json(tmp_path):
     out = run("info", "--db", path, "--json")
     assert out.returncode == 0
     doc = json.loads(out.stdout)
-    assert doc["schema_version"] == 3 and doc["patients"] == 50
+    assert doc["schema_version"] == db.SCHEMA_VERSION and doc["patients"] == 50
     assert set(doc["sessions"]) >= {"completed", "cancelled", "no_show"}
     assert doc["assessments"]["MADRS"] > 0 and doc["assessments"]["PHQ9"] > 0
     assert doc["vitals"] > 0 and doc["side_effects"] >= 0

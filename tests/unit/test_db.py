@@ -8,7 +8,7 @@ from kdash import db
 
 def test_new_store_has_current_schema(tmp_path):
     con = db.connect(str(tmp_path / "s.duckdb"))
-    assert db.schema_version(con) == db.SCHEMA_VERSION == 3
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 4
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
             "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta"} <= tables
@@ -21,7 +21,7 @@ def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):
     con.execute("INSERT INTO patients (patient_id, birth_date, sex) VALUES ('P1', DATE '1980-01-01', 'F')")
     con.close()
     con = db.connect(path)
-    assert db.schema_version(con) == 3
+    assert db.schema_version(con) == db.SCHEMA_VERSION
     assert con.execute("SELECT patient_id FROM patients").fetchall() == [("P1",)]
     con.execute("INSERT INTO audit_log (logged_at, action) VALUES (now(), 'test')")  # v2 table usable
 
@@ -30,8 +30,8 @@ def test_reopening_a_current_store_changes_nothing(tmp_path):
     path = str(tmp_path / "s.duckdb")
     db.connect(path).close()
     con = db.connect(path)
-    assert db.migrate(con) == 3
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    assert db.migrate(con) == db.SCHEMA_VERSION
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(db.SCHEMA_VERSION),)
 
 
 def test_failed_write_leaves_the_store_as_it_was(tmp_path):

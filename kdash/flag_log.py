@@ -1,0 +1,72 @@
+"""The flag log: every safety flag of the record, written by the rules' SQL (sql/open_flags.sql run
+over all time) and kept current on each write.
+
+It is stamped with a hash of the settings the rules used; when a clinic changes a threshold the log
+is stale and is rebuilt by the next writer (the dashboard on opening the store). A reader that finds
+it stale evaluates the rules live instead, so a flag is never hidden by an old threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import duckdb
+import pandas as pd
+
+from kdash import db, rules
+
+ALL_TIME = (dt.date(1900, 1, 1), dt.date(2200, 1, 1))
+META_KEY = "flag_log_settings"
+
+
+def settings_stamp(cfg: dict) -> str:
+    p = rules.flag_params(cfg, *ALL_TIME)
+    return hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def is_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
+    return db.meta(con, META_KEY) == settings_stamp(cfg)
+
+
+def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> int:
+    """Re-evaluate every rule for these patients (None: everyone) inside the caller's transaction."""
+    params = {**rules.flag_params(cfg, *ALL_TIME), "flag_patients": patient_ids}
+    if patient_ids is None:
+        cur.execute("DELETE FROM flag_log")
+    else:
+        cur.execute("DELETE FROM flag_log WHERE list_contains($ids, patient_id)", {"ids": patient_ids})
+    cur.execute("INSERT INTO flag_log SELECT patient_id, rule, severity, day, value FROM ("
+                + db.sql("open_flags") + ") ORDER BY patient_id, day", params)
+    if patient_ids is None:
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": META_KEY, "v": settings_stamp(cfg)})
+    return cur.execute("SELECT count(*) FROM flag_log").fetchone()[0]
+
+
+def ensure_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
+    """Rebuild the log if its settings stamp is not the current one; True when it was rebuilt."""
+    if is_fresh(con, cfg):
+        return False
+    with db.transaction(con) as cur:
+        refresh(cur, cfg)
+    return True
+
+
+def window_query(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
+                 patient_ids: list[str] | None = None) -> tuple[str, dict]:
+    """SQL and parameters for the flags with evidence in [since, today]: read from the log when it is
+    current, else evaluated live (the same rules, so the rows are the same)."""
+    if is_fresh(con, cfg):
+        return db.sql("flag_log_window"), {"since": since, "today": today, "ids": patient_ids}
+    return db.sql("open_flags"), {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids}
+
+
+def open_flags(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
+               patient_ids: list[str] | None = None) -> pd.DataFrame:
+    text, params = window_query(con, cfg, since, today, patient_ids)
+    cur = con.cursor()
+    try:
+        return cur.execute(text, params).df()
+    finally:
+        cur.close()

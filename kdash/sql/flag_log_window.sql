@@ -1,0 +1,4 @@
+-- Logged flags with evidence between $since and $today (for the patients in $ids, or everyone).
+SELECT patient_id, rule, severity, day, value
+FROM flag_log
+WHERE day BETWEEN $since AND $today AND ($ids IS NULL OR list_contains($ids, patient_id))
