@@ -1,6 +1,7 @@
 """The real app in Chromium: it opens on the demo clinic, every page renders, nothing leaves the machine."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.browser import wait_for_app
 
@@ -46,3 +47,27 @@ def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp
         assert pg.get_by_role("heading", name="Patient progress").is_visible()
         assert pg.locator("[data-testid='stSidebarNav']").get_by_text("Clinic at a glance").count() == 1
         context.close()
+
+
+def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server):
+    page.goto(f"{server}/patient?patient_id=P000010")
+    wait_for_app(page)
+    assert page.get_by_role("heading", name="Mood scores").is_visible()
+    page.wait_for_selector(".js-plotly-plot")
+    before = page.locator(".js-plotly-plot").count()
+    assert before >= 3
+    page.get_by_text("By date", exact=True).click()
+    expect(page.locator(".js-plotly-plot").first.get_by_text("Date", exact=True)).to_be_visible(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.app_errors == [] and page.external_requests == []
+
+
+def test_roster_links_point_at_patient_pages(page, server):
+    page.goto(f"{server}/roster")
+    wait_for_app(page)
+    assert page.get_by_role("heading", name="Patients").is_visible()
+    assert page.locator("[data-testid='stDataFrame']").count() == 1
+    page.get_by_label("Search by name, ID or MRN").fill("P000010")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
