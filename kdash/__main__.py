@@ -63,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="analysis_set", default="itt", choices=["itt", "completers"])
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("eligibility", help="the eligibility checklist (data-contract §5)")
+    p.add_argument("--db")
+    p.add_argument("--patient", help="one patient's ID (default: every patient, as a JSON list)")
+    p.add_argument("--route", choices=("iv_ketamine", "esketamine"), help="default: the patient's own route")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
@@ -123,12 +129,38 @@ def cmd_outcomes(args) -> int:
     return 0
 
 
+def cmd_eligibility(args) -> int:
+    from kdash import eligibility, patient
+    path = settings.store_path(args.db)
+    if args.patient is not None and patient.id_problem(args.patient):
+        raise UsageError(f"eligibility: {patient.id_problem(args.patient)}")
+    con = db.connect(path, read_only=True)
+    try:
+        cfg = settings.load(path)
+        today = dt.date.today()
+        if args.patient is None:
+            results = eligibility.checklist(con, cfg, today, route=args.route)
+        else:
+            results = eligibility.checklist_for(con, cfg, today, [args.patient], args.route)
+            if not results:
+                raise db.StoreError(f"no patient with ID {args.patient!r} in {path}")
+    finally:
+        con.close()
+    docs = [eligibility.to_contract(r) for r in results]
+    counts = {v: sum(d["verdict"] == v for d in docs) for v in ("eligible", "needs_review", "not_eligible")}
+    summary = (f"eligibility: {docs[0]['patient_id']} {docs[0]['route']}: {docs[0]['verdict']}" if args.patient
+               else f"eligibility: {len(docs)} patients: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    _emit(args, summary, docs[0] if args.patient else docs)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from kdash import bench
     return bench.main(args)
 
 
-COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "bench": cmd_bench}
+COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
+            "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

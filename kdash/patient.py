@@ -180,8 +180,11 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     bp = bp_by_session(rec)
     cadss, moaas = session_scale(rec, "CADSS"), session_scale(rec, "MOAAS")
     effects = side_effects(con, cfg, patient_id).merge(done[["session_id", "session_number"]], on="session_id")
+    from kdash import eligibility
+    checked = eligibility.checklist_for(con, cfg, today, [patient_id])
     return {
         "header": h, "phase": phase(h, today, cfg), "flags": flags, "open": rules.open_flags(flags, cfg, today),
+        "eligibility": {k: checked[0][k] for k in ("route", "verdict", "override")} if checked else None,
         "trends": trends,
         "bp": bp[["session_number", "day", "minute", "point", "systolic", "diastolic", "heart_rate", "spo2"]],
         "bp_chart": charts.session_bp(bp, s).to_dict() if len(bp) else None,

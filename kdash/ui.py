@@ -79,13 +79,18 @@ def require_app_frame() -> None:
 
     Streamlit 1.67 still honours the legacy `pages/` folder on a process's first run (and on every
     AppTest run): a deep link such as /patient?patient_id=P000001 would then run the page script
-    alone, without app.py. st.navigation switches that legacy mode off; when a page finds it still
-    on, it switches it off and reruns, so app.py runs and routes to this same page.
+    alone, without app.py. When a page finds itself run that way it switches the legacy mode off and
+    runs app.py in its place, within the same script run (so a button press is not lost), and app.py
+    routes back to this page through st.navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    code = compile(app.read_text("utf-8"), str(app), "exec")
+    exec(code, {"__name__": "__main__", "__file__": str(app)})  # noqa: S102 - our own frame script
+    st.stop()
 
 
 def clinic_settings() -> dict:

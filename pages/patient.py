@@ -47,8 +47,14 @@ low[2].metric("Days since first treatment", "—" if h["days_since_first"] is No
 low[3].metric("Open flags", f"{len(open_now)}", help=f"Safety rules with evidence from the last {window} days.")
 next_text = f"next session {h['next_session']:%a %d %b %H:%M}" if h["next_session"] == h["next_session"] \
     and h["next_session"] is not None else "no session booked"
-st.caption(f"Clinician {h['clinician']} · referred {h['referral_date']:%Y-%m-%d} · {next_text} · "
-           "eligibility: see the Eligibility page")
+VERDICT = {"eligible": "eligible", "not_eligible": "not eligible", "needs_review": "needs review"}
+e = v["eligibility"]
+decided = e["override"]
+eligibility_text = (f"[eligibility for {roster.ROUTE_NAMES[e['route']]}](/eligibility?patient_id={pid}): "
+                    f"{VERDICT[e['verdict']]} (computed)"
+                    + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
+                       f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
+st.caption(f"Clinician {h['clinician']} · referred {h['referral_date']:%Y-%m-%d} · {next_text} · {eligibility_text}")
 
 # --- safety flags -------------------------------------------------------------------------------------
 st.header("Safety flags", divider="gray")

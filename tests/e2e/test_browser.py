@@ -65,8 +65,8 @@ def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server):
 def test_roster_links_point_at_patient_pages(page, server):
     page.goto(f"{server}/roster")
     wait_for_app(page)
+    expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1, timeout=30_000)
     assert page.get_by_role("heading", name="Patients").is_visible()
-    assert page.locator("[data-testid='stDataFrame']").count() == 1
     page.get_by_label("Search by name, ID or MRN").fill("P000010")
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)

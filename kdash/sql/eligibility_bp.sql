@@ -1,0 +1,5 @@
+-- Blood pressure readings outside sessions (screening, consultation), with the reading time.
+SELECT patient_id, measured_at, systolic, diastolic
+FROM vitals
+WHERE session_id IS NULL AND ($ids IS NULL OR list_contains($ids, patient_id))
+ORDER BY patient_id, measured_at

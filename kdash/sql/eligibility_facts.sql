@@ -1,0 +1,14 @@
+-- What the eligibility checklist needs for the patients in $ids (NULL: everyone), one query per kind.
+-- patients: demographics, the first treatment day and the route booked or given first.
+SELECT p.patient_id, p.birth_date, p.sex, p.primary_diagnosis, p.referral_date, p.consultation_date,
+       s.first_day, s.route
+FROM patients p
+LEFT JOIN (
+    SELECT patient_id, min(scheduled_at) FILTER (WHERE status = 'completed')::DATE AS first_day,
+           arg_min(route, scheduled_at) FILTER (WHERE status IN ('completed', 'scheduled')) AS route
+    FROM sessions
+    WHERE $ids IS NULL OR list_contains($ids, patient_id)
+    GROUP BY patient_id
+) s USING (patient_id)
+WHERE $ids IS NULL OR list_contains($ids, p.patient_id)
+ORDER BY p.patient_id

@@ -1,0 +1,157 @@
+"""Eligibility (clinical-reference §2): hand-written cases at the edge of every rule, on the pure engine."""
+
+import copy
+import datetime as dt
+
+import pytest
+
+from kdash import eligibility, settings
+from kdash.eligibility import Facts
+
+CFG = settings.load()
+TODAY = dt.date(2026, 6, 1)
+D = dt.date
+
+
+def trial(drug="sertraline", dose=100.0, weeks=8, outcome="no_response", current=True, start=D(2025, 6, 1)):
+    return {"drug": drug, "dose_mg_per_day": dose, "start_date": start,
+            "end_date": None if outcome == "ongoing" else start + dt.timedelta(weeks=weeks),
+            "outcome": outcome, "current_episode": current}
+
+
+def base() -> Facts:
+    """An eligible woman of 40: two adequate failed trials, screening all clear, work-up done."""
+    screening = {k: ("absent", D(2026, 5, 1)) for k in list(eligibility.ABSOLUTE)
+                 + [i for _, items, _ in eligibility.WARNINGS.values() for i in items]}
+    screening.update({k: ("present", D(2026, 5, 1)) for k in list(eligibility.WORKUP) + ["consent_signed"]})
+    return Facts("T1", D(1986, 1, 15), "F", "mdd", trials=[trial(), trial("venlafaxine", 150, 6,
+                                                                        start=D(2025, 9, 1))],
+                 screening=screening, bp=[(dt.datetime(2026, 5, 1, 10), 128, 82)],
+                 scores=[(D(2026, 5, 1), "MADRS", 30)])
+
+
+def with_(**changes):
+    def build():
+        f = copy.deepcopy(base())
+        for key, value in changes.items():
+            if key == "answer":
+                for item, status in value.items():
+                    f.screening[item] = (status, D(2026, 5, 1))
+            elif key == "drop":
+                for item in value:
+                    f.screening.pop(item, None)
+            else:
+                setattr(f, key, value(f) if callable(value) else value)
+        return f
+    return build
+
+
+def second_trial(**kw):
+    return lambda f: [f.trials[0], trial("venlafaxine", start=D(2025, 9, 1), **kw)]
+
+
+CASES = [  # (name, facts, route, item code, expected item status, expected verdict)
+    ("all clear", with_(), "iv_ketamine", "trd", "met", "eligible"),
+    ("second trial 4 weeks", with_(trials=second_trial(dose=150, weeks=4)), "iv_ketamine", "trd", "met", "eligible"),
+    ("second trial 3 weeks", with_(trials=second_trial(dose=150, weeks=3)), "iv_ketamine", "trd", "not_met",
+     "not_eligible"),
+    ("dose at the minimum", with_(trials=second_trial(dose=75, weeks=8)), "iv_ketamine", "trd", "met", "eligible"),
+    ("dose just under the minimum", with_(trials=second_trial(dose=74.9, weeks=8)), "iv_ketamine", "trd", "not_met",
+     "not_eligible"),
+    ("intolerance at week 2", with_(trials=second_trial(weeks=2, outcome="intolerance")), "iv_ketamine", "trd",
+     "not_met", "not_eligible"),
+    ("intolerance after 8 weeks still no failure", with_(trials=second_trial(weeks=8, outcome="intolerance")),
+     "iv_ketamine", "trd", "not_met", "not_eligible"),
+    ("partial response counts as failed", with_(trials=second_trial(dose=150, outcome="partial_response")),
+     "iv_ketamine", "trd", "met", "eligible"),
+    ("response does not count", with_(trials=second_trial(dose=150, outcome="response")), "iv_ketamine", "trd",
+     "not_met", "not_eligible"),
+    ("trial in an earlier episode", with_(trials=second_trial(dose=150, current=False)), "iv_ketamine", "trd",
+     "not_met", "not_eligible"),
+    ("ongoing trial not yet failed", with_(trials=second_trial(dose=150, outcome="ongoing")), "iv_ketamine", "trd",
+     "not_met", "not_eligible"),
+    ("drug without a minimum dose", with_(trials=lambda f: [f.trials[0], trial("agomelatine", 25, 8,
+                                                                                start=D(2025, 9, 1))]),
+     "iv_ketamine", "trd", "unknown", "needs_review"),
+    ("no trial history", with_(trials=[]), "iv_ketamine", "trd", "unknown", "needs_review"),
+    ("BP 140/90 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 140, 90)]), "iv_ketamine", "blood_pressure",
+     "met", "eligible"),
+    ("BP 141/90 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 141, 90)]), "iv_ketamine", "blood_pressure",
+     "warning", "needs_review"),
+    ("BP 140/91 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 140, 91)]), "iv_ketamine", "blood_pressure",
+     "warning", "needs_review"),
+    ("latest BP counts", with_(bp=[(dt.datetime(2026, 4, 1, 10), 150, 95), (dt.datetime(2026, 5, 1, 10), 130, 80)]),
+     "iv_ketamine", "blood_pressure", "met", "eligible"),
+    ("no BP reading", with_(bp=[]), "iv_ketamine", "blood_pressure", "unknown", "needs_review"),
+    ("aneurysm present", with_(answer={"aneurysmal_vascular_disease": "present"}), "iv_ketamine",
+     "absolute_contraindications", "not_met", "not_eligible"),
+    ("hypersensitivity unknown", with_(answer={"ketamine_hypersensitivity": "unknown"}), "iv_ketamine",
+     "absolute_contraindications", "unknown", "needs_review"),
+    ("contraindication not asked", with_(drop=["intracerebral_hemorrhage"]), "iv_ketamine",
+     "absolute_contraindications", "unknown", "needs_review"),
+    ("pregnant", with_(answer={"pregnancy": "present"}), "esketamine", "pregnancy", "warning", "needs_review"),
+    ("pregnancy unknown for a man", with_(sex="M", answer={"pregnancy": "unknown"}), "iv_ketamine", "pregnancy",
+     "met", "eligible"),
+    ("psychotic disorder history", with_(answer={"psychotic_disorder_history": "present"}), "iv_ketamine",
+     "psychosis", "warning", "needs_review"),
+    ("substance use in 3 months", with_(answer={"substance_use_disorder_3m": "present"}), "iv_ketamine",
+     "substance_use", "warning", "needs_review"),
+    ("untreated sleep apnoea", with_(answer={"sleep_apnea_untreated": "present"}), "iv_ketamine", "medical",
+     "warning", "needs_review"),
+    ("age 17", with_(birth_date=D(2008, 7, 1)), "iv_ketamine", "adult", "not_met", "not_eligible"),
+    ("age 18 today", with_(birth_date=D(2008, 6, 1)), "iv_ketamine", "adult", "met", "eligible"),
+    ("age 65", with_(birth_date=D(1961, 1, 1)), "iv_ketamine", "adult", "met", "eligible"),
+    ("age 66: outside the age policy", with_(birth_date=D(1960, 1, 1)), "iv_ketamine", "adult", "warning",
+     "needs_review"),
+    ("bipolar depression", with_(diagnosis="bipolar_depression"), "iv_ketamine", "diagnosis", "warning",
+     "needs_review"),
+    ("ECG missing", with_(answer={"ecg_done": "absent"}), "iv_ketamine", "workup", "not_met", "needs_review"),
+    ("pregnancy test not needed at 55", with_(birth_date=D(1970, 1, 1), answer={"pregnancy_test_done": "absent"}),
+     "iv_ketamine", "workup", "met", "eligible"),
+    ("no consent", with_(answer={"consent_signed": "unknown"}), "iv_ketamine", "consent", "not_met", "needs_review"),
+    ("esketamine without REMS", with_(), "esketamine", "rems", "not_met", "needs_review"),
+    ("esketamine with REMS", with_(answer={"rems_enrolled": "present"}), "esketamine", "rems", "met", "eligible"),
+    ("IV needs no REMS", with_(), "iv_ketamine", "rems", "met", "eligible"),
+    ("MADRS 19 at baseline", with_(scores=[(D(2026, 5, 1), "MADRS", 19)]), "iv_ketamine", "severity", "warning",
+     "needs_review"),
+    ("MADRS 20 at baseline", with_(scores=[(D(2026, 5, 1), "MADRS", 20)]), "iv_ketamine", "severity", "met",
+     "eligible"),
+    ("contraindication outranks warnings", with_(answer={"arteriovenous_malformation": "present",
+                                                          "cystitis": "present"}),
+     "iv_ketamine", "cystitis", "warning", "not_eligible"),
+    ("an old 'absent' answer is unknown", with_(screening=lambda f: {**f.screening, "cystitis": ("absent",
+                                                                                                 D(2024, 1, 1))}),
+     "iv_ketamine", "cystitis", "unknown", "needs_review"),
+]
+
+
+@pytest.mark.parametrize("name, build, route, code, status, verdict", CASES, ids=[c[0] for c in CASES])
+def test_rule_edges(name, build, route, code, status, verdict):
+    result = eligibility.evaluate(build(), route, CFG, TODAY)
+    item = next(i for i in result["items"] if i["code"] == code)
+    assert item["status"] == status, item
+    assert result["verdict"] == verdict, [i for i in result["items"] if i["status"] != "met"]
+
+
+def test_at_least_twenty_cases():
+    assert len(CASES) >= 20
+
+
+def test_trd_evidence_names_what_counted_and_why_not():
+    f = with_(trials=lambda f: f.trials + [trial("sertraline", 50, 2, "intolerance", start=D(2026, 1, 1)),
+                                            trial("citalopram", 10, 8, start=D(2026, 3, 1))])()
+    detail = next(i for i in eligibility.evaluate(f, "iv_ketamine", CFG, TODAY)["items"] if i["code"] == "trd")["detail"]
+    assert "2 adequate failed trials: sertraline 100 mg 8 wk" in detail
+    assert "stopped for intolerance" in detail and "under the minimum 20 mg/day" in detail
+
+
+def test_contract_items_are_present():
+    codes = {i["code"] for i in eligibility.evaluate(base(), "iv_ketamine", CFG, TODAY)["items"]}
+    assert {"adult", "diagnosis", "trd", "absolute_contraindications", "blood_pressure", "pregnancy", "psychosis",
+            "substance_use", "workup"} <= codes
+
+
+def test_minimum_doses_come_from_settings():
+    cfg = copy.deepcopy(CFG)
+    cfg["eligibility"]["min_dose_mg_per_day"]["venlafaxine"] = 300
+    assert eligibility.evaluate(base(), "iv_ketamine", cfg, TODAY)["verdict"] == "not_eligible"
