@@ -155,3 +155,42 @@ def test_minimum_doses_come_from_settings():
     cfg = copy.deepcopy(CFG)
     cfg["eligibility"]["min_dose_mg_per_day"]["venlafaxine"] = 300
     assert eligibility.evaluate(base(), "iv_ketamine", cfg, TODAY)["verdict"] == "not_eligible"
+
+
+def test_cli_equals_the_page_engine_for_every_demo_patient(demo_store):
+    import json
+    import subprocess
+    import sys
+    from kdash import db
+    from tests.conftest import ROOT
+    out = subprocess.run([sys.executable, "-m", "kdash", "eligibility", "--db", demo_store, "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    con = db.connect(demo_store, read_only=True)
+    try:
+        ids = [d["patient_id"] for d in cli]
+        page = {r["patient_id"]: eligibility.to_contract(r)
+                for r in eligibility.checklist_for(con, CFG, dt.date.today(), ids)}
+    finally:
+        con.close()
+    assert len(cli) == 400
+    assert {d["patient_id"]: d for d in cli} == page
+
+
+def test_demo_has_every_kind_of_patient(demo_store):
+    from kdash import db
+    con = db.connect(demo_store, read_only=True)
+    try:
+        results = eligibility.checklist(con, CFG, dt.date.today())
+    finally:
+        con.close()
+    status = [{i["code"]: i for i in r["items"]} for r in results]
+    verdicts = [r["verdict"] for r in results]
+    assert verdicts.count("eligible") > 50
+    assert any(s["absolute_contraindications"]["status"] == "not_met" for s in status)
+    assert any(s["trd"]["status"] == "not_met" and "intolerance" in s["trd"]["detail"] for s in status)
+    warnings_only = [r for r, s in zip(results, status) if r["verdict"] == "needs_review"
+                     and {i["status"] for i in s.values()} == {"met", "warning"}]
+    assert warnings_only
+    assert any(i["status"] == "unknown" for s in status for i in s.values())
