@@ -218,3 +218,104 @@ def side_effect_grid(effects: pd.DataFrame) -> go.Figure:
                     layout=dict(template="kdash", height=140 + 26 * len(names)))
     fig.update_layout(title=f"Side effects by session (n = {len(effects)} reports)", xaxis_title="Session")
     return fig
+
+
+STATUS_PALETTE = {"remitter": BLUE, "responder": SKY, "partial": YELLOW, "non-responder": GREY,
+                  "worsening": VERMILLION, "not evaluable": "#DDDDDD"}
+ROUTE_COLOURS = {"iv_ketamine": BLUE, "esketamine": ORANGE, "sc_ketamine": GREEN, "im_ketamine": PURPLE,
+                 "oral_ketamine": GREY}
+ROUTE_NAMES = {"iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine",
+               "im_ketamine": "IM ketamine", "oral_ketamine": "Oral ketamine"}
+
+
+def _error_bars(rate, low, high) -> dict:
+    return dict(type="data", symmetric=False, array=[h - r if h is not None else 0 for r, h in zip(rate, high)],
+                arrayminus=[r - lo if lo is not None else 0 for r, lo in zip(rate, low)], color="#444", thickness=1.2)
+
+
+def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.Figure:
+    """Response and remission at fixed timepoints with 95 % Wilson intervals."""
+    fig = go.Figure(layout=dict(template="kdash", height=380, barmode="group"))
+    for what, colour in (("response", BLUE), ("remission", ORANGE)):
+        rate = df[f"{what}_rate"].fillna(0)
+        fig.add_bar(x=df["label"], y=rate, name=what.capitalize(), marker_color=colour,
+                    error_y=_error_bars(rate, df[f"{what}_low"], df[f"{what}_high"]),
+                    text=[f"{r:.0%}" for r in rate], textposition="outside",
+                    customdata=df["n_evaluable"], hovertemplate="%{y:.1%} of %{customdata} evaluable<extra></extra>")
+    n = int(df["n"].iloc[0]) if len(df) else 0
+    fig.update_layout(title=f"{scale_name}: response and remission by timepoint ({analysis_set}, n = {n:,}; "
+                            "95 % Wilson intervals)", yaxis=dict(title="Share of evaluable patients",
+                                                                 tickformat=".0%", range=[0, 1.05]))
+    return fig
+
+
+def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: float | None) -> go.Figure:
+    """Mean score after each session with its 95 % interval, over faint individual trajectories."""
+    fig = go.Figure(layout=dict(template="kdash", height=420))
+    for _, one in lines.groupby("patient_id"):
+        fig.add_scatter(x=one["k"], y=one["total"], mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
+                        hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=list(means["k"]) + list(means["k"][::-1]), y=list(means["high"]) + list(means["low"][::-1]),
+                    fill="toself", fillcolor="rgba(0,114,178,0.2)", line=dict(width=0), name="95 % interval",
+                    hoverinfo="skip")
+    fig.add_scatter(x=means["k"], y=means["mean"], mode="lines+markers", name="Mean", line=dict(color=BLUE, width=3),
+                    customdata=means["n"], hovertemplate="mean %{y:.1f} (n = %{customdata})<extra></extra>")
+    marks = [_threshold(remission, f"Remission ≤ {remission:g}", GREEN, dash="dot")] if remission is not None else []
+    _decorate(fig, *marks)
+    n = int(means["n"].iloc[0]) if len(means) else 0
+    fig.update_layout(title=f"{scale.name} after each session: mean and 95 % interval (n = {n:,} at baseline; "
+                            f"{lines['patient_id'].nunique()} individual courses in grey)",
+                      xaxis_title="Sessions given (0 = baseline)", yaxis_title=f"{scale.name} total (lower is better)")
+    _session_axis(fig, 0, int(means["k"].max()) if len(means) else 1)
+    return fig
+
+
+def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
+    """Each patient's % change from baseline at the last observation, coloured by status."""
+    fig = go.Figure(layout=dict(template="kdash", height=380, bargap=0))
+    change = -100 * df["pct_change"]
+    x = list(range(len(df)))
+    for status, colour in STATUS_PALETTE.items():
+        part = df["status"] == status
+        if part.any():
+            fig.add_bar(x=[i for i, p in zip(x, part) if p], y=change[part], name=status, marker_color=colour,
+                        marker_line_width=0)
+    marks = [_threshold(-50, "Response: −50 %", BLUE, where="bottom right")]
+    _decorate(fig, *marks)
+    sampled = f"{len(df):,} of {shown_of:,}, fixed sample" if shown_of > len(df) else f"n = {len(df):,}"
+    fig.update_layout(title=f"{scale_name} change at the last observation ({sampled})",
+                      legend=dict(orientation="h", y=-0.15, yanchor="top", x=0),
+                      xaxis=dict(title=None, showticklabels=False),
+                      yaxis=dict(title="Change from baseline (%)", ticksuffix=" %"))
+    return fig
+
+
+def km_curves(curves: dict, unit: str) -> go.Figure:
+    """Kaplan–Meier share responded over time, one curve per route, with 95 % bands."""
+    fig = go.Figure(layout=dict(template="kdash", height=400))
+    for route, c in curves.items():
+        colour = ROUTE_COLOURS.get(route, GREY)
+        t = [0, *c["time"]]
+        fig.add_scatter(x=t, y=[0, *(1 - c["survival"])], mode="lines", line=dict(shape="hv", color=colour, width=2.5),
+                        name=f"{ROUTE_NAMES.get(route, route)} (n = {c['n']:,}, {c['events']:,} responded)")
+        low, high = [0, *(1 - c["high"])], [0, *(1 - c["low"])]
+        fig.add_scatter(x=t + t[::-1], y=high + low[::-1], fill="toself", line=dict(width=0, shape="hv"),
+                        fillcolor=_tint(colour), hoverinfo="skip",
+                        showlegend=False)
+    fig.update_layout(title=f"Time to first response (Kaplan–Meier; censored at the last score), by {unit[:-1]}",
+                      xaxis=dict(range=[0, 24] if unit == "sessions" else [0, 120]),
+                      xaxis_title="Sessions given" if unit == "sessions" else "Days since the first session",
+                      yaxis=dict(title="Share responded", tickformat=".0%", range=[0, 1]))
+    return fig
+
+
+def _tint(hex_colour: str, alpha: float = 0.15) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def retention_funnel(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Funnel(y=df["step"], x=df["patients"], texttemplate="%{value:,} (%{percentInitial:.0%})",
+                              marker=dict(color=BLUE)), layout=dict(template="kdash", height=380))
+    fig.update_layout(title=f"Retention: how far patients got (n = {int(df['patients'].iloc[0]):,} started)")
+    return fig

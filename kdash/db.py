@@ -175,9 +175,13 @@ def write(con: duckdb.DuckDBPyConnection, fn: Callable[[duckdb.DuckDBPyConnectio
         return fn(cur)
 
 
+_INCLUDE = re.compile(r"\{\{([a-z_]+)\}\}")
+
+
 def sql(name: str) -> str:
-    """A named query from kdash/sql/NAME.sql."""
-    return resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
+    """A named query from kdash/sql/NAME.sql, with any {{other}} replaced by sql/other.sql."""
+    text = resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
+    return _INCLUDE.sub(lambda m: sql(m.group(1)), text)
 
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -191,9 +195,10 @@ def bind(text: str, params: dict) -> dict:
 
 def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
     """Run a named query on a fresh cursor and return its rows."""
+    text = sql(name)
     cur = con.cursor()
     try:
-        return cur.execute(sql(name), params or {}).df()
+        return cur.execute(text, bind(text, params or {})).df()
     finally:
         cur.close()
 

@@ -12,15 +12,24 @@ from kdash import db, scales, stats
 SETS = ("itt", "completers")
 
 
+AGE_BANDS = {"18–29": (18, 29), "30–44": (30, 44), "45–64": (45, 64), "65+": (65, 200), "under 18": (0, 17)}
+
+
 def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
-           start: dt.date | None = None, end: dt.date | None = None) -> dict:
+           start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
+           sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
+    """Query parameters for the cohort and the outcome definitions of clinical-reference §1."""
     if scale not in scales.DEPRESSION_SCALES:
         raise ValueError(f"unknown outcome scale {scale!r}; choose one of {', '.join(scales.DEPRESSION_SCALES)}")
     if analysis_set not in SETS:
         raise ValueError(f"unknown analysis set {analysis_set!r}; choose itt or completers")
+    if age_band is not None and age_band not in AGE_BANDS:
+        raise ValueError(f"unknown age band {age_band!r}")
     ind = cfg["induction"]
+    age_min, age_max = AGE_BANDS.get(age_band, (None, None))
     return {
         "scale": scale, "route": route, "set": analysis_set, "start": start, "end": end,
+        "diagnosis": diagnosis, "sex": sex, "clinician": clinician, "age_min": age_min, "age_max": age_max,
         "lookback": cfg["outcomes"]["baseline_lookback_days"], "window": cfg["outcomes"]["after_session_window_days"],
         "response": cfg["outcomes"]["response_pct"] / 100, "partial": cfg["outcomes"]["partial_response_pct"] / 100,
         "remission": cfg["remission"].get(scale, 0),
@@ -45,12 +54,14 @@ FROM po
 
 
 def summary(con: duckdb.DuckDBPyConnection, cfg: dict, scale: str = "MADRS", route: str = "all",
-            analysis_set: str = "itt", start: dt.date | None = None, end: dt.date | None = None) -> dict:
+            analysis_set: str = "itt", start: dt.date | None = None, end: dt.date | None = None,
+            **filters) -> dict:
     """Response and remission with Wilson intervals, shaped as data-contract §6."""
-    p = params(cfg, scale, route, analysis_set, start, end)
+    p = params(cfg, scale, route, analysis_set, start, end, **filters)
+    text = _SUMMARY.format(body=db.sql("course_outcomes"))
     cur = con.cursor()
     try:
-        row = cur.execute(_SUMMARY.format(body=db.sql("course_outcomes")), p).fetchone()
+        row = cur.execute(text, db.bind(text, p)).fetchone()
     finally:
         cur.close()
     n_treated, n_eval, resp, remit, mean_base, mean_change = row
@@ -68,3 +79,73 @@ def summary(con: duckdb.DuckDBPyConnection, cfg: dict, scale: str = "MADRS", rou
 
 def _round(x, digits: int = 3):
     return None if x is None else round(float(x), digits)
+
+
+def _q(con, name: str, cfg: dict, filters: dict, **extra) -> pd.DataFrame:
+    return db.query(con, name, {**params(cfg, **filters), **extra})
+
+
+def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    """Response and remission after sessions 2, 4, 6, at the end of induction and at the last observation,
+    each with n, Wilson intervals and the patients not evaluable."""
+    df = _q(con, "timepoints", cfg, filters)
+    for what, count in (("response", "responders"), ("remission", "remitters")):
+        cis = [stats.wilson(k, n) for k, n in zip(df[count], df["n_evaluable"])]
+        df[f"{what}_rate"] = [stats.rate(k, n) for k, n in zip(df[count], df["n_evaluable"])]
+        df[f"{what}_low"] = [c[0] if c else None for c in cis]
+        df[f"{what}_high"] = [c[1] if c else None for c in cis]
+    df["not_evaluable"] = df["n"] - df["n_evaluable"]
+    return df
+
+
+def mean_by_session(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = 12, **filters) -> pd.DataFrame:
+    """Mean observed score after each session (0 = baseline) with a 95 % t interval."""
+    df = _q(con, "trajectory_mean", cfg, filters, max_k=max_k, sample=0)
+    cis = [stats.mean_ci(m, sd, n) for m, sd, n in zip(df["mean"], df["sd"], df["n"])]
+    df["low"] = [c[0] if c else None for c in cis]
+    df["high"] = [c[1] if c else None for c in cis]
+    return df
+
+
+def trajectories(con: duckdb.DuckDBPyConnection, cfg: dict, sample: int = 150, max_k: int = 12,
+                 **filters) -> pd.DataFrame:
+    """Individual trajectories of a fixed pseudo-random sample of patients (the faint lines)."""
+    return _q(con, "trajectory", cfg, filters, max_k=max_k, sample=sample)
+
+
+def waterfall(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 1500, **filters) -> pd.DataFrame:
+    return _q(con, "waterfall", cfg, filters, limit=limit)
+
+
+def time_to_response(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    """Kaplan–Meier curves of time to first response per route, in sessions and in days, with the
+    number at risk; patients who never responded are censored at their last score."""
+    df = _q(con, "time_to_response", cfg, filters)
+    curves = {}
+    for unit in ("sessions", "days"):
+        curves[unit] = {}
+        for route, part in df.groupby("route"):
+            if part["responded"].any():
+                km = stats.kaplan_meier(part[unit], part["responded"])
+                curves[unit][route] = {**km, "n": len(part), "events": int(part["responded"].sum()),
+                                       "durations": part[unit].to_numpy()}
+    return curves
+
+
+def retention(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    row = _q(con, "retention", cfg, filters).iloc[0]
+    steps = [("Session 1", "session_1"), ("Session 2", "session_2"), ("Session 4", "session_4"),
+             ("Session 6", "session_6"), ("Maintenance", "maintenance")]
+    started = int(row["session_1"]) or 1
+    return pd.DataFrame({"step": [s for s, _ in steps], "patients": [int(row[c]) for _, c in steps],
+                         "share": [int(row[c]) / started for _, c in steps]})
+
+
+# clinical-reference §5: published results, for a fair side-by-side (study, scale, timepoint named).
+PUBLISHED = pd.DataFrame([
+    ("Murrough 2013", 73, "single IV 0.5 mg/kg vs midazolam", "MADRS", "24 h", 0.64, None),
+    ("TRANSFORM-2 (Popova 2019)", 114, "esketamine + new oral AD", "MADRS", "day 28", 0.693, 0.525),
+    ("McIntyre 2020, Ontario real-world IV", 190, "IV 0.5–0.75 mg/kg", "QIDS-SR16", "after 4 infusions", 0.27, 0.13),
+    ("McInnes 2022, 178 US clinics", 537, "IV induction 4–8 infusions", "PHQ-9", "14–31 days after", 0.536, 0.289),
+    ("KADS (Loo 2023)", 106, "SC ketamine, 4 weeks", "MADRS", "week 4", None, 0.196),
+], columns=["study", "n", "treatment", "scale", "timepoint", "response", "remission"])

@@ -15,3 +15,39 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, flo
 
 def rate(successes: int, n: int) -> float | None:
     return successes / n if n else None
+
+
+def mean_ci(mean: float, sd: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """A t interval for a mean from its summary (scipy's t quantile)."""
+    from scipy.stats import t
+    if n < 2 or sd != sd:
+        return None
+    half = t.ppf(0.5 + confidence / 2, n - 1) * sd / n ** 0.5
+    return mean - half, mean + half
+
+
+def kaplan_meier(durations, observed) -> dict:
+    """Kaplan–Meier estimate of 'not yet responded' (scipy.stats.ecdf on right-censored data).
+
+    Returns the step times, the survival and its 95 % interval at those times, and the
+    cumulative share responded (1 − S)."""
+    import numpy as np
+    from scipy.stats import CensoredData, ecdf
+    durations = np.asarray(durations, dtype=float)
+    observed = np.asarray(observed, dtype=bool)
+    data = CensoredData(uncensored=durations[observed], right=durations[~observed])
+    import warnings
+    res = ecdf(data)
+    sf = res.sf
+    with warnings.catch_warnings():   # undefined where S = 0 or 1: scipy says so and returns NaN there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = sf.confidence_interval(0.95)
+    return {"time": sf.quantiles, "survival": sf.probabilities, "low": ci.low.probabilities,
+            "high": ci.high.probabilities}
+
+
+def at_risk(durations, times) -> list[int]:
+    """Patients still followed (time ≥ t) at each t: the number at risk under a KM curve."""
+    import numpy as np
+    d = np.asarray(durations, dtype=float)
+    return [int((d >= t).sum()) for t in times]

@@ -96,3 +96,35 @@ def require_app_frame() -> None:
 def clinic_settings() -> dict:
     """The open store's clinic settings (defaults merged with the clinic's file)."""
     return settings.load(store_path())
+
+
+def cohort_filters(with_scale: bool = True) -> dict:
+    """The cohort filters shared by the outcome and side-effect pages (same keys as kdash.outcomes.params)."""
+    from kdash import outcomes, scales
+    routes = {"all": "All routes", "iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine"}
+    diagnoses = {None: "All diagnoses", "mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD",
+                 "other": "Other"}
+    today_ = today()
+    c = st.columns(4)
+    period = c[0].date_input("First session between", value=(today_.replace(year=today_.year - 2), today_),
+                             max_value=today_, format="YYYY-MM-DD")
+    route = c[1].selectbox("Route", list(routes), format_func=routes.get)
+    diagnosis = c[2].selectbox("Diagnosis", list(diagnoses), format_func=diagnoses.get)
+    age_band = c[3].selectbox("Age band", [None, *outcomes.AGE_BANDS], format_func=lambda v: v or "All ages")
+    c = st.columns(4)
+    sex = c[0].selectbox("Sex", [None, "F", "M", "X"], format_func=lambda v: v or "All")
+    clinician = c[1].selectbox("Clinician", [None, *fetch("roster.clinicians")], format_func=lambda v: v or "All")
+    filters = {"route": route, "diagnosis": diagnosis, "age_band": age_band, "sex": sex, "clinician": clinician}
+    if with_scale:
+        filters["scale"] = c[2].selectbox("Scale", [s for s in scales.DEPRESSION_SCALES if s in ("MADRS", "PHQ9",
+                                                                                                  "QIDS_SR16", "HAMD17")],
+                                          format_func=lambda s: scales.SCALES[s].name)
+        filters["analysis_set"] = c[3].selectbox(
+            "Analysis set", ["itt", "completers"],
+            format_func={"itt": "All treated (last observation carried forward)",
+                         "completers": "Completers of induction"}.get)
+    if not isinstance(period, (tuple, list)) or len(period) != 2:
+        st.info("Choose both ends of the date range.", icon=":material/date_range:")
+        st.stop()
+    filters["start"], filters["end"] = period
+    return filters

@@ -2,29 +2,7 @@
 -- baseline: the last score on or before the first completed session's day, at most $lookback days before.
 -- last observation: the latest score from the first session's day to $window days after the last session;
 -- none after baseline → the baseline is carried forward (change 0).
-WITH done AS (
-    SELECT patient_id, route, scheduled_at::DATE AS day, phase,
-           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
-    FROM sessions
-    WHERE status = 'completed'
-),
-course AS (
-    SELECT patient_id, arg_min(route, k) AS route, min(day) AS first_day, max(day) AS last_day,
-           count(*) AS n_sessions, count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction
-    FROM done
-    GROUP BY patient_id
-),
-cohort AS (
-    SELECT c.*,
-           c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
-                                         WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer
-    FROM course c
-    JOIN patients p USING (patient_id)
-    WHERE ($route = 'all' OR c.route = $route)
-      AND ($patient_ids IS NULL OR list_contains($patient_ids, c.patient_id))
-      AND ($start IS NULL OR c.first_day >= $start::DATE)
-      AND ($end IS NULL OR c.first_day <= $end::DATE)
-),
+WITH cohort AS ({{cohort}}),
 scores AS (
     SELECT a.patient_id, a.assessed_on, a.total
     FROM assessments a
@@ -51,7 +29,6 @@ joined AS (
     FROM cohort c
     LEFT JOIN baseline b USING (patient_id)
     LEFT JOIN last_obs l USING (patient_id)
-    WHERE $set = 'itt' OR c.completer
 )
 SELECT *,
        pct_change IS NOT NULL AS evaluable,

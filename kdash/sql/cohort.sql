@@ -1,0 +1,32 @@
+-- Treated patients (≥ 1 completed session) matching the outcome filters, with their course so far.
+-- Included by other queries (double-brace cohort); the analysis set keeps everyone ('itt') or induction completers.
+SELECT *
+FROM (
+    SELECT c.*, p.sex, p.primary_diagnosis, p.clinician,
+           date_diff('year', p.birth_date, c.first_day)
+             - (strftime(c.first_day, '%m%d') < strftime(p.birth_date, '%m%d'))::INTEGER AS age,
+           c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
+                                         WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer,
+           CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
+                        WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS planned
+    FROM (
+        SELECT patient_id, arg_min(route, scheduled_at) AS route, min(scheduled_at)::DATE AS first_day,
+               max(scheduled_at)::DATE AS last_day, count(*) AS n_sessions,
+               count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction,
+               count(*) FILTER (WHERE phase = 'maintenance') AS n_maintenance
+        FROM sessions
+        WHERE status = 'completed'
+        GROUP BY patient_id
+    ) c
+    JOIN patients p USING (patient_id)
+    WHERE ($route = 'all' OR c.route = $route)
+      AND ($start IS NULL OR c.first_day >= $start::DATE)
+      AND ($end IS NULL OR c.first_day <= $end::DATE)
+      AND ($diagnosis IS NULL OR p.primary_diagnosis = $diagnosis)
+      AND ($sex IS NULL OR p.sex = $sex)
+      AND ($clinician IS NULL OR p.clinician = $clinician)
+      AND ($patient_ids IS NULL OR list_contains($patient_ids, c.patient_id))
+)
+WHERE ($set = 'itt' OR completer)
+  AND ($age_min IS NULL OR age >= $age_min)
+  AND ($age_max IS NULL OR age <= $age_max)
