@@ -107,7 +107,7 @@ def cohort_filters(with_scale: bool = True) -> dict:
     today_ = today()
     c = st.columns(4)
     period = c[0].date_input("First session between", value=(today_.replace(year=today_.year - 2), today_),
-                             max_value=today_, format="YYYY-MM-DD")
+                             min_value=dt.date(1990, 1, 1), max_value=today_, format="YYYY-MM-DD")
     route = c[1].selectbox("Route", list(routes), format_func=routes.get)
     diagnosis = c[2].selectbox("Diagnosis", list(diagnoses), format_func=diagnoses.get)
     age_band = c[3].selectbox("Age band", [None, *outcomes.AGE_BANDS], format_func=lambda v: v or "All ages")

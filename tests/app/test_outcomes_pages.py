@@ -1,0 +1,104 @@
+"""Outcome and side-effect pages from app.py: filters move the numbers the expected way; the CLI agrees."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def open_page(page):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    return at.switch_page(page).run()
+
+
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def n(value):
+    return int(value.replace(",", ""))
+
+
+def pct(value):
+    return float(value.rstrip("%"))
+
+
+def select(at, label, value):
+    next(s for s in at.selectbox if s.label == label).set_value(value)
+    return at.run()
+
+
+def test_outcome_filters_move_the_numbers(app_env):
+    at = open_page("pages/outcomes.py")
+    assert not at.exception
+    everyone = metrics(at)
+    itt_rate = pct(everyone["Response, last observation"])
+    select(at, "Analysis set", "completers")
+    completers = metrics(at)
+    assert n(completers["Treated"]) < n(everyone["Treated"])
+    assert pct(completers["Response, last observation"]) > itt_rate      # dropouts count as non-responders in ITT
+    select(at, "Analysis set", "itt")
+    select(at, "Route", "esketamine")
+    assert 0 < n(metrics(at)["Treated"]) < n(everyone["Treated"])
+    select(at, "Route", "all")
+    select(at, "Sex", "F")
+    assert 0 < n(metrics(at)["Treated"]) < n(everyone["Treated"])
+    select(at, "Sex", None)
+    select(at, "Age band", "65+")
+    assert n(metrics(at)["Treated"]) < n(everyone["Treated"])
+    select(at, "Age band", None)
+    today = dt.date.today()
+    at.date_input[0].set_value((today - dt.timedelta(days=180), today)).run()
+    assert n(metrics(at)["Treated"]) < n(everyone["Treated"])
+    assert not at.exception
+
+
+def test_a_cohort_of_nobody_says_so(app_env):
+    at = open_page("pages/outcomes.py")
+    at.date_input[0].set_value((dt.date(2001, 1, 1), dt.date(2001, 12, 31))).run()
+    assert not at.exception
+    assert "No patients match" in at.info[0].value
+    assert not any("nan" in m.value.lower() for m in at.metric)
+    at = open_page("pages/side_effects.py")
+    at.date_input[0].set_value((dt.date(2001, 1, 1), dt.date(2001, 12, 31))).run()
+    assert not at.exception and "No patients match" in at.info[0].value
+
+
+def test_cli_and_page_give_the_same_numbers(app_env):
+    out = subprocess.run([sys.executable, "-m", "kdash", "outcomes", "--db", app_env, "--route", "iv_ketamine",
+                          "--set", "completers", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    cli = json.loads(out.stdout)
+    at = open_page("pages/outcomes.py")
+    at.date_input[0].set_value((dt.date(1990, 1, 1), dt.date.today())).run()   # no date limit, like the CLI
+    select(at, "Route", "iv_ketamine")
+    select(at, "Analysis set", "completers")
+    m = metrics(at)
+    assert n(m["Treated"]) == cli["n_treated"]
+    assert n(m["Not evaluable"]) == cli["n_treated"] - cli["n_evaluable"]
+    assert m["Response, last observation"] == f"{cli['response_rate']:.1%}"
+    assert m["Remission, last observation"] == f"{cli['remission_rate']:.1%}"
+
+
+def test_outcome_charts_are_there(app_env):
+    at = open_page("pages/outcomes.py")
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any("by timepoint" in t for t in titles)
+    assert any("95 % interval" in t and "individual courses" in t for t in titles)
+    assert any("Kaplan–Meier" in t for t in titles)
+    assert any(t.startswith("Retention") for t in titles)
+
+
+def test_side_effects_page_shows_frequencies_and_trial_rates(app_env):
+    at = open_page("pages/side_effects.py")
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in spec["data"]} >= {"TRANSFORM-1", "ASPIRE 84 mg", "SUSTAIN-1"}
+    labels = [m.label for m in at.metric]
+    assert "Post-dose BP > 180/110" in labels and "CADSS > 4" in labels and "MOAA/S ≤ 3" in labels
+    everyone = n(metrics(at)["Treated patients"])
+    select(at, "Route", "iv_ketamine")
+    assert n(metrics(at)["Treated patients"]) < everyone

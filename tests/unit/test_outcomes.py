@@ -1,0 +1,101 @@
+"""Outcome statistics (clinical-reference §1) on a 10-patient store worked out by hand."""
+
+import datetime as dt
+
+import pytest
+
+from kdash import db, outcomes, settings, stats
+from tests.builders import Clinic, day
+
+CFG = settings.load()
+
+# patient: (session days, [(day, MADRS)]) — IV ketamine, induction of 6
+RECORD = {
+    "A": ([0, 2, 4, 7, 9, 11], [(0, 30), (12, 10)]),    # −67 %: responder and remitter (≤ 10)
+    "B": ([0, 2, 4, 7, 9, 11], [(0, 30), (12, 15)]),    # −50 %: responder, not remitter
+    "C": ([0, 2, 4], [(0, 30), (5, 16)]),               # −47 %: partial
+    "D": ([0, 2, 4, 7, 9, 11], [(0, 20), (12, 8)]),     # −60 %: responder and remitter
+    "E": ([0, 2], [(0, 12), (3, 10)]),                  # −17 % but 10 ≤ 10: remitter, not responder
+    "F": ([0, 2], [(0, 30), (3, 33)]),                  # +10 %: worsening
+    "G": ([0, 2], [(1, 25)]),                           # first score after the first session: not evaluable
+    "H": ([0], [(0, 0), (2, 0)]),                       # baseline 0: not evaluable
+    "I": ([0], [(0, 28)]),                              # nothing after baseline: carried forward, change 0
+    "J": ([0, 2], [(-31, 40), (3, 20)]),                # baseline 31 days before: outside the look-back
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    c = Clinic(str(tmp_path_factory.mktemp("outcomes") / "ten.duckdb"))
+    for pid, (sessions, scores) in RECORD.items():
+        c.patient(pid, sex="F" if pid in "ABCDE" else "M")
+        for d in sessions:
+            c.session(pid, d)
+        for d, total in scores:
+            c.score(pid, d, "MADRS", total=total)
+    yield c.con
+    c.close()
+
+
+def test_hand_computed_response_and_remission(store):
+    s = outcomes.summary(store, CFG, "MADRS")
+    assert (s["n_treated"], s["n_evaluable"], s["responders"], s["remitters"]) == (10, 7, 3, 3)
+    assert s["response_rate"] == round(3 / 7, 3)
+    assert s["response_ci95"] == [0.158, 0.75]           # Wilson, by hand: (3 + 1.92 ∓ 1.96·√(…)) / (7 + 3.84)
+    assert s["mean_baseline"] == round(180 / 7, 1)       # 30+30+30+20+12+30+28
+    assert s["mean_change"] == round(-60 / 7, 1)         # −20 −15 −14 −12 −2 +3 +0
+
+
+def test_statuses_by_patient(store):
+    po = outcomes.per_patient(store, CFG, scale="MADRS").set_index("patient_id")["status"].to_dict()
+    assert po == {"A": "remitter", "B": "responder", "C": "partial", "D": "remitter", "E": "remitter",
+                  "F": "worsening", "G": "not evaluable", "H": "not evaluable", "I": "non-responder",
+                  "J": "not evaluable"}
+
+
+def test_completers_differ_from_all_treated_as_expected(store):
+    itt = outcomes.summary(store, CFG, "MADRS", analysis_set="itt")
+    done = outcomes.summary(store, CFG, "MADRS", analysis_set="completers")
+    assert (done["n_treated"], done["responders"], done["remitters"]) == (3, 3, 2)   # A, B, D
+    assert done["response_rate"] == 1.0 > itt["response_rate"]
+
+
+def test_filters_narrow_the_cohort(store):
+    assert outcomes.summary(store, CFG, "MADRS", sex="F")["n_treated"] == 5
+    assert outcomes.summary(store, CFG, "MADRS", route="esketamine")["n_treated"] == 0
+    assert outcomes.summary(store, CFG, "MADRS", start=day(1))["n_treated"] == 0
+
+
+def test_last_observation_timepoint_equals_the_summary(store):
+    tp = outcomes.timepoints(store, CFG, scale="MADRS").set_index("label")
+    last = tp.loc["last observation"]
+    assert (last["n"], last["n_evaluable"], last["responders"], last["remitters"]) == (10, 7, 3, 3)
+    # after session 2, A's next score comes only after session 6: carried forward from baseline → no response
+    assert tp.loc["after session 2", "responders"] < last["responders"] + 1
+
+
+def test_wilson_matches_the_formula():
+    low, high = stats.wilson(3, 7)
+    z = 1.959964
+    centre = (3 / 7 + z * z / 14) / (1 + z * z / 7)
+    half = z * ((3 / 7 * 4 / 7) / 7 + z * z / 196) ** 0.5 / (1 + z * z / 7)
+    assert low == pytest.approx(centre - half, abs=1e-6) and high == pytest.approx(centre + half, abs=1e-6)
+    assert stats.wilson(0, 0) is None
+
+
+def test_kaplan_meier_by_hand():
+    km = stats.kaplan_meier([1, 2, 2, 3, 4, 5], [True, True, False, True, False, True])
+    assert list(km["time"]) == [1, 2, 3, 4, 5]
+    assert list(km["survival"]) == pytest.approx([5 / 6, 2 / 3, 4 / 9, 4 / 9, 0])
+    assert stats.at_risk([1, 2, 2, 3, 4, 5], [0, 2, 5]) == [6, 5, 1]
+
+
+def test_time_to_response_censors_non_responders(store):
+    curves = outcomes.time_to_response(store, CFG, scale="MADRS")["sessions"]["iv_ketamine"]
+    assert curves["n"] == 7 and curves["events"] == 3          # A, B, D respond; C, E, F, I censored
+    assert curves["time"][curves["survival"] < 1][0] == 6     # A, B, D first respond after 6 sessions (I: censored at 0)
+
+
+def test_empty_cohort_gives_none_not_nan(store):
+    s = outcomes.summary(store, CFG, "MADRS", route="esketamine")
+    assert s["n_treated"] == 0 and s["response_rate"] is None and s["response_ci95"] is None
