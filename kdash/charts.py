@@ -252,9 +252,12 @@ def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.
 def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: float | None) -> go.Figure:
     """Mean score after each session with its 95 % interval, over faint individual trajectories."""
     fig = go.Figure(layout=dict(template="kdash", height=420))
-    for _, one in lines.groupby("patient_id"):
-        fig.add_scatter(x=one["k"], y=one["total"], mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
-                        hoverinfo="skip", showlegend=False)
+    xs, ys = [], []
+    for _, one in lines.groupby("patient_id"):      # one trace, courses split by gaps: fast to build and draw
+        xs += [*one["k"], None]
+        ys += [*one["total"], None]
+    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
+                    hoverinfo="skip", name="Individual courses", connectgaps=False)
     fig.add_scatter(x=list(means["k"]) + list(means["k"][::-1]), y=list(means["high"]) + list(means["low"][::-1]),
                     fill="toself", fillcolor="rgba(0,114,178,0.2)", line=dict(width=0), name="95 % interval",
                     hoverinfo="skip")

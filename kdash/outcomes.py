@@ -149,3 +149,31 @@ PUBLISHED = pd.DataFrame([
     ("McInnes 2022, 178 US clinics", 537, "IV induction 4–8 infusions", "PHQ-9", "14–31 days after", 0.536, 0.289),
     ("KADS (Loo 2023)", 106, "SC ketamine, 4 weeks", "MADRS", "week 4", None, 0.196),
 ], columns=["study", "n", "treatment", "scale", "timepoint", "response", "remission"])
+
+
+def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
+    so the page can cache it whole."""
+    from kdash import charts, scales
+    summary_ = summary(con, cfg, **{k: v for k, v in filters.items()})
+    if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
+        return {"summary": summary_}
+    scale = scales.SCALES[filters.get("scale", "MADRS")]
+    set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[filters.get("analysis_set", "itt")]
+    f = {k: v for k, v in filters.items() if k != "scale"}
+    points = timepoints(con, cfg, scale=scale.code, **f)
+    means = mean_by_session(con, cfg, scale=scale.code, **f)
+    lines = trajectories(con, cfg, scale=scale.code, **f)
+    fall = waterfall(con, cfg, scale=scale.code, **f)
+    funnel = retention(con, cfg, scale=scale.code, **f)
+    curves = time_to_response(con, cfg, scale=scale.code, **f)
+    return {
+        "summary": summary_, "set_name": set_name, "points": points, "means": means, "funnel": funnel,
+        "timepoint_chart": charts.timepoint_rates(points, scale.name, set_name).to_dict(),
+        "trajectory_chart": charts.mean_trajectory(means, lines, scale, cfg["remission"].get(scale.code)).to_dict(),
+        "waterfall_chart": charts.waterfall(fall, scale.name, int(fall["n_evaluable"].iloc[0])).to_dict()
+        if len(fall) else None,
+        "funnel_chart": charts.retention_funnel(funnel).to_dict(),
+        "km_charts": {unit: charts.km_curves(c, unit).to_dict() if c else None for unit, c in curves.items()},
+        "at_risk": {unit: {r: (c["durations"], c["n"]) for r, c in by_route.items()} for unit, by_route in curves.items()},
+    }

@@ -14,31 +14,30 @@ st.caption("Response: a fall of ≥ 50 % from baseline; remission: at or under t
            "evaluable. Rates carry n and 95 % Wilson intervals. The CLI `python -m kdash outcomes` gives the same numbers.")
 f = ui.cohort_filters()
 scale = scales.SCALES[f["scale"]]
-summary = ui.fetch("outcomes.summary", **f)
+v = ui.fetch("outcomes.page_view", **f)
+summary = v["summary"]
 if summary["n_treated"] == 0:
     st.info("No patients match these filters.", icon=":material/search_off:")
     st.stop()
 
-set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[f["analysis_set"]]
 c = st.columns(4)
 c[0].metric("Treated", f"{summary['n_treated']:,}", help="Patients with at least one completed session in the cohort.")
 c[1].metric("Not evaluable", f"{summary['n_treated'] - summary['n_evaluable']:,}",
             help="No baseline score within 30 days before the first session (or a baseline of 0).")
-if summary["n_evaluable"]:
-    r, m = summary["response_ci95"], summary["remission_ci95"]
-    c[2].metric("Response, last observation", f"{summary['response_rate']:.1%}",
-                f"95% CI {r[0]:.1%}–{r[1]:.1%} · {summary['responders']:,}/{summary['n_evaluable']:,}",
-                delta_color="off", delta_arrow="off")
-    c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
-                f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
-                delta_color="off", delta_arrow="off")
-else:
+if not summary["n_evaluable"]:
     st.info("No patient in this cohort has a baseline score: rates cannot be given.", icon=":material/info:")
     st.stop()
+r, m = summary["response_ci95"], summary["remission_ci95"]
+c[2].metric("Response, last observation", f"{summary['response_rate']:.1%}",
+            f"95% CI {r[0]:.1%}–{r[1]:.1%} · {summary['responders']:,}/{summary['n_evaluable']:,}",
+            delta_color="off", delta_arrow="off")
+c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
+            f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
+            delta_color="off", delta_arrow="off")
 
 st.header("By timepoint", divider="gray")
-points = ui.fetch("outcomes.timepoints", **f)
-st.plotly_chart(charts.timepoint_rates(points, scale.name, set_name), theme=None, width="stretch")
+st.plotly_chart(v["timepoint_chart"], theme=None, width="stretch")
+points = v["points"]
 table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
                 "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
 with st.expander("Numbers behind the chart"):
@@ -47,28 +46,22 @@ with st.expander("Numbers behind the chart"):
     st.download_button("Download CSV", table.to_csv(index=False), "outcomes-timepoints.csv", "text/csv")
 
 st.header("Course of scores", divider="gray")
-means = ui.fetch("outcomes.mean_by_session", **f)
-lines = ui.fetch("outcomes.trajectories", **f)
-st.plotly_chart(charts.mean_trajectory(means, lines, scale, cfg["remission"].get(f["scale"])), theme=None,
-                width="stretch")
+st.plotly_chart(v["trajectory_chart"], theme=None, width="stretch")
 with st.expander("Numbers behind the chart"):
-    st.dataframe(means, hide_index=True, width="stretch")
+    st.dataframe(v["means"], hide_index=True, width="stretch")
 
 left, right = st.columns(2)
-fall = ui.fetch("outcomes.waterfall", **f)
-if len(fall):
-    left.plotly_chart(charts.waterfall(fall, scale.name, int(fall["n_evaluable"].iloc[0])), theme=None, width="stretch")
-funnel = ui.fetch("outcomes.retention", **f)
-right.plotly_chart(charts.retention_funnel(funnel), theme=None, width="stretch")
+if v["waterfall_chart"]:
+    left.plotly_chart(v["waterfall_chart"], theme=None, width="stretch")
+right.plotly_chart(v["funnel_chart"], theme=None, width="stretch")
 
 st.header("Time to first response", divider="gray")
-curves = ui.fetch("outcomes.time_to_response", **f)
 unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"
-if curves[unit]:
-    st.plotly_chart(charts.km_curves(curves[unit], unit), theme=None, width="stretch")
+if v["km_charts"][unit]:
+    st.plotly_chart(v["km_charts"][unit], theme=None, width="stretch")
     ticks = [0, 2, 4, 6, 8, 10, 12] if unit == "sessions" else [0, 7, 14, 21, 28, 42, 56, 90]
-    at_risk = pd.DataFrame({charts.ROUTE_NAMES.get(r, r): stats.at_risk(c["durations"], ticks)
-                            for r, c in curves[unit].items()}, index=[str(t) for t in ticks]).T
+    at_risk = pd.DataFrame({charts.ROUTE_NAMES.get(r, r): stats.at_risk(durations, ticks)
+                            for r, (durations, _) in v["at_risk"][unit].items()}, index=[str(t) for t in ticks]).T
     st.caption(f"Number at risk (still followed, not yet responded or censored) at {unit}:")
     st.dataframe(at_risk, width="stretch")
 else:
@@ -77,7 +70,7 @@ else:
 st.header("Published results beside ours", divider="gray")
 st.caption("Compare like with like: the same scale and a similar timepoint. Trials select their patients; "
            "real-world clinics do not.")
-ours = pd.DataFrame([{"study": f"This clinic ({set_name})", "n": summary["n_evaluable"], "treatment": f["route"],
+ours = pd.DataFrame([{"study": f"This clinic ({v['set_name']})", "n": summary["n_evaluable"], "treatment": f["route"],
                       "scale": scale.name, "timepoint": "last observation", "response": summary["response_rate"],
                       "remission": summary["remission_rate"]}])
 side_by_side = pd.concat([ours, outcomes.PUBLISHED], ignore_index=True)
