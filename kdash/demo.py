@@ -110,18 +110,21 @@ def _list(items: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, pa.array(items.reshape(-1).astype(np.uint8)))
 
 
+# Gaps between induction sessions by the weekday of the first one (Monday = 0), repeated: IV three times
+# a week (Mon/Wed/Fri) or twice (Tue/Thu); esketamine and SC twice a week on pairs chosen so that every
+# weekday carries the same load.
+IV_GAPS = {0: (2, 2, 3), 1: (2, 5), 2: (2, 3, 2), 3: (5, 2), 4: (3, 2, 2)}
+TWICE_WEEKLY_GAPS = {0: (3, 4), 1: (3, 4), 2: (5, 2), 3: (5, 2), 4: (5, 2)}
+
+
 def _induction_offsets(is_iv: np.ndarray, start_wd: np.ndarray, width: int) -> np.ndarray:
-    """Day offsets of induction sessions: IV three times a week (Mon/Wed/Fri); esketamine and SC twice weekly."""
+    """Day offsets of each patient's sessions 1, 2, … from the first (see IV_GAPS, TWICE_WEEKLY_GAPS)."""
     offsets = np.zeros((len(is_iv), width), dtype=np.int64)
-    # next-session gaps by weekday (Monday = 0): IV every other weekday, others twice a week
-    for iv, gaps in ((True, {0: 2, 1: 2, 2: 2, 3: 4, 4: 3}), (False, {0: 3, 1: 3, 2: 5, 3: 4, 4: 4})):
-        for wd in gaps:
+    for iv, table in ((True, IV_GAPS), (False, TWICE_WEEKLY_GAPS)):
+        for wd, gaps in table.items():
             rows = (start_wd == wd) & (is_iv == iv)
-            seq, day, cur = [0], 0, wd
-            for _ in range(width - 1):
-                day, cur = day + gaps[cur], (cur + gaps[cur]) % 7
-                seq.append(day)
-            offsets[rows] = seq
+            steps = [gaps[i % len(gaps)] for i in range(width - 1)]
+            offsets[rows] = np.concatenate([[0], np.cumsum(steps)])
     return offsets
 
 
@@ -211,7 +214,7 @@ def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table
 
     # --- the course: who is treated, how long they stay, how they respond ------------------------
     first = consult + np.round(rng.gamma(2.0, 6.0, n)).astype(np.int64) + 3
-    first += np.where(weekday(first) >= 5, 7 - weekday(first), 0)      # to the next Monday
+    first += np.where(weekday(first) >= 5, 7 - weekday(first) + rng.integers(0, 5, n), 0)   # weekend → a weekday
     treated = consulted & (rng.random(n) < TREATED_P[kind]) & (first <= today + 21)
     cls = rng.choice(3, size=n, p=[0.6, 0.16, 0.24])                   # responder / partial / non-responder
     big_f = np.select([cls == 0, cls == 1], [rng.uniform(0.5, 0.9, n), rng.uniform(0.27, 0.48, n)],
@@ -254,12 +257,7 @@ def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table
     assessments = _assessments(rng, done, profile)
     side_effects = _side_effects(rng, done)
 
-    weeks = max(1.0, (today - max(start, int(done["day"].min()) if len(done["day"]) else start)) / 7)
-    open_hours = (closing - opening) * len(cfg["clinic"]["open_weekdays"])
-    chair_hours = done["chair_minutes"].sum() / 60
-    n_chairs = int(max(2, np.ceil(chair_hours / weeks / open_hours / 0.72)))   # ~70 % actual utilisation
-    sessions = sessions.append_column("chair_no", pa.array(rng.integers(1, n_chairs + 1, sessions.num_rows)))
-    chairs = pa.table({"chair": [f"Chair {i}" for i in range(1, n_chairs + 1)]})
+    chairs = pa.table({"chair": [f"Chair {i}" for i in range(1, done["n_chairs"] + 1)]})
     return {"patients": patients, "antidepressant_trials": trials, "screening": screening, "chairs": chairs,
             "sessions": sessions, "vitals": vitals, "assessments": assessments,
             "side_effects": side_effects, "clinicians": pa.table({"no": np.arange(len(clinicians)),
@@ -343,6 +341,26 @@ def _screening(rng, kind, sex, age, route, consulted, consult) -> pa.Table:
         "status": pa.array(np.array(STATUSES)[status.reshape(-1)]), "day": np.repeat(consult[cp], n_items)})
 
 
+def seat(start_min: np.ndarray, length: np.ndarray, day: np.ndarray, seated: np.ndarray, n_chairs: int, rng):
+    """Give each seated booking the chair that frees first that day, waiting for it when all are taken
+    (so occupancy never passes 100 %); other bookings get the chair they were booked in."""
+    import heapq
+    chair = rng.integers(1, n_chairs + 1, len(start_min))
+    start = start_min.copy()
+    idx = np.nonzero(seated)[0]
+    idx = idx[np.lexsort((start_min[idx], day[idx]))]
+    current, free = None, []
+    for i in idx.tolist():
+        if day[i] != current:
+            current, free = day[i], [(0, c) for c in range(1, n_chairs + 1)]
+        free_at, c = heapq.heappop(free)
+        if free_at > start[i]:
+            start[i] = free_at + 5                                    # wait for the chair, 5 min to turn it over
+        chair[i] = c
+        heapq.heappush(free, (int(start[i] + length[i]), c))
+    return chair, start
+
+
 def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clinicians, weight, opening,
               closing):
     """Bookings: the course's sessions plus no-shows and cancellations that were rebooked."""
@@ -379,7 +397,13 @@ def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clin
     is_real = np.arange(len(order)) < m
     delay = rng.integers(0, 20, len(order))
     start_min = bday * 1440 + bslot + delay
-    end_min = start_min + np.concatenate([minutes, minutes[failed]])
+    length = np.concatenate([minutes, minutes[failed]])
+    seated = status <= 1                                                     # completed or booked ahead
+    recent = seated & (bday >= today - 91) & (bday < today)
+    open_hours = (closing - opening) * 5
+    n_chairs = int(max(2, np.ceil(length[recent].sum() / 60 / 13 / open_hours / 0.72)))
+    chair_no, start_min = seat(start_min, length, bday, seated, n_chairs, rng)
+    end_min = start_min + length
     real_done = (status == 0)
     cancelled_at = bday * 1440 + bslot - rng.integers(120, 6 * 1440, len(order))
     clin = np.where(rng.random(len(order)) < 0.8, clinician_idx[bp], rng.integers(0, n_clinicians, len(order)))
@@ -394,11 +418,11 @@ def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clin
         "clinician_no": clin,
         "started_minute": pa.array(start_min, mask=~real_done),
         "ended_minute": pa.array(end_min, mask=~real_done),
-        "cancelled_minute": pa.array(cancelled_at, mask=status != 2)}).take(pa.array(order))
+        "cancelled_minute": pa.array(cancelled_at, mask=status != 2), "chair_no": chair_no}).take(pa.array(order))
     done_idx = np.nonzero(past)[0]
     done = {"p": p[done_idx], "day": day[done_idx], "k": k[done_idx], "s": s[done_idx],
             "mgkg": np.where(r == 1, dose / kg, np.where(r == 0, mg_per_kg, sc_step))[done_idx],
-            "start_min": start_min[done_idx], "chair_minutes": minutes[done_idx],
+            "start_min": start_min[done_idx], "chair_minutes": minutes[done_idx], "n_chairs": n_chairs,
             "maintenance": course["maintenance"][done_idx]}
     return table, done
 

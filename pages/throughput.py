@@ -1,10 +1,129 @@
-"""Throughput: not built yet (issue #6)."""
+"""Throughput: the clinic manager's Monday view (clinical-reference §7). Counts and rates only, no names or IDs."""
+
+import datetime as dt
 
 import streamlit as st
 
-from kdash import ui
+from kdash import charts, roster, throughput, ui
 
 ui.require_app_frame()
+cfg = ui.clinic_settings()
+today = ui.today()
 
 st.title("Throughput")
-st.info("Coming with issue #6. Sessions per week, no-shows, chair utilisation, waiting times and retention.", icon=":material/construction:")
+st.caption("Sessions, no-shows, chairs, waiting times and retention. Utilisation: booked (scheduled) or completed "
+           "(actual) chair-hours ÷ chairs × opening hours on open days (clinical-reference §7).")
+c = st.columns(6)
+start = c[0].date_input("From", value=today - dt.timedelta(days=90), min_value=dt.date(1990, 1, 1), format="YYYY-MM-DD")
+end = c[1].date_input("To", value=today, min_value=dt.date(1990, 1, 1), format="YYYY-MM-DD")
+grain = c[2].selectbox("Group by", list(throughput.GRAINS), format_func=str.capitalize)
+route = c[3].selectbox("Route", ["all", *roster.ROUTE_NAMES], format_func=lambda r: "All routes" if r == "all"
+                       else roster.ROUTE_NAMES[r])
+chair = c[4].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "All chairs")
+clinician = c[5].selectbox("Clinician", [None, *ui.fetch("roster.clinicians")], format_func=lambda v: v or "All")
+try:
+    throughput.check_range(start, end)
+except throughput.RangeError as exc:
+    st.error(f"Cannot show this period: {exc}.", icon=":material/date_range:")
+    st.stop()
+f = dict(start=start, end=end, grain=grain, route=route, chair=chair, clinician=clinician)
+per = ui.fetch("throughput.periods", **f)
+if per.empty:
+    st.info(f"No sessions in this period ({start:%Y-%m-%d} to {end:%Y-%m-%d}) for these filters.",
+            icon=":material/event_busy:")
+    st.stop()
+
+t = ui.fetch("throughput.totals", **f)
+now, before = t["now"], t["before"]
+
+
+def delta(key, fmt, scale=1.0, unit=""):
+    if now[key] is None or before[key] is None:
+        return None
+    return f"{(now[key] - before[key]) * scale:{fmt}}{unit} vs previous period"
+
+
+k = st.columns(5)
+k[0].metric("Completed sessions", f"{now['completed']:,}", delta("completed", "+,.0f"))
+k[1].metric("No-show rate", ui.percent(now["no_show_rate"], 1), delta("no_show_rate", "+.1f", 100, " pts"),
+            delta_color="inverse", help="No-shows ÷ bookings that fell due (completed, cancelled, no-show).")
+k[2].metric("Late cancellations", ui.percent(now["late_cancel_rate"], 1), delta("late_cancel_rate", "+.1f", 100, " pts"),
+            delta_color="inverse", help="Cancelled less than 24 h before the session ÷ bookings due.")
+k[3].metric("Chair use, actual", ui.percent(now["actual_utilisation"]), delta("actual_utilisation", "+.0f", 100, " pts"),
+            help=f"Scheduled (booked): {ui.percent(now['scheduled_utilisation'])}. Infusion-centre medians: "
+                 "scheduled 80 %, actual 70 %.")
+k[4].metric("Referral → first treatment", "—" if now["median_days_to_treatment"] is None
+            else f"{now['median_days_to_treatment']:.0f} days", delta("median_days_to_treatment", "+.0f", 1, " d"),
+            delta_color="inverse", help="Median, patients referred in the period.")
+
+
+def csv(df, name):
+    st.download_button(f"Download {name} (CSV)", df.to_csv(index=False), f"{name}.csv", "text/csv", key=name)
+
+
+st.header("Sessions", divider="gray")
+st.plotly_chart(charts.bookings_by_period(per, grain), theme=None, width="stretch")
+left, right = st.columns(2)
+left.plotly_chart(charts.rates_by_period(per, {"no_show_rate": ("No-shows", charts.VERMILLION),
+                                               "late_cancel_rate": ("Late cancellations", charts.ORANGE)},
+                                         f"No-shows and late cancellations per {grain}", {0.05: "median no-shows 5 %"}),
+                  theme=None, width="stretch")
+right.plotly_chart(charts.rates_by_period(per, {"scheduled_utilisation": ("Scheduled", charts.SKY),
+                                                "actual_utilisation": ("Actual", charts.BLUE)},
+                                          f"Chair utilisation per {grain}", {0.8: "scheduled median 80 %",
+                                                                           0.7: "actual median 70 %"}),
+                   theme=None, width="stretch")
+csv(per, "sessions-per-period")
+
+st.header("Chairs", divider="gray")
+occ = ui.fetch("throughput.occupancy", **f)
+chairs = ui.fetch("throughput.chairs")
+if len(occ):
+    st.plotly_chart(charts.occupancy_heatmap(occ, 1 if chair else len(chairs)), theme=None, width="stretch")
+    csv(occ, "chair-occupancy")
+times = ui.fetch("throughput.chair_time", **f)
+if len(times):
+    st.plotly_chart(charts.chair_time_bars(times, cfg["safety"]["esketamine_observation_minutes"]), theme=None,
+                    width="stretch")
+    esk = times[times["route"] == "esketamine"]
+    if len(esk):
+        st.caption(f"Esketamine sessions under {cfg['safety']['esketamine_observation_minutes']} minutes in the chair: "
+                   f"{int(esk['under_observe'].iloc[0]):,} of {int(esk['sessions'].iloc[0]):,} "
+                   f"({esk['share_under_observation'].iloc[0]:.1%}).")
+    csv(times.drop(columns=["minutes_histogram"]), "chair-time")
+
+st.header("Waiting", divider="gray")
+left, right = st.columns([3, 2])
+leads = ui.fetch("throughput.lead_times", **f)
+if len(leads):
+    left.plotly_chart(charts.lead_time_bars(leads), theme=None, width="stretch")
+waiting = ui.fetch("throughput.waiting_list", **f)
+right.subheader("Waiting list now")
+right.dataframe(waiting, hide_index=True, width="stretch")
+right.caption("Patients referred in the last 180 days who have not started treatment.")
+csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
+
+st.header("Patients and retention", divider="gray")
+left, right = st.columns(2)
+ph = ui.fetch("throughput.phases", **f)
+left.plotly_chart(charts.phase_counts(ph, grain), theme=None, width="stretch")
+stops = ui.fetch("throughput.induction_stops", **f)
+if len(stops):
+    right.plotly_chart(charts.induction_reach(stops), theme=None, width="stretch")
+csv(ph, "patients-by-phase")
+csv(stops, "induction-reach")
+
+st.header("Esketamine monitoring", divider="gray")
+mon = ui.fetch("throughput.monitoring", **f)
+if mon["sessions"]:
+    m = st.columns(4)
+    m[0].metric("BP before dosing", ui.percent(mon["bp_before"][1], 1), f"{mon['bp_before'][0]:,} of {mon['sessions']:,}",
+                delta_color="off", delta_arrow="off")
+    m[1].metric("BP at ~40 min", ui.percent(mon["bp_40"][1], 1), f"{mon['bp_40'][0]:,} of {mon['sessions']:,}",
+                delta_color="off", delta_arrow="off")
+    m[2].metric(f"≥ {cfg['safety']['esketamine_observation_minutes']} min observed", ui.percent(mon["observed"][1], 1),
+                f"{mon['observed'][0]:,} of {mon['sessions']:,}", delta_color="off", delta_arrow="off")
+    m[3].metric("All three", ui.percent(mon["all_three"][1], 1), f"{mon['all_three'][0]:,} of {mon['sessions']:,}",
+                delta_color="off", delta_arrow="off")
+else:
+    st.caption("No esketamine session in this period.")

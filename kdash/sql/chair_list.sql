@@ -1,0 +1,1 @@
+SELECT chair FROM chairs WHERE active ORDER BY length(chair), chair

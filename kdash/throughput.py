@@ -1,0 +1,147 @@
+"""The clinic manager's view (issue 6): throughput, chairs, waiting times, retention, monitoring.
+Counts and rates only: nothing here returns a patient's name or ID."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from kdash import db, stats
+
+GRAINS = ("week", "month")
+
+
+class RangeError(ValueError):
+    pass
+
+
+def check_range(start: dt.date, end: dt.date) -> None:
+    if start > end:
+        raise RangeError(f"the period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}); swap the dates")
+
+
+def params(cfg: dict, start: dt.date, end: dt.date, grain: str = "week", route: str = "all",
+           chair: str | None = None, clinician: str | None = None) -> dict:
+    check_range(start, end)
+    if grain not in GRAINS:
+        raise ValueError(f"unknown grouping {grain!r}")
+    c, ind = cfg["chairs"], cfg["induction"]
+    return {"start": start, "end": end, "grain": grain, "route": route, "chair": chair, "clinician": clinician,
+            "min_iv": c["iv_ketamine_minutes"], "min_esk": c["esketamine_minutes"], "min_sc": c["sc_ketamine_minutes"],
+            "min_other": c["im_ketamine_minutes"], "observe": cfg["safety"]["esketamine_observation_minutes"],
+            "ind_iv": ind["iv_ketamine"], "ind_esk": ind["esketamine"], "ind_sc": ind["sc_ketamine"],
+            "ind_other": ind["im_ketamine"]}
+
+
+def open_days(cfg: dict, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The clinic's open days in [start, end] (settings: open_weekdays)."""
+    open_ = set(cfg["clinic"]["open_weekdays"])
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)
+            if (start + dt.timedelta(days=i)).weekday() in open_]
+
+
+def available_hours(cfg: dict, chairs: int, start: dt.date, end: dt.date) -> float:
+    """Chair-hours on offer: chairs × opening hours × open days (clinical-reference §7)."""
+    hours = cfg["clinic"]["closing_hour"] - cfg["clinic"]["opening_hour"]
+    return chairs * hours * len(open_days(cfg, start, end))
+
+
+def _period_bounds(period: dt.date, grain: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    if grain == "week":
+        last = period + dt.timedelta(days=6)
+    else:
+        nxt = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        last = nxt - dt.timedelta(days=1)
+    return max(period, start), min(last, end)
+
+
+def chair_count(con: duckdb.DuckDBPyConnection, chair: str | None) -> int:
+    if chair is not None:
+        return 1
+    return int(db.scalar(con, "SELECT count(*) FROM chairs WHERE active") or 0)
+
+
+def periods(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    """Per week or month: bookings by status, no-show and late-cancellation rates, scheduled and actual
+    chair utilisation."""
+    p = params(cfg, **filters)
+    df = db.query(con, "throughput_periods", p)
+    chairs = chair_count(con, p["chair"])
+    due = df["completed"] + df["cancelled"] + df["no_show"]
+    df["no_show_rate"] = (df["no_show"] / due).where(due > 0)
+    df["late_cancel_rate"] = (df["late_cancelled"] / due).where(due > 0)
+    available = [available_hours(cfg, chairs, *_period_bounds(pd.Timestamp(x).date(), p["grain"], p["start"], p["end"]))
+                 for x in df["period"]]
+    df["available_hours"] = available
+    df["scheduled_utilisation"] = (df["booked_hours"] / df["available_hours"]).where(df["available_hours"] > 0)
+    df["actual_utilisation"] = (df["completed_hours"] / df["available_hours"]).where(df["available_hours"] > 0)
+    return df
+
+
+def totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    """The period's headline figures, each with the same figure for the period of equal length before it."""
+    p = params(cfg, **filters)
+    length = p["end"] - p["start"]
+    before = {**filters, "start": p["start"] - length - dt.timedelta(days=1), "end": p["start"] - dt.timedelta(days=1)}
+    return {"now": _totals(con, cfg, filters), "before": _totals(con, cfg, before)}
+
+
+def _totals(con, cfg, filters) -> dict:
+    p = params(cfg, **filters)
+    df = db.query(con, "throughput_periods", {**p, "grain": "year"})
+    s = df.sum(numeric_only=True) if len(df) else pd.Series(dtype=float)
+    due = s.get("completed", 0) + s.get("cancelled", 0) + s.get("no_show", 0)
+    hours = available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"])
+    lead = db.query(con, "lead_times", p)
+    to_treat = lead[lead["step"] == "referral → first treatment"]
+    return {"completed": int(s.get("completed", 0)), "bookings": int(due + s.get("scheduled", 0)),
+            "no_show_rate": stats.rate(s.get("no_show", 0), due), "late_cancel_rate": stats.rate(s.get("late_cancelled", 0), due),
+            "actual_utilisation": s.get("completed_hours", 0) / hours if hours else None,
+            "scheduled_utilisation": s.get("booked_hours", 0) / hours if hours else None,
+            "median_days_to_treatment": float(to_treat["median"].iloc[0]) if len(to_treat) else None}
+
+
+def occupancy(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    """Share of chair capacity in use by weekday and clock hour (completed sessions)."""
+    p = params(cfg, **filters)
+    df = db.query(con, "occupancy", p)
+    chairs = chair_count(con, p["chair"])
+    days = pd.Series([d.weekday() for d in open_days(cfg, p["start"], p["end"])]).value_counts().to_dict()
+    df["days"] = df["weekday"].map(days).fillna(0)
+    df["occupancy"] = (df["minutes"] / (60 * chairs * df["days"])).where(df["days"] > 0)
+    return df
+
+
+def chair_time(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    df = db.query(con, "chair_time", params(cfg, **filters))
+    df["share_under_observation"] = df["under_observe"] / df["sessions"]
+    return df
+
+
+def lead_times(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    return db.query(con, "lead_times", params(cfg, **filters))
+
+
+def waiting_list(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    return db.query(con, "waiting_list", params(cfg, **filters))
+
+
+def phases(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    return db.query(con, "phases_over_time", params(cfg, **filters))
+
+
+def induction_stops(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
+    return db.query(con, "induction_stops", params(cfg, **filters))
+
+
+def monitoring(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    row = db.query(con, "monitoring_compliance", params(cfg, **filters)).iloc[0]
+    n = int(row["sessions"])
+    return {"sessions": n, **{k: (int(row[k]), stats.rate(int(row[k]), n))
+                              for k in ("bp_before", "bp_40", "observed", "all_three")}}
+
+
+def chairs(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
+    return [r[0] for r in db.query(con, "chair_list").itertuples(index=False)]

@@ -1,0 +1,77 @@
+"""The manager's figures on a small hand-built schedule (clinical-reference §7)."""
+
+import datetime as dt
+
+import pytest
+
+from kdash import db, settings, throughput
+from tests.builders import Clinic, D0, day
+
+CFG = settings.load()        # open Mon–Fri 8:00–18:00
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    c = Clinic(str(tmp_path_factory.mktemp("tp") / "tp.duckdb"))
+    c.con.execute("INSERT INTO chairs VALUES ('Chair 1', TRUE), ('Chair 2', TRUE)")
+    c.patient("A", referral_date=day(-40), consultation_date=day(-30))    # first treatment on day 0: 40 days
+    c.patient("B", referral_date=day(-20), consultation_date=day(-10))    # first treatment on day 1: 21 days
+    c.patient("C", referral_date=day(-10), consultation_date=day(-2))     # never treated
+    # week of Monday D0: 4 completed (2 × 90 min, 2 × 60 min), 1 no-show, 1 cancelled late, 1 cancelled early
+    c.session("A", 0, minutes=90)
+    c.session("A", 2, minutes=90)
+    c.session("B", 1, minutes=60)
+    c.session("B", 3, minutes=60)
+    c.session("A", 4, status="no_show")
+    late = c.session("B", 4, status="cancelled")
+    early = c.session("A", 3, status="cancelled")
+    c.con.execute("UPDATE sessions SET cancelled_at = scheduled_at - INTERVAL 2 HOUR WHERE session_id = ?", [late])
+    c.con.execute("UPDATE sessions SET cancelled_at = scheduled_at - INTERVAL 3 DAY WHERE session_id = ?", [early])
+    yield c.con
+    c.close()
+
+
+WEEK = dict(start=D0, end=day(6))
+
+
+def test_no_show_and_late_cancellation_rates(clinic):
+    per = throughput.periods(clinic, CFG, **WEEK).iloc[0]
+    assert (per["completed"], per["no_show"], per["cancelled"], per["late_cancelled"]) == (4, 1, 2, 1)
+    assert per["no_show_rate"] == pytest.approx(1 / 7)            # no-shows ÷ bookings due (4 + 1 + 2)
+    assert per["late_cancel_rate"] == pytest.approx(1 / 7)
+
+
+def test_utilisation_scheduled_and_actual(clinic):
+    per = throughput.periods(clinic, CFG, **WEEK).iloc[0]
+    assert per["available_hours"] == 2 * 10 * 5                 # 2 chairs × 10 h × 5 open days
+    assert per["completed_hours"] == pytest.approx(5.0)          # 90 + 90 + 60 + 60 minutes
+    assert per["actual_utilisation"] == pytest.approx(5 / 100)
+    # the no-show kept its chair booked for the route's planned time (IV: 75 min); cancellations did not
+    assert per["booked_hours"] == pytest.approx(5 + 75 / 60)
+    assert per["scheduled_utilisation"] == pytest.approx((5 + 75 / 60) / 100)
+
+
+def test_available_hours_counts_open_days_only():
+    assert throughput.available_hours(CFG, 3, D0, day(13)) == 3 * 10 * 10   # two weeks, weekends closed
+
+
+def test_lead_times(clinic):
+    lead = throughput.lead_times(clinic, CFG, start=day(-60), end=day(0)).set_index("step")
+    assert lead.loc["referral → first treatment", "patients"] == 2
+    assert lead.loc["referral → first treatment", "median"] == pytest.approx((40 + 21) / 2)
+    assert lead.loc["referral → consultation", "median"] == 10
+    assert lead.loc["consultation → first treatment", "median"] == pytest.approx((30 + 11) / 2)
+
+
+def test_a_reversed_range_is_refused():
+    with pytest.raises(throughput.RangeError, match="starts .* after it ends"):
+        throughput.params(CFG, day(5), day(1))
+
+
+def test_nothing_identifying_in_the_manager_figures(clinic):
+    frames = [throughput.periods(clinic, CFG, **WEEK), throughput.occupancy(clinic, CFG, **WEEK),
+              throughput.chair_time(clinic, CFG, **WEEK), throughput.lead_times(clinic, CFG, **WEEK),
+              throughput.waiting_list(clinic, CFG, **WEEK), throughput.phases(clinic, CFG, **WEEK)]
+    for df in frames:
+        assert "patient_id" not in df.columns and "given_name" not in df.columns
+        assert not df.astype(str).isin(["A", "B", "C", "Test"]).any().any()
