@@ -43,7 +43,19 @@ def e2e_store(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(e2e_store):
+def e2e_patient(e2e_store) -> str:
+    """A patient with a full course (chosen before the server takes the store)."""
+    import duckdb
+    con = duckdb.connect(e2e_store, read_only=True)
+    try:
+        return con.execute("""SELECT patient_id FROM sessions WHERE status = 'completed' GROUP BY patient_id
+                              HAVING count(*) >= 6 ORDER BY patient_id LIMIT 1""").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def server(e2e_store, e2e_patient):
     with streamlit_server(e2e_store) as url:
         yield url
 

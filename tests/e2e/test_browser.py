@@ -49,8 +49,8 @@ def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp
         context.close()
 
 
-def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server):
-    page.goto(f"{server}/patient?patient_id=P000010")
+def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, e2e_patient):
+    page.goto(f"{server}/patient?patient_id={e2e_patient}")
     wait_for_app(page)
     assert page.get_by_role("heading", name="Mood scores").is_visible()
     page.wait_for_selector(".js-plotly-plot")
