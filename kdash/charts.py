@@ -454,8 +454,13 @@ def phase_counts(df: pd.DataFrame, grain: str) -> go.Figure:
     fig = go.Figure(layout=dict(template="kdash", height=320, barmode="stack"))
     for phase, colour in (("induction", ORANGE), ("maintenance", BLUE)):
         part = df[df["phase"] == phase]
-        fig.add_bar(x=part["period"], y=part["patients"], name=phase, marker_color=colour)
-    fig.update_layout(title=f"Patients treated per {grain} by phase", yaxis_title="Patients")
+        fig.add_bar(x=part["period"], y=part["patients"], name=f"in {phase}", marker_color=colour)
+    for phase, colour, dash in (("finished", GREEN, "solid"), ("stopped", VERMILLION, "dot")):
+        part = df[df["phase"] == phase]
+        fig.add_scatter(x=part["period"], y=part["patients"], name=f"{phase} (course ended)", mode="lines+markers",
+                        line=dict(color=colour, dash=dash))
+    fig.update_layout(title=f"Patients per {grain} by phase (a course ends after 3 weeks without a session)",
+                      yaxis_title="Patients")
     return fig
 
 

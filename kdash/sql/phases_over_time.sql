@@ -1,4 +1,23 @@
--- Patients treated per period by phase, and where induction stopped for those who did not complete it.
-WITH b AS ({{bookings}})
+-- Patients per period by phase: treated in induction or maintenance that period, and courses that ended
+-- that period (last session then, none after it and none booked) as finished (induction complete) or stopped.
+WITH b AS ({{bookings}}),
+course AS (
+    SELECT patient_id, max(scheduled_at) AS last_at,
+           count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction, arg_min(route, scheduled_at) AS route
+    FROM sessions WHERE status = 'completed' GROUP BY patient_id
+),
+ended AS (
+    SELECT date_trunc($grain, c.last_at)::DATE AS period,
+           CASE WHEN c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
+                                                   WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END
+                THEN 'finished' ELSE 'stopped' END AS phase, c.patient_id
+    FROM course c
+    WHERE c.last_at >= $start::DATE AND c.last_at < $end::DATE - 21   -- 3 weeks without a session: ended
+      AND c.patient_id IN (SELECT patient_id FROM b)
+      AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.patient_id = c.patient_id AND s.status = 'scheduled')
+)
 SELECT period, phase, count(DISTINCT patient_id) AS patients
-FROM b WHERE status = 'completed' GROUP BY ALL ORDER BY period, phase
+FROM b WHERE status = 'completed' GROUP BY ALL
+UNION ALL
+SELECT period, phase, count(*) FROM ended GROUP BY ALL
+ORDER BY period, phase
