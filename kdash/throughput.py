@@ -145,3 +145,37 @@ def monitoring(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
 
 def chairs(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
     return [r[0] for r in db.query(con, "chair_list").itertuples(index=False)]
+
+
+def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    """Everything the throughput page draws for one set of filters, built once so the page caches it whole."""
+    from kdash import charts
+    per = periods(con, cfg, **filters)
+    if per.empty:
+        return {"periods": per}
+    grain = filters.get("grain", "week")
+    occ, times, leads = occupancy(con, cfg, **filters), chair_time(con, cfg, **filters), lead_times(con, cfg, **filters)
+    ph, stops = phases(con, cfg, **filters), induction_stops(con, cfg, **filters)
+    observe = cfg["safety"]["esketamine_observation_minutes"]
+    return {
+        "periods": per, "totals": totals(con, cfg, **filters), "occupancy": occ, "chair_time": times,
+        "lead_times": leads, "waiting": waiting_list(con, cfg, **filters), "phases": ph, "stops": stops,
+        "monitoring": monitoring(con, cfg, **filters),
+        "charts": {
+            "bookings": charts.bookings_by_period(per, grain).to_dict(),
+            "no_shows": charts.rates_by_period(per, {"no_show_rate": ("No-shows", charts.VERMILLION),
+                                                     "late_cancel_rate": ("Late cancellations", charts.ORANGE)},
+                                               f"No-shows and late cancellations per {grain}",
+                                               {0.05: "median no-shows 5 %"}).to_dict(),
+            "utilisation": charts.rates_by_period(per, {"scheduled_utilisation": ("Scheduled", charts.SKY),
+                                                        "actual_utilisation": ("Actual", charts.BLUE)},
+                                                  f"Chair utilisation per {grain}",
+                                                  {0.8: "scheduled median 80 %", 0.7: "actual median 70 %"}).to_dict(),
+            "occupancy": charts.occupancy_heatmap(occ, chair_count(con, filters.get("chair"))).to_dict()
+            if len(occ) else None,
+            "chair_time": charts.chair_time_bars(times, observe).to_dict() if len(times) else None,
+            "lead_times": charts.lead_time_bars(leads).to_dict() if len(leads) else None,
+            "phases": charts.phase_counts(ph, grain).to_dict(),
+            "stops": charts.induction_reach(stops).to_dict() if len(stops) else None,
+        },
+    }

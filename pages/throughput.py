@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import charts, roster, throughput, ui
+from kdash import roster, throughput, ui
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -27,13 +27,14 @@ except throughput.RangeError as exc:
     st.error(f"Cannot show this period: {exc}.", icon=":material/date_range:")
     st.stop()
 f = dict(start=start, end=end, grain=grain, route=route, chair=chair, clinician=clinician)
-per = ui.fetch("throughput.periods", **f)
+v = ui.fetch("throughput.page_view", **f)
+per = v["periods"]
 if per.empty:
     st.info(f"No sessions in this period ({start:%Y-%m-%d} to {end:%Y-%m-%d}) for these filters.",
             icon=":material/event_busy:")
     st.stop()
 
-t = ui.fetch("throughput.totals", **f)
+t, figs = v["totals"], v["charts"]
 now, before = t["now"], t["before"]
 
 
@@ -62,29 +63,20 @@ def csv(df, name):
 
 
 st.header("Sessions", divider="gray")
-st.plotly_chart(charts.bookings_by_period(per, grain), theme=None, width="stretch")
+st.plotly_chart(figs["bookings"], theme=None, width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(charts.rates_by_period(per, {"no_show_rate": ("No-shows", charts.VERMILLION),
-                                               "late_cancel_rate": ("Late cancellations", charts.ORANGE)},
-                                         f"No-shows and late cancellations per {grain}", {0.05: "median no-shows 5 %"}),
-                  theme=None, width="stretch")
-right.plotly_chart(charts.rates_by_period(per, {"scheduled_utilisation": ("Scheduled", charts.SKY),
-                                                "actual_utilisation": ("Actual", charts.BLUE)},
-                                          f"Chair utilisation per {grain}", {0.8: "scheduled median 80 %",
-                                                                           0.7: "actual median 70 %"}),
-                   theme=None, width="stretch")
+left.plotly_chart(figs["no_shows"], theme=None, width="stretch")
+right.plotly_chart(figs["utilisation"], theme=None, width="stretch")
 csv(per, "sessions-per-period")
 
 st.header("Chairs", divider="gray")
-occ = ui.fetch("throughput.occupancy", **f)
-chairs = ui.fetch("throughput.chairs")
-if len(occ):
-    st.plotly_chart(charts.occupancy_heatmap(occ, 1 if chair else len(chairs)), theme=None, width="stretch")
+occ = v["occupancy"]
+if figs["occupancy"]:
+    st.plotly_chart(figs["occupancy"], theme=None, width="stretch")
     csv(occ, "chair-occupancy")
-times = ui.fetch("throughput.chair_time", **f)
-if len(times):
-    st.plotly_chart(charts.chair_time_bars(times, cfg["safety"]["esketamine_observation_minutes"]), theme=None,
-                    width="stretch")
+times = v["chair_time"]
+if figs["chair_time"]:
+    st.plotly_chart(figs["chair_time"], theme=None, width="stretch")
     esk = times[times["route"] == "esketamine"]
     if len(esk):
         st.caption(f"Esketamine sessions under {cfg['safety']['esketamine_observation_minutes']} minutes in the chair: "
@@ -94,10 +86,10 @@ if len(times):
 
 st.header("Waiting", divider="gray")
 left, right = st.columns([3, 2])
-leads = ui.fetch("throughput.lead_times", **f)
-if len(leads):
-    left.plotly_chart(charts.lead_time_bars(leads), theme=None, width="stretch")
-waiting = ui.fetch("throughput.waiting_list", **f)
+leads = v["lead_times"]
+if figs["lead_times"]:
+    left.plotly_chart(figs["lead_times"], theme=None, width="stretch")
+waiting = v["waiting"]
 right.subheader("Waiting list now")
 right.dataframe(waiting, hide_index=True, width="stretch")
 right.caption("Patients referred in the last 180 days who have not started treatment.")
@@ -105,16 +97,15 @@ csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 
 st.header("Patients and retention", divider="gray")
 left, right = st.columns(2)
-ph = ui.fetch("throughput.phases", **f)
-left.plotly_chart(charts.phase_counts(ph, grain), theme=None, width="stretch")
-stops = ui.fetch("throughput.induction_stops", **f)
-if len(stops):
-    right.plotly_chart(charts.induction_reach(stops), theme=None, width="stretch")
+ph, stops = v["phases"], v["stops"]
+left.plotly_chart(figs["phases"], theme=None, width="stretch")
+if figs["stops"]:
+    right.plotly_chart(figs["stops"], theme=None, width="stretch")
 csv(ph, "patients-by-phase")
 csv(stops, "induction-reach")
 
 st.header("Esketamine monitoring", divider="gray")
-mon = ui.fetch("throughput.monitoring", **f)
+mon = v["monitoring"]
 if mon["sessions"]:
     m = st.columns(4)
     m[0].metric("BP before dosing", ui.percent(mon["bp_before"][1], 1), f"{mon['bp_before'][0]:,} of {mon['sessions']:,}",
