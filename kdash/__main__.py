@@ -69,6 +69,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--route", choices=("iv_ketamine", "esketamine"), help="default: the patient's own route")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("import", help="import a CSV folder (data-contract §3)")
+    p.add_argument("--db")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--skip-invalid", action="store_true", help="import the valid rows; write the rest to a rejects file")
+    p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    p.add_argument("--rejects", default="import-rejects.csv", help="where --skip-invalid writes rejected rows")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
@@ -154,13 +162,42 @@ def cmd_eligibility(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from pathlib import Path
+    from kdash import importing
+    path = settings.store_path(args.db)
+    con = db.connect(path, create=False)
+    try:
+        rep = importing.run(con, settings.load(path), args.sources, args.skip_invalid, args.dry_run)
+    finally:
+        con.close()
+    for problem in rep.problems:
+        print(problem, file=sys.stderr)
+    for warning in rep.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    rejects = None
+    if args.skip_invalid and rep.rejected_rows and not args.dry_run:
+        rejects = str(importing.write_rejects(rep, Path(args.rejects)))
+    found = {t: len(rows) for t, rows in rep.rows.items()}
+    if rep.problems and not args.skip_invalid:
+        summary = f"import: rejected, {len(rep.problems)} problem(s); nothing written"
+    else:
+        verb = "would add" if args.dry_run else "added"
+        summary = (f"import: {verb} " + (", ".join(f"{n} {t}" for t, n in rep.written.items() if n) or "nothing new")
+                   + (f"; {len(rep.rejected_rows)} row(s) rejected" if rep.rejected_rows else "")
+                   + (f" (see {rejects})" if rejects else ""))
+    _emit(args, summary, {"found": found, "written": rep.written, "problems": rep.problems,
+                          "warnings": rep.warnings, "dry_run": args.dry_run, "rejects_file": rejects})
+    return 1 if rep.problems else 0
+
+
 def cmd_bench(args) -> int:
     from kdash import bench
     return bench.main(args)
 
 
 COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
-            "bench": cmd_bench}
+            "import": cmd_import, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # e.g. piped into `head`: not an error worth a traceback
         sys.stdout = open(os.devnull, "w")
         return 0
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback; the reason stays one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

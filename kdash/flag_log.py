@@ -38,10 +38,10 @@ def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | 
     else:
         cur.execute("DELETE FROM flag_log WHERE list_contains($ids, patient_id)", {"ids": patient_ids})
     cur.execute("INSERT INTO flag_log SELECT patient_id, rule, severity, day, value FROM ("
-                + db.sql("open_flags") + ") ORDER BY patient_id, day", params)
+                + db.sql("open_flags") + ") ORDER BY patient_id, day", db.bind(db.sql("open_flags"), params)).fetchall()
     if patient_ids is None:
         cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": META_KEY, "v": settings_stamp(cfg)})
-    return cur.execute("SELECT count(*) FROM flag_log").fetchone()[0]
+    return cur.execute("SELECT count(*) FROM flag_log").fetchall()[0][0]
 
 
 def ensure_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:

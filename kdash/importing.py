@@ -1,0 +1,79 @@
+"""`python -m kdash import`: validate every source first; write all of it in one transaction, or nothing.
+
+CSV folders follow data-contract §3. FHIR R4 (§4) is not built yet: such a source is reported, not guessed at.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from kdash import audit, db, flag_log
+from kdash.importers import csv_folder
+
+
+def _sources(paths: list[str]) -> tuple[dict[str, str], list[str]]:
+    files: dict[str, str] = {}
+    problems = []
+    for text in paths:
+        p = Path(text)
+        if not p.exists():
+            problems.append(f"{text}: no such file or folder")
+        elif p.is_dir() and any((p / n).is_file() for n in csv_folder.ORDER):
+            for name, body in csv_folder.read_folder(p).items():
+                if name in files:
+                    problems.append(f"{text}/{name}: a second {name} in one import")
+                files[name] = body
+        elif p.suffix.lower() == ".csv" and p.name in csv_folder.FILES:
+            files[p.name] = p.read_text("utf-8-sig")
+        elif p.suffix.lower() in (".json", ".ndjson") or p.is_dir():
+            problems.append(f"{text}: FHIR import is not available yet (issue 7); import a CSV folder")
+        else:
+            problems.append(f"{text}: not a CSV import folder or one of its files ({', '.join(csv_folder.ORDER)})")
+    return files, problems
+
+
+def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invalid: bool = False,
+        dry_run: bool = False, username: str | None = None) -> csv_folder.Report:
+    files, source_problems = _sources(paths)
+    try:
+        rep = csv_folder.validate(con, files) if files else csv_folder.Report(problems=[])
+    except UnicodeDecodeError as exc:
+        rep = csv_folder.Report(problems=[f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"])
+    rep.problems[:0] = source_problems
+    if not files and not source_problems:
+        rep.problems.append("nothing to import")
+    if rep.problems and not skip_invalid:
+        return rep
+    if dry_run:
+        try:
+            with db.transaction(con) as cur:
+                rep.written = csv_folder.write(cur, rep)
+                raise _Rollback
+        except _Rollback:
+            pass
+        return rep
+    with db.transaction(con) as cur:
+        rep.written = csv_folder.write(cur, rep)
+        touched = csv_folder.touched_patients(rep)
+        if touched and flag_log.is_fresh(con, cfg):
+            flag_log.refresh(cur, cfg, touched)
+        audit.log(cur, "import", username=username,
+                  detail=", ".join(f"{t} +{n}" for t, n in rep.written.items()) or "nothing new")
+    return rep
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction of a dry run so that it rolls back."""
+
+
+def write_rejects(rep: csv_folder.Report, path: Path) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["file", "line", "reason", "row"])
+        for name, line, raw, reason in rep.rejected_rows:
+            out.writerow([name, line, reason, "; ".join(f"{k}={v}" for k, v in raw.items())])
+    return path

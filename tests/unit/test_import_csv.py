@@ -1,0 +1,122 @@
+"""CSV import (data-contract §3): every problem named by file and line, all or nothing, idempotent."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kdash import db, demo, importing, settings
+from tests.conftest import ROOT
+
+CFG = settings.load()
+SAMPLE = ROOT / "data" / "sample_import"
+TABLES = ["patients", "antidepressant_trials", "screening", "sessions", "assessments", "vitals", "side_effects",
+          "audit_log"]
+
+
+def checksums(con):
+    """Content fingerprint of every table (order-independent)."""
+    out = {}
+    for t in TABLES:
+        out[t] = con.execute(f"SELECT count(*), coalesce(sum(hash(COLUMNS(*)::VARCHAR)), 0) FROM {t}").fetchall()
+    return out
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    demo.build(path, patients=20, seed=2)
+    con = db.connect(path)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    target = tmp_path / "import"
+    shutil.copytree(SAMPLE, target)
+    return target
+
+
+def test_sample_folder_imports_and_reimports_nothing(store, folder):
+    rep = importing.run(store, CFG, [str(folder)])
+    assert rep.ok and rep.written["patients"] == 2 and rep.written["assessments"] == 3
+    before = checksums(store)
+    again = importing.run(store, CFG, [str(folder)])
+    assert again.ok and sum(again.written.values()) == 0
+    after = checksums(store)
+    assert {t: v for t, v in after.items() if t != "audit_log"} == {t: v for t, v in before.items() if t != "audit_log"}
+
+
+@pytest.mark.parametrize("file, line, problem", [
+    ("patients.csv", "C003,Al,Bad,1990-02-30,F,,mdd,,", "birth_date '1990-02-30' is not a date"),
+    ("patients.csv", "C003,Al,Bad,1990-02-03,Q,,mdd,,", "sex 'Q' is not one of F, M, X"),
+    ("assessments.csv", "C001,2026-10-09,MADRS,61,,", "MADRS total 61 is outside 0–60"),
+    ("assessments.csv", "C001,2026-10-09,MADRS,30,4;4;3;3;3;3;3;3;3;3,", "total 30 does not match the items, which give 32"),
+    ("assessments.csv", "C001,2026-10-09,PHQ9,,2;2;2;2;2;2;2;2,", "PHQ-9 has 9 items, got 8"),
+    ("assessments.csv", "C001,2026-10-09,PHQ9,,4;2;2;2;2;2;2;2;2,", "PHQ-9 item 1 = 4 is outside 0–3"),
+    ("assessments.csv", "C001,2026-10-09,NOPE,3,,", "scale 'NOPE' is not one of"),
+    ("assessments.csv", "C999,2026-10-09,MADRS,20,,", "unknown patient 'C999'"),
+    ("sessions.csv", "CS009,C001,2026-10-12T09:00,done,iv_ketamine,,,,,,", "status 'done' is not one of"),
+    ("sessions.csv", "CS009,C001,yesterday,completed,iv_ketamine,,,,,,", "scheduled_at 'yesterday' is not an ISO 8601"),
+    ("vitals.csv", "CS001,41,,,90,120,,", "diastolic 120 is not below systolic 90"),
+    ("vitals.csv", ",,C001,,120,80,,", "either a session_id and a minute"),
+    ("side_effects.csv", "CS404,nausea,mild,", "unknown session 'CS404'"),
+    ("antidepressant_trials.csv", "C001,sertraline,abc,2025-01-01,,no_response,true", "dose_mg_per_day 'abc' is not a number"),
+])
+def test_a_bad_row_rejects_the_import_and_leaves_the_store_as_it_was(store, folder, file, line, problem):
+    importing.run(store, CFG, [str(folder)])                     # the sample is in the store already
+    before = checksums(store)
+    with open(folder / file, "a") as fh:
+        fh.write(line + "\n")
+    n = sum(1 for _ in open(folder / file))
+    rep = importing.run(store, CFG, [str(folder)])
+    assert not rep.ok
+    assert any(p.startswith(f"{file}:{n}: ") and problem in p for p in rep.problems), rep.problems
+    assert checksums(store) == before
+
+
+def test_missing_required_column_rejects_the_file(store, folder):
+    (folder / "side_effects.csv").write_text("session_id,severity\nCS001,mild\n")
+    rep = importing.run(store, CFG, [str(folder)])
+    assert "side_effects.csv:1: missing required column effect" in rep.problems
+
+
+def test_bom_spaces_and_unknown_columns_are_tolerated(store, folder):
+    text = (folder / "patients.csv").read_text()
+    header, rest = text.split("\n", 1)
+    (folder / "patients.csv").write_text("\ufeff" + ", ".join(header.split(",")) + ",shoe_size\n"
+                                         + "\n".join(r + ",42" for r in rest.strip().split("\n")) + "\n")
+    rep = importing.run(store, CFG, [str(folder)])
+    assert rep.ok, rep.problems
+    assert any("unknown column ignored: shoe_size" in w for w in rep.warnings)
+
+
+def test_skip_invalid_imports_the_valid_part_and_dry_run_writes_nothing(store, folder, tmp_path):
+    with open(folder / "assessments.csv", "a") as fh:
+        fh.write("C002,2026-10-09,MADRS,99,,\n")
+    before = checksums(store)
+    dry = importing.run(store, CFG, [str(folder)], skip_invalid=True, dry_run=True)
+    assert dry.written["patients"] == 2 and checksums(store) == before
+    rep = importing.run(store, CFG, [str(folder)], skip_invalid=True)
+    assert rep.written["assessments"] == 3 and len(rep.rejected_rows) == 1
+    rejects = importing.write_rejects(rep, tmp_path / "rejects.csv").read_text()
+    assert "MADRS total 99 is outside 0–60" in rejects
+
+
+def test_cli_lists_every_problem_and_exits_1(tmp_path, folder):
+    path = str(tmp_path / "c.duckdb")
+    demo.build(path, patients=10, seed=3)
+    with open(folder / "assessments.csv", "a") as fh:
+        fh.write("C001,2026-10-09,MADRS,70,,\nC001,2026-10-10,PHQ9,30,,\n")
+    out = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(folder)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "assessments.csv:5: MADRS total 70 is outside 0–60" in out.stderr
+    assert "assessments.csv:6: PHQ-9 total 30 is outside 0–27" in out.stderr
+    assert "nothing written" in out.stderr
+    missing = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(tmp_path / "nowhere")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
