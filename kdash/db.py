@@ -85,6 +85,19 @@ MIGRATIONS: list[str] = [
         patient_id VARCHAR NOT NULL, rule VARCHAR NOT NULL, severity VARCHAR NOT NULL, day DATE NOT NULL,
         value VARCHAR);
     """,
+    # 5: a trial whose outcome the source does not say (FHIR medication records): 'unknown', never counted
+    # as a failure. DuckDB cannot alter a CHECK constraint, so the table is rebuilt.
+    """
+    CREATE TABLE antidepressant_trials_v5 (
+        patient_id VARCHAR NOT NULL, drug VARCHAR NOT NULL, dose_mg_per_day DOUBLE NOT NULL,
+        start_date DATE NOT NULL, end_date DATE,
+        outcome VARCHAR NOT NULL CHECK (outcome IN ('no_response', 'partial_response', 'response', 'intolerance',
+                                                    'ongoing', 'unknown')),
+        current_episode BOOLEAN NOT NULL DEFAULT TRUE);
+    INSERT INTO antidepressant_trials_v5 SELECT * FROM antidepressant_trials;
+    DROP TABLE antidepressant_trials;
+    ALTER TABLE antidepressant_trials_v5 RENAME TO antidepressant_trials;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

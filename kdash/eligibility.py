@@ -117,6 +117,8 @@ def trial_adequacy(trial: dict, cfg: dict, today: dt.date) -> tuple[str, str]:
         return "not counted", f"{desc}: still ongoing"
     if trial["outcome"] == "response":
         return "not counted", f"{desc}: responded"
+    if trial["outcome"] == "unknown":
+        return "unknown", f"{desc}: outcome not recorded"
     if minimum is None:
         return "unknown", f"{desc}: no minimum dose on file for {name}"
     if dose < minimum:

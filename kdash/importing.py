@@ -12,11 +12,12 @@ from pathlib import Path
 import duckdb
 
 from kdash import audit, db, flag_log
-from kdash.importers import csv_folder
+from kdash.importers import csv_folder, fhir
 
 
-def _sources(paths: list[str]) -> tuple[dict[str, str], list[str]]:
+def _sources(paths: list[str]) -> tuple[dict[str, str], list[Path], list[str]]:
     files: dict[str, str] = {}
+    fhir_paths: list[Path] = []
     problems = []
     for text in paths:
         p = Path(text)
@@ -29,22 +30,30 @@ def _sources(paths: list[str]) -> tuple[dict[str, str], list[str]]:
                 files[name] = body
         elif p.suffix.lower() == ".csv" and p.name in csv_folder.FILES:
             files[p.name] = p.read_text("utf-8-sig")
-        elif p.suffix.lower() in (".json", ".ndjson") or p.is_dir():
-            problems.append(f"{text}: FHIR import is not available yet (issue 7); import a CSV folder")
+        elif p.suffix.lower() in (".json", ".ndjson") or (p.is_dir() and any(
+                f.suffix.lower() in (".json", ".ndjson") for f in p.rglob("*"))):
+            fhir_paths.append(p)
         else:
-            problems.append(f"{text}: not a CSV import folder or one of its files ({', '.join(csv_folder.ORDER)})")
-    return files, problems
+            problems.append(f"{text}: neither a CSV import folder ({', '.join(csv_folder.ORDER)}) nor FHIR JSON")
+    return files, fhir_paths, problems
 
 
 def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invalid: bool = False,
         dry_run: bool = False, username: str | None = None) -> csv_folder.Report:
-    files, source_problems = _sources(paths)
+    files, fhir_paths, source_problems = _sources(paths)
+    fhir_rows, fhir_problems, skipped = {}, [], {}
+    if fhir_paths:
+        resources, fhir_problems = fhir.load(fhir_paths)
+        converted = fhir.convert(resources)
+        fhir_rows, skipped = converted.rows, dict(converted.skipped)
+        fhir_problems += converted.problems
     try:
-        rep = csv_folder.validate(con, files) if files else csv_folder.Report(problems=[])
+        rep = csv_folder.validate(con, files, extra=fhir_rows) if files or fhir_rows else csv_folder.Report()
     except UnicodeDecodeError as exc:
         rep = csv_folder.Report(problems=[f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"])
-    rep.problems[:0] = source_problems
-    if not files and not source_problems:
+    rep.problems[:0] = source_problems + fhir_problems
+    rep.skipped = skipped
+    if not files and not fhir_paths and not source_problems:
         rep.problems.append("nothing to import")
     if rep.problems and not skip_invalid:
         return rep

@@ -113,6 +113,9 @@ def suicidal_thoughts(record: PatientRecord, cfg: dict) -> list[Flag]:
         elif a.scale == "CSSRS" and a.total >= s["cssrs_level_min"]:
             flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on), f"C-SSRS level {a.total}",
                               a.session_id))
+        elif a.scale == "PHQ9_I9" and a.total >= s["phq9_item9_min"]:   # item 9 recorded on its own (FHIR 44260-8)
+            flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on), f"PHQ-9 item 9 = {a.total}",
+                              a.session_id))
     return flags
 
 

@@ -32,6 +32,7 @@ SCALES: dict[str, Scale] = {s.code: s for s in (
           ((0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 19, "moderately severe"),
            (20, 27, "severe")),
           suicide_item=9, loinc="44261-6", depression=True),
+    Scale("PHQ9_I9", "PHQ-9 item 9", None, None, 3, ((0, 0, "not at all"), (1, 3, "thoughts of self-harm"))),
     Scale("PHQ2", "PHQ-2", 2, 3, 6, ((0, 2, "negative"), (3, 6, "positive screen")), loinc="55758-7"),
     Scale("QIDS_SR16", "QIDS-SR16", 16, 3, 27,
           ((0, 5, "none"), (6, 10, "mild"), (11, 15, "moderate"), (16, 20, "severe"), (21, 27, "very severe")),

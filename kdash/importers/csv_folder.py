@@ -63,6 +63,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
     rejected_rows: list[tuple[str, int, dict, str]] = field(default_factory=list)
 
     @property
@@ -250,10 +251,13 @@ def read_folder(folder: Path) -> dict[str, str]:
     return {name: (folder / name).read_text("utf-8-sig") for name in ORDER if (folder / name).is_file()}
 
 
-def validate(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> Report:
-    """Parse and check every row of every file, and every reference, without writing anything."""
+def validate(con: duckdb.DuckDBPyConnection, files: dict[str, str], extra: dict[str, list[dict]] | None = None) -> Report:
+    """Parse and check every row of every file (and rows already typed, from FHIR), and every reference,
+    without writing anything."""
     rep = Report()
-    if not files:
+    for table, rows in (extra or {}).items():
+        rep.rows.setdefault(table, []).extend(rows)
+    if not files and not extra:
         rep.problems.append("no known CSV file (" + ", ".join(ORDER) + ")")
         return rep
     for name in ORDER:
@@ -312,13 +316,19 @@ def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
     file_of = {FILES[n][0]: n for n in FILES}
     for table, rows in rep.rows.items():
         name, keys = file_of[table], FILES[file_of[table]][3]
-        seen: dict[tuple, int] = {}
+        seen: dict[tuple, object] = {}
         kept = []
+        first: dict[tuple, dict] = {}
         for row in rows:
             reason = None
             key = tuple(row.get(k) for k in keys)
+            if key in seen and row.get("_where") and _same_reading(first[key], row):
+                if row.get("items") is not None:          # FHIR: one PHQ-9 as a total and as a questionnaire
+                    first[key]["items"] = row["items"]
+                continue
             if key in seen:
-                reason = f"the same {', '.join(keys)} as line {seen[key]}"
+                at = seen[key] if isinstance(seen[key], str) else f"line {seen[key]}"
+                reason = f"the same {', '.join(keys)} as {at}"
             elif row.get("patient_id") is not None and table != "patients" and row["patient_id"] not in patients:
                 reason = f"unknown patient {row['patient_id']!r}"
             elif row.get("session_id") is not None and table in ("vitals", "side_effects", "assessments") \
@@ -326,23 +336,34 @@ def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
                 reason = f"unknown session {row['session_id']!r}"
             elif table == "vitals" and row.get("session_id") and row.get("patient_id") is None:
                 row["patient_id"] = sessions[row["session_id"]]
-            if reason:
+            if reason and row.get("_where"):       # a FHIR resource: named by its file and id
+                rep.problems.append(f"{row['_where']}: {reason}")
+                rep.rejected_rows.append((row["_where"], 0, {k: v for k, v in row.items() if not k.startswith("_")},
+                                          reason))
+            elif reason:
                 _reject(rep, name, row["_line"], {k: v for k, v in row.items() if k != "_line"}, reason)
             else:
-                seen[key] = row["_line"]
+                seen[key] = row.get("_where") or row["_line"]
+                first[key] = row
                 kept.append(row)
         rep.rows[table] = kept
+
+
+def _same_reading(a: dict, b: dict) -> bool:
+    """Two FHIR resources that record the same score (same total, compatible items)."""
+    return a.get("total") == b.get("total") and (a.get("items") is None or b.get("items") is None
+                                                 or a.get("items") == b.get("items"))
 
 
 def write(cur: duckdb.DuckDBPyConnection, rep: Report) -> dict[str, int]:
     """Insert the rows the store does not hold yet (by key), inside the caller's transaction."""
     written = {}
     for name in ORDER:
-        table, _, _, keys = FILES[name]
+        table, columns, _, keys = FILES[name]
         rows = rep.rows.get(table, [])
         if not rows:
             continue
-        cols = [c for c in rows[0] if c != "_line"]
+        cols = columns
         import pandas as pd
         frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows])
         cur.register("incoming", frame)

@@ -71,11 +71,13 @@ flags AS (
            CASE scale WHEN 'PHQ9' THEN 'PHQ-9 item 9 = ' || items[9]
                       WHEN 'MADRS' THEN 'MADRS item 10 = ' || items[10]
                       WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3]
+                      WHEN 'PHQ9_I9' THEN 'PHQ-9 item 9 = ' || total
                       ELSE 'C-SSRS level ' || total END AS value
     FROM assessments
     WHERE patient_id IN (SELECT patient_id FROM active) AND assessed_on BETWEEN $since AND $today
       AND ((scale = 'PHQ9' AND items[9] >= $phq9) OR (scale = 'MADRS' AND items[10] >= $madrs)
-           OR (scale = 'HAMD17' AND items[3] >= $hamd) OR (scale = 'CSSRS' AND total >= $cssrs))
+           OR (scale = 'HAMD17' AND items[3] >= $hamd) OR (scale = 'CSSRS' AND total >= $cssrs)
+           OR (scale = 'PHQ9_I9' AND total >= $phq9))
     UNION ALL
     SELECT s.patient_id, CASE WHEN v.minute < 0 THEN 'predose_bp' ELSE 'emergent_hypertension' END,
            CASE WHEN v.minute < 0 THEN 'caution' ELSE 'high' END, s.scheduled_at::DATE,
