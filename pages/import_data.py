@@ -1,10 +1,60 @@
-"""Import: not built yet (issue #7)."""
+"""Import: a CSV folder (data-contract §3) or FHIR R4 files (§4). Check first (a dry run), then import in one
+transaction: all of it, or — when asked — the valid rows only."""
 
+import shutil
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from kdash import ui
+from kdash import importing, uploads, ui
 
 ui.require_app_frame()
+cfg = ui.clinic_settings()
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_import"
 
 st.title("Import")
-st.info("Coming with issue #7. CSV folder and FHIR R4 import with a dry-run report.", icon=":material/construction:")
+st.caption("Upload the CSV files of an import folder (patients.csv, sessions.csv, …), FHIR R4 JSON or NDJSON "
+           "files, or a zip of them. Nothing is written until you confirm, and then all of it lands in one "
+           "transaction or none of it does.")
+st.download_button("Download the CSV templates (a sample folder, zip)", uploads.sample_zip(SAMPLE),
+                   "kdash-import-sample.zip", "application/zip")
+files = st.file_uploader("Files to import", type=["csv", "json", "ndjson", "zip"], accept_multiple_files=True)
+skip = st.checkbox("Import the valid rows and leave out the rest", help="Without this, any problem stops the import.")
+if not files:
+    st.info("Choose files to see what they would add.", icon=":material/upload_file:")
+    st.stop()
+
+try:
+    folder, sources = uploads.unpack([(f.name, f.getvalue()) for f in files])
+except uploads.UploadError as exc:
+    st.error(f"Cannot read the upload: {exc}.", icon=":material/error:")
+    st.stop()
+try:
+    report = importing.run(ui.connection(), cfg, sources, skip_invalid=skip, dry_run=True)
+    found = {t: len(rows) for t, rows in report.rows.items()}
+    st.subheader("What the files hold")
+    st.dataframe(pd.DataFrame({"table": list(found), "rows read": list(found.values()),
+                               "new (would be added)": [report.written.get(t, 0) for t in found]}),
+                 hide_index=True, width="stretch")
+    if report.skipped:
+        st.caption("Skipped (not used by kdash): " + ", ".join(f"{n} {k}" for k, n in report.skipped.items()))
+    for w in report.warnings:
+        st.warning(w, icon=":material/warning:")
+    if report.problems:
+        st.error(f"{len(report.problems)} problem(s) found" + ("; these rows will be left out." if skip else
+                 "; nothing can be imported until they are fixed (or tick the box above)."), icon=":material/error:")
+        st.dataframe(pd.DataFrame({"problem": report.problems}), hide_index=True, width="stretch")
+    ready = not report.problems or skip
+    if st.button("Import", type="primary", disabled=not ready or not sum(report.written.values())):
+        done = importing.run(ui.connection(), cfg, sources, skip_invalid=skip)
+        if done.problems and not skip:
+            st.error("The files changed since the check; nothing was imported.", icon=":material/error:")
+        else:
+            ui.clear_caches()
+            st.success("Imported: " + (", ".join(f"{n} {t}" for t, n in done.written.items() if n) or "nothing new")
+                       + ".", icon=":material/task_alt:")
+    elif ready and not sum(report.written.values()):
+        st.info("Everything in these files is in the store already.", icon=":material/done_all:")
+finally:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""The Import page: a dry-run report first, then one transaction; a rejected file changes nothing."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from kdash import db, demo
+from tests.conftest import ROOT, TODAY
+
+SAMPLE = ROOT / "data" / "sample_import"
+
+
+@pytest.fixture
+def own_store(tmp_path, monkeypatch):
+    path = str(tmp_path / "imp.duckdb")
+    demo.build(path, patients=30, seed=4, as_of=TODAY)
+    monkeypatch.setenv("KDASH_DB", path)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield path
+    st.cache_resource.clear()
+
+
+def open_page(files):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/import_data.py").run()
+    at.file_uploader[0].set_value([(name, data, "text/csv") for name, data in files])
+    return at.run()
+
+
+def sample_files():
+    return [(f.name, f.read_bytes()) for f in sorted(SAMPLE.glob("*.csv"))]
+
+
+def count(path, table):
+    con = db.connect(path, create=False)
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_page_offers_templates_and_asks_for_files(own_store):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/import_data.py").run()
+    assert not at.exception
+    assert "Choose files" in at.info[0].value
+
+
+def test_import_report_and_confirm(own_store):
+    from kdash import importing, settings
+    con = db.connect(own_store, create=False)
+    try:
+        report = importing.run(con, settings.load(own_store), [str(SAMPLE)], dry_run=True)
+        assert report.written["patients"] == 2
+        assert count(own_store, "patients") == 30            # a dry run writes nothing
+    finally:
+        con.close()
+
+
+def test_upload_shows_the_report_then_imports_in_one_go(own_store):
+    at = open_page(sample_files())
+    assert not at.exception
+    report = at.dataframe[0].value.set_index("table")
+    assert report.loc["patients", "new (would be added)"] == 2
+    assert count(own_store, "patients") == 30
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Imported: 2 patients" in at.success[0].value
+    assert count(own_store, "patients") == 32
+
+
+def test_a_rejected_file_is_explained_and_nothing_is_written(own_store):
+    files = sample_files() + [("assessments.csv", b"patient_id,assessed_on,scale,total\nC001,2026-10-09,MADRS,75\n")]
+    files = [f for f in files if f[0] != "assessments.csv" or b"75" in f[1]]
+    at = open_page(files)
+    assert not at.exception
+    assert "problem(s) found" in at.error[0].value
+    problems = at.dataframe[1].value["problem"].tolist()
+    assert problems == ["assessments.csv:2: MADRS total 75 is outside 0–60"]
+    assert at.button[0].disabled
+    assert count(own_store, "patients") == 30
