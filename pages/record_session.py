@@ -1,10 +1,117 @@
-"""Record a session: not built yet (issue #7)."""
+"""Record a session: dose, times, vitals, scores, CADSS, MOAA/S and side effects; checked field by field,
+saved in one transaction; the patient's new safety flags shown at once."""
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
-from kdash import ui
+from kdash import db, patient, recording, roster, rules, scales, ui
+from kdash.importers.csv_folder import EFFECTS
 
 ui.require_app_frame()
+cfg = ui.clinic_settings()
+today = ui.today()
+errors: dict = st.session_state.get("record_errors", {})
+
+
+def problem(*keys: str) -> None:
+    for k in keys:
+        if k in errors:
+            st.error(errors[k], icon=":material/error:")
+
 
 st.title("Record a session")
-st.info("Coming with issue #7. Entering a session: dose, vitals, scale scores, CADSS, MOAA/S and side effects.", icon=":material/construction:")
+pid = st.text_input("Patient ID", value=st.query_params.get("patient_id", ""), max_chars=200).strip()
+problem("patient_id")
+if not pid:
+    st.info("Type the patient's ID (or open this page from the patient's page).", icon=":material/person_search:")
+    st.stop()
+if patient.id_problem(pid):
+    st.error(f"That patient ID cannot be used: {patient.id_problem(pid)}.", icon=":material/error:")
+    st.stop()
+h = ui.fetch("patient.header", patient_id=pid, today=today)
+if h is None:
+    st.error(f"No patient with ID {pid!r} in this store.", icon=":material/person_off:")
+    st.stop()
+st.caption(f"{h['given_name']} {h['family_name']} · {pid} · {int(h['n_sessions'] or 0)} sessions so far")
+
+c = st.columns(4)
+day = c[0].date_input("Date", value=today, max_value=today, format="YYYY-MM-DD")
+problem("day")
+routes = list(roster.ROUTE_NAMES)
+route = c[1].selectbox("Route", routes, index=routes.index(h["route"]) if h["route"] in routes else 0,
+                       format_func=roster.ROUTE_NAMES.get)
+phase = c[2].selectbox("Phase", ["induction", "maintenance"],
+                       index=1 if (h["n_induction"] or 0) >= (h["planned_induction"] or 99) else 0)
+chair = c[3].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "—")
+c = st.columns(4)
+weight = c[0].number_input("Weight (kg)", min_value=0.0, max_value=400.0, value=None, step=0.1)
+problem("weight_kg")
+dose = c[1].number_input("Dose (mg)", min_value=0.0, max_value=2000.0, value=None, step=0.5)
+problem("dose_mg")
+per_kg = recording.mg_per_kg(dose, weight)
+c[1].caption(f"= {per_kg:.2f} mg/kg" if per_kg else "mg/kg shows once dose and weight are in")
+start = c[2].time_input("Started", value=dt.time(9, 0), step=300)
+end = c[3].time_input("Ended", value=dt.time(10, 15 if route != "esketamine" else 0) if route != "esketamine"
+                      else dt.time(11, 15), step=300)
+problem("times")
+
+st.subheader("Blood pressure and vitals")
+discharge = 120 if route == "esketamine" else 70
+vitals = st.data_editor(pd.DataFrame({"minute": [-5, 40, discharge], "systolic": [None] * 3, "diastolic": [None] * 3,
+                                      "heart_rate": [None] * 3, "spo2": [None] * 3}, dtype="Int64"),
+                        num_rows="dynamic", hide_index=True, width="stretch", key="vitals")
+problem(*[k for k in errors if k.startswith("vitals:")])
+
+st.subheader("Scores")
+c = st.columns(2)
+score_inputs = {}
+for col, code in zip(c, ("MADRS", "PHQ9")):
+    s = scales.SCALES[code]
+    score_inputs[code] = col.text_input(f"{s.name}: {s.n_items} item scores separated by ';', or the total",
+                                        key=f"score-{code}")
+    with col:
+        problem(f"score:{code}")
+c = st.columns(2)
+cadss = c[0].number_input("CADSS total (0–92)", min_value=0, max_value=92, value=None, step=1)
+problem("cadss")
+moaas = c[1].selectbox("MOAA/S (5 = alert)", [None, 5, 4, 3, 2, 1, 0], format_func=lambda v: "—" if v is None else str(v))
+
+st.subheader("Side effects")
+chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: e.replace("_", " "))
+effects = []
+for i, effect in enumerate(chosen, start=1):
+    severity = st.radio(f"{effect.replace('_', ' ')}: severity", ["mild", "moderate", "severe"], horizontal=True,
+                        key=f"sev-{effect}")
+    effects.append({"effect": effect, "severity": severity})
+    problem(f"effect:{i}")
+
+if st.button("Save session", type="primary"):
+    rows = [r for r in vitals.to_dict("records") if any(pd.notna(r[k]) for k in ("systolic", "diastolic"))]
+    entry = recording.Entry(
+        patient_id=pid, day=day, route=route, phase=phase, weight_kg=weight, dose_mg=dose, chair=chair,
+        start=start, end=end, clinician=h["clinician"],
+        vitals=[{k: (None if pd.isna(v) else int(v)) for k, v in r.items()} for r in rows],
+        scores=score_inputs, cadss=cadss, moaas=moaas, side_effects=effects)
+    found = recording.validate(ui.connection(), entry, today)
+    st.session_state["record_errors"] = found
+    if found:
+        st.rerun()
+    sid = recording.save(ui.connection(), cfg, entry)
+    ui.clear_caches()
+    st.session_state["record_saved"] = (sid, pid, day)
+    st.rerun()
+
+saved = st.session_state.get("record_saved")
+if saved and saved[1] == pid:
+    sid, _, saved_day = saved
+    st.success(f"Saved session {sid} for {saved_day:%Y-%m-%d}.", icon=":material/task_alt:")
+    new = [f for f in rules.evaluate(patient.record(ui.connection(), cfg, pid), cfg) if f.day == saved_day]
+    if new:
+        st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}"
+                                                                  for f in new), icon=":material/warning:")
+    else:
+        st.caption("No safety rule fired for this session.")
+elif errors:
+    st.error(f"Not saved: {len(errors)} field(s) need attention (marked above).", icon=":material/error:")

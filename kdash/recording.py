@@ -1,0 +1,158 @@
+"""Recording a session from the clinic floor: validate every field, save in one transaction, audit it,
+and bring the patient's safety flags up to date. Deleting keeps the earlier version in the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import duckdb
+
+from kdash import audit, db, flag_log, scales
+from kdash.importers.csv_folder import EFFECTS, ROUTES, RowError, _assessment, _number, _whole
+
+
+@dataclass
+class Entry:
+    """What the form holds, as typed (numbers may be None)."""
+    patient_id: str
+    day: dt.date
+    route: str
+    phase: str = "induction"
+    weight_kg: float | None = None
+    dose_mg: float | None = None
+    chair: str | None = None
+    start: dt.time | None = None
+    end: dt.time | None = None
+    clinician: str | None = None
+    vitals: list[dict] = field(default_factory=list)           # minute, systolic, diastolic, heart_rate, spo2
+    scores: dict[str, str] = field(default_factory=dict)       # scale → "3;2;…" items, or a total
+    cadss: float | None = None
+    moaas: float | None = None
+    side_effects: list[dict] = field(default_factory=list)     # effect, severity
+
+
+def mg_per_kg(dose_mg: float | None, weight_kg: float | None) -> float | None:
+    return round(dose_mg / weight_kg, 2) if dose_mg and weight_kg else None
+
+
+def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = None) -> dict[str, str]:
+    """Field → what is wrong with it; empty when the entry can be saved."""
+    errors: dict[str, str] = {}
+    today = today or dt.date.today()
+    if not db.scalar(con, "SELECT count(*) FROM patients WHERE patient_id = $p", {"p": e.patient_id}):
+        errors["patient_id"] = f"no patient with ID {e.patient_id!r}"
+    if e.day > today:
+        errors["day"] = "a session is recorded on or after its day, not before"
+    if e.route not in ROUTES:
+        errors["route"] = f"route must be one of {', '.join(ROUTES)}"
+    if e.weight_kg is None or not 20 <= e.weight_kg <= 400:
+        errors["weight_kg"] = "weight is required, 20–400 kg"
+    if e.dose_mg is None or not 0 < e.dose_mg <= 2000:
+        errors["dose_mg"] = "dose is required, above 0 and at most 2000 mg"
+    elif e.route == "esketamine" and e.dose_mg not in (28, 56, 84):
+        errors["dose_mg"] = "esketamine is given as 28, 56 or 84 mg (1–3 devices)"
+    elif e.weight_kg and e.route != "esketamine" and e.dose_mg / e.weight_kg > 2.0:
+        errors["dose_mg"] = f"{e.dose_mg / e.weight_kg:.2f} mg/kg is above 2 mg/kg: check the dose and weight"
+    if e.start is None or e.end is None:
+        errors["times"] = "start and end times are required"
+    elif e.end <= e.start:
+        errors["times"] = "the session must end after it starts"
+    for i, v in enumerate(e.vitals, start=1):
+        try:
+            minute = _whole(str(v.get("minute") if v.get("minute") is not None else ""), "minute", -240, 1440)
+            sys_ = _whole(str(v.get("systolic") if v.get("systolic") is not None else ""), "systolic", 40, 300)
+            dia = _whole(str(v.get("diastolic") if v.get("diastolic") is not None else ""), "diastolic", 20, 200)
+            if minute is None or sys_ is None or dia is None:
+                raise RowError("minute, systolic and diastolic are all needed")
+            if dia >= sys_:
+                raise RowError(f"diastolic {dia} is not below systolic {sys_}")
+            for name, low, high in (("heart_rate", 20, 250), ("spo2", 50, 100)):
+                if v.get(name) is not None:
+                    _whole(str(v[name]), name, low, high)
+        except RowError as exc:
+            errors[f"vitals:{i}"] = f"reading {i}: {exc}"
+    for code, text in e.scores.items():
+        if not (text or "").strip():
+            continue
+        raw = {"patient_id": e.patient_id, "assessed_on": e.day.isoformat(), "scale": code}
+        raw.update({"items": text} if ";" in text else {"total": text})
+        try:
+            _assessment(raw)
+        except RowError as exc:
+            errors[f"score:{code}"] = str(exc)
+    for name, value, scale in (("cadss", e.cadss, "CADSS"), ("moaas", e.moaas, "MOAAS")):
+        if value is not None:
+            problem = scales.total_problem(scale, value) if value == int(value) else f"{scale} is a whole number"
+            if problem:
+                errors[name] = problem
+    for i, s in enumerate(e.side_effects, start=1):
+        if s.get("effect") not in EFFECTS:
+            errors[f"effect:{i}"] = f"side effect {i}: choose one of the listed effects"
+        elif s.get("severity") not in ("mild", "moderate", "severe"):
+            errors[f"effect:{i}"] = f"{s['effect']}: severity must be mild, moderate or severe"
+    return errors
+
+
+def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | None = None) -> str:
+    """Write the session and everything measured in it, in one transaction. Returns the session ID."""
+    problems = validate(con, e)
+    if problems:
+        raise ValueError("; ".join(problems.values()))
+    sid = "R" + uuid.uuid4().hex[:12].upper()
+    start = dt.datetime.combine(e.day, e.start)
+    with db.transaction(con) as cur:
+        cur.execute("INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, "
+                    "weight_kg, chair, clinician, started_at, ended_at) VALUES "
+                    "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end)",
+                    {"s": sid, "p": e.patient_id, "at": start, "r": e.route, "ph": e.phase, "d": e.dose_mg,
+                     "w": e.weight_kg, "c": e.chair, "cl": e.clinician,
+                     "end": dt.datetime.combine(e.day, e.end)}).fetchall()
+        for v in e.vitals:
+            cur.execute("INSERT INTO vitals VALUES ($s, $m, $p, $at, $sys, $dia, $hr, $o2)",
+                        {"s": sid, "m": int(v["minute"]), "p": e.patient_id,
+                         "at": start + dt.timedelta(minutes=int(v["minute"])), "sys": int(v["systolic"]),
+                         "dia": int(v["diastolic"]), "hr": _opt(v.get("heart_rate")), "o2": _opt(v.get("spo2"))}
+                        ).fetchall()
+        for code, text in e.scores.items():
+            if (text or "").strip():
+                raw = {"patient_id": e.patient_id, "assessed_on": e.day.isoformat(), "scale": code}
+                raw.update({"items": text} if ";" in text else {"total": text})
+                row = _assessment(raw)
+                cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, $i, $s)",
+                            {"p": e.patient_id, "d": e.day, "sc": code, "t": row["total"], "i": row["items"],
+                             "s": sid}).fetchall()
+        for scale, value in (("CADSS", e.cadss), ("MOAAS", e.moaas)):
+            if value is not None:
+                cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, NULL, $s)",
+                            {"p": e.patient_id, "d": e.day, "sc": scale, "t": int(value), "s": sid}).fetchall()
+        for s in e.side_effects:
+            cur.execute("INSERT INTO side_effects VALUES ($s, $e, $sev, NULL)",
+                        {"s": sid, "e": s["effect"], "sev": s["severity"]}).fetchall()
+        if flag_log.is_fresh(con, cfg):
+            flag_log.refresh(cur, cfg, [e.patient_id])
+        audit.log(cur, "record_session", username=username, patient_id=e.patient_id, detail=sid)
+    return sid
+
+
+def delete(con: duckdb.DuckDBPyConnection, cfg: dict, session_id: str, username: str | None = None) -> None:
+    """Remove a recorded session and what was measured in it; the audit log keeps the earlier version."""
+    with db.transaction(con) as cur:
+        found = cur.execute("SELECT patient_id FROM sessions WHERE session_id = $s", {"s": session_id}).fetchall()
+        if not found:
+            raise ValueError(f"no session {session_id!r}")
+        pid = found[0][0]
+        before = {t: cur.execute(f"SELECT * FROM {t} WHERE session_id = $s", {"s": session_id}).df()
+                  .to_dict("records") for t in ("sessions", "vitals", "assessments", "side_effects")}
+        for t in ("side_effects", "vitals", "assessments", "sessions"):
+            cur.execute(f"DELETE FROM {t} WHERE session_id = $s", {"s": session_id}).fetchall()
+        if flag_log.is_fresh(con, cfg):
+            flag_log.refresh(cur, cfg, [pid])
+        audit.log(cur, "delete_session", username=username, patient_id=pid,
+                  detail=json.dumps({"session_id": session_id, "before": before}, default=str))
+
+
+def _opt(x):
+    return None if x is None or x != x else int(x)

@@ -1,0 +1,117 @@
+"""Recording a session: field messages, nothing written on a bad form, flags shown after saving."""
+
+import datetime as dt
+import json
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from kdash import db, demo, recording, settings
+from tests.conftest import ROOT, TODAY
+
+
+@pytest.fixture
+def own_store(tmp_path, monkeypatch):
+    path = str(tmp_path / "rec.duckdb")
+    demo.build(path, patients=30, seed=4, as_of=TODAY)
+    monkeypatch.setenv("KDASH_DB", path)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield path
+    st.cache_resource.clear()
+
+
+def iv_patient(path):
+    con = db.connect(path, create=False)
+    try:
+        return con.execute("SELECT patient_id FROM sessions WHERE route = 'iv_ketamine' ORDER BY 1 LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def count(path, sql):
+    con = db.connect(path, create=False)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def open_form(pid):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/record_session.py")
+    at.query_params["patient_id"] = pid
+    return at.run()
+
+
+def test_out_of_range_score_is_refused_at_its_field(own_store):
+    pid = iv_patient(own_store)
+    before = count(own_store, "SELECT count(*) FROM sessions")
+    at = open_form(pid)
+    at.number_input[0].set_value(80.0)
+    at.number_input[1].set_value(40.0)
+    at.text_input[1].set_value("7;4;3;3;3;3;3;3;3;2").run()
+    assert "= 0.50 mg/kg" in [c.value for c in at.caption][1]
+    at.button[0].click().run()
+    assert not at.exception
+    assert "MADRS item 1 = 7 is outside 0–6" in [e.value for e in at.error]
+    assert count(own_store, "SELECT count(*) FROM sessions") == before
+
+
+def test_saved_session_shows_its_new_flags(own_store):
+    pid = iv_patient(own_store)
+    before = count(own_store, "SELECT count(*) FROM sessions")
+    at = open_form(pid)
+    at.number_input[0].set_value(80.0)
+    at.number_input[1].set_value(40.0)
+    at.text_input[2].set_value("2;2;2;1;1;1;1;1;2").run()          # PHQ-9 item 9 = 2
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Saved session") for s in at.success)
+    assert any("URGENT Suicidal thoughts: PHQ-9 item 9 = 2" in w.value for w in at.warning)
+    assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
+    assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'record_session'") == 1
+
+
+def test_delete_keeps_the_earlier_version_in_the_audit_log(own_store):
+    cfg = settings.load()
+    con = db.connect(own_store, create=False)
+    try:
+        pid = con.execute("SELECT patient_id FROM patients LIMIT 1").fetchone()[0]
+        entry = recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine", weight_kg=70, dose_mg=35,
+                                start=dt.time(9), end=dt.time(10, 15),
+                                vitals=[{"minute": -5, "systolic": 150, "diastolic": 95}], scores={"MADRS": "25"})
+        sid = recording.save(con, cfg, entry, username="tester")
+        assert con.execute("SELECT count(*) FROM vitals WHERE session_id = ?", [sid]).fetchone()[0] == 1
+        recording.delete(con, cfg, sid, username="tester")
+        assert con.execute("SELECT count(*) FROM sessions WHERE session_id = ?", [sid]).fetchone()[0] == 0
+        detail = con.execute("SELECT detail FROM audit_log WHERE action = 'delete_session'").fetchone()[0]
+        before = json.loads(detail)["before"]
+        assert before["sessions"][0]["dose_mg"] == 35 and before["vitals"][0]["systolic"] == 150
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"weight_kg": None}, "weight_kg", "weight is required"),
+    ({"dose_mg": 300.0, "weight_kg": 70.0}, "dose_mg", "above 2 mg/kg"),
+    ({"route": "esketamine", "dose_mg": 60.0}, "dose_mg", "28, 56 or 84 mg"),
+    ({"end": dt.time(8, 0)}, "times", "must end after it starts"),
+    ({"vitals": [{"minute": 40, "systolic": 90, "diastolic": 120}]}, "vitals:1", "not below systolic"),
+    ({"scores": {"PHQ9": "30"}}, "score:PHQ9", "PHQ-9 total 30 is outside 0–27"),
+    ({"cadss": 93}, "cadss", "outside 0–92"),
+    ({"side_effects": [{"effect": "nausea", "severity": "awful"}]}, "effect:1", "severity must be"),
+    ({"day": TODAY + dt.timedelta(days=1)}, "day", "not before"),
+])
+def test_each_field_is_checked(own_store, change, field, message):
+    con = db.connect(own_store, create=False)
+    try:
+        pid = con.execute("SELECT patient_id FROM patients LIMIT 1").fetchone()[0]
+        base = dict(patient_id=pid, day=TODAY, route="iv_ketamine", weight_kg=70.0, dose_mg=35.0,
+                    start=dt.time(9), end=dt.time(10, 15))
+        errors = recording.validate(con, recording.Entry(**{**base, **change}), TODAY)
+        assert field in errors and message in errors[field], errors
+    finally:
+        con.close()
