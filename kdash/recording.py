@@ -96,58 +96,103 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
     return errors
 
 
-def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | None = None) -> str:
-    """Write the session and everything measured in it, in one transaction. Returns the session ID."""
+def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | None = None,
+         replaces: str | None = None) -> str:
+    """Write the session and everything measured in it, in one transaction; returns the session ID.
+    With `replaces`, that session is edited: its earlier version goes to the audit log, then it is rewritten."""
     problems = validate(con, e)
     if problems:
         raise ValueError("; ".join(problems.values()))
-    sid = "R" + uuid.uuid4().hex[:12].upper()
-    start = dt.datetime.combine(e.day, e.start)
+    sid = replaces or "R" + uuid.uuid4().hex[:12].upper()
     with db.transaction(con) as cur:
-        cur.execute("INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, "
-                    "weight_kg, chair, clinician, started_at, ended_at) VALUES "
-                    "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end)",
-                    {"s": sid, "p": e.patient_id, "at": start, "r": e.route, "ph": e.phase, "d": e.dose_mg,
-                     "w": e.weight_kg, "c": e.chair, "cl": e.clinician,
-                     "end": dt.datetime.combine(e.day, e.end)}).fetchall()
-        for v in e.vitals:
-            cur.execute("INSERT INTO vitals VALUES ($s, $m, $p, $at, $sys, $dia, $hr, $o2)",
-                        {"s": sid, "m": int(v["minute"]), "p": e.patient_id,
-                         "at": start + dt.timedelta(minutes=int(v["minute"])), "sys": int(v["systolic"]),
-                         "dia": int(v["diastolic"]), "hr": _opt(v.get("heart_rate")), "o2": _opt(v.get("spo2"))}
-                        ).fetchall()
-        for code, text in e.scores.items():
-            if (text or "").strip():
-                raw = {"patient_id": e.patient_id, "assessed_on": e.day.isoformat(), "scale": code}
-                raw.update({"items": text} if ";" in text else {"total": text})
-                row = _assessment(raw)
-                cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, $i, $s)",
-                            {"p": e.patient_id, "d": e.day, "sc": code, "t": row["total"], "i": row["items"],
-                             "s": sid}).fetchall()
-        for scale, value in (("CADSS", e.cadss), ("MOAAS", e.moaas)):
-            if value is not None:
-                cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, NULL, $s)",
-                            {"p": e.patient_id, "d": e.day, "sc": scale, "t": int(value), "s": sid}).fetchall()
-        for s in e.side_effects:
-            cur.execute("INSERT INTO side_effects VALUES ($s, $e, $sev, NULL)",
-                        {"s": sid, "e": s["effect"], "sev": s["severity"]}).fetchall()
+        if replaces:
+            before = _remove(cur, replaces)
+            audit.log(cur, "edit_session", username=username, patient_id=e.patient_id,
+                      detail=json.dumps({"session_id": replaces, "before": before}, default=str))
+        _write(cur, sid, e)
         if flag_log.is_fresh(con, cfg):
             flag_log.refresh(cur, cfg, [e.patient_id])
         audit.log(cur, "record_session", username=username, patient_id=e.patient_id, detail=sid)
     return sid
 
 
+def _write(cur, sid: str, e: Entry) -> None:
+    start = dt.datetime.combine(e.day, e.start)
+    cur.execute("INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, "
+                "weight_kg, chair, clinician, started_at, ended_at) VALUES "
+                "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end)",
+                {"s": sid, "p": e.patient_id, "at": start, "r": e.route, "ph": e.phase, "d": e.dose_mg,
+                 "w": e.weight_kg, "c": e.chair, "cl": e.clinician,
+                 "end": dt.datetime.combine(e.day, e.end)}).fetchall()
+    for v in e.vitals:
+        cur.execute("INSERT INTO vitals VALUES ($s, $m, $p, $at, $sys, $dia, $hr, $o2)",
+                    {"s": sid, "m": int(v["minute"]), "p": e.patient_id,
+                     "at": start + dt.timedelta(minutes=int(v["minute"])), "sys": int(v["systolic"]),
+                     "dia": int(v["diastolic"]), "hr": _opt(v.get("heart_rate")), "o2": _opt(v.get("spo2"))}
+                    ).fetchall()
+    for code, text in e.scores.items():
+        if (text or "").strip():
+            raw = {"patient_id": e.patient_id, "assessed_on": e.day.isoformat(), "scale": code}
+            raw.update({"items": text} if ";" in text else {"total": text})
+            row = _assessment(raw)
+            cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, $i, $s)",
+                        {"p": e.patient_id, "d": e.day, "sc": code, "t": row["total"], "i": row["items"],
+                         "s": sid}).fetchall()
+    for scale, value in (("CADSS", e.cadss), ("MOAAS", e.moaas)):
+        if value is not None:
+            cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, NULL, $s)",
+                        {"p": e.patient_id, "d": e.day, "sc": scale, "t": int(value), "s": sid}).fetchall()
+    for s in e.side_effects:
+        cur.execute("INSERT INTO side_effects VALUES ($s, $e, $sev, NULL)",
+                    {"s": sid, "e": s["effect"], "sev": s["severity"]}).fetchall()
+
+
+def _remove(cur, session_id: str) -> dict:
+    """Delete a session's rows; returns them as they were."""
+    before = {t: cur.execute(f"SELECT * FROM {t} WHERE session_id = $s", {"s": session_id}).df().to_dict("records")
+              for t in ("sessions", "vitals", "assessments", "side_effects")}
+    if not before["sessions"]:
+        raise ValueError(f"no session {session_id!r}")
+    for t in ("side_effects", "vitals", "assessments", "sessions"):
+        cur.execute(f"DELETE FROM {t} WHERE session_id = $s", {"s": session_id}).fetchall()
+    return before
+
+
+def load(con: duckdb.DuckDBPyConnection, session_id: str) -> Entry | None:
+    """A recorded session back as a form entry, for editing."""
+    cur = con.cursor()
+    try:
+        row = cur.execute("SELECT patient_id, scheduled_at, route, phase, weight_kg, dose_mg, chair, started_at, "
+                          "ended_at, clinician FROM sessions WHERE session_id = $s", {"s": session_id}).fetchall()
+        if not row:
+            return None
+        pid, at, route, phase, weight, dose, chair, started, ended, clinician = row[0]
+        vitals = [dict(zip(("minute", "systolic", "diastolic", "heart_rate", "spo2"), v)) for v in cur.execute(
+            "SELECT minute, systolic, diastolic, heart_rate, spo2 FROM vitals WHERE session_id = $s ORDER BY minute",
+            {"s": session_id}).fetchall()]
+        scores, cadss, moaas = {}, None, None
+        for scale, total, items in cur.execute("SELECT scale, total, items FROM assessments WHERE session_id = $s",
+                                               {"s": session_id}).fetchall():
+            if scale == "CADSS":
+                cadss = total
+            elif scale == "MOAAS":
+                moaas = total
+            else:
+                scores[scale] = ";".join(map(str, items)) if items else str(total)
+        effects = [{"effect": e, "severity": s} for e, s in cur.execute(
+            "SELECT effect, severity FROM side_effects WHERE session_id = $s", {"s": session_id}).fetchall()]
+    finally:
+        cur.close()
+    return Entry(patient_id=pid, day=at.date(), route=route, phase=phase or "induction", weight_kg=weight,
+                 dose_mg=dose, chair=chair, start=(started or at).time(), end=(ended or at).time(),
+                 clinician=clinician, vitals=vitals, scores=scores, cadss=cadss, moaas=moaas, side_effects=effects)
+
+
 def delete(con: duckdb.DuckDBPyConnection, cfg: dict, session_id: str, username: str | None = None) -> None:
     """Remove a recorded session and what was measured in it; the audit log keeps the earlier version."""
     with db.transaction(con) as cur:
-        found = cur.execute("SELECT patient_id FROM sessions WHERE session_id = $s", {"s": session_id}).fetchall()
-        if not found:
-            raise ValueError(f"no session {session_id!r}")
-        pid = found[0][0]
-        before = {t: cur.execute(f"SELECT * FROM {t} WHERE session_id = $s", {"s": session_id}).df()
-                  .to_dict("records") for t in ("sessions", "vitals", "assessments", "side_effects")}
-        for t in ("side_effects", "vitals", "assessments", "sessions"):
-            cur.execute(f"DELETE FROM {t} WHERE session_id = $s", {"s": session_id}).fetchall()
+        before = _remove(cur, session_id)
+        pid = before["sessions"][0]["patient_id"]
         if flag_log.is_fresh(con, cfg):
             flag_log.refresh(cur, cfg, [pid])
         audit.log(cur, "delete_session", username=username, patient_id=pid,

@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from kdash import db, patient, recording, roster, rules, scales, ui
+from kdash import patient, recording, roster, rules, scales, ui
 from kdash.importers.csv_folder import EFFECTS
 
 ui.require_app_frame()
@@ -36,32 +36,75 @@ if h is None:
     st.stop()
 st.caption(f"{h['given_name']} {h['family_name']} · {pid} · {int(h['n_sessions'] or 0)} sessions so far")
 
+
+def initial(key: str, value) -> dict:
+    """A widget's starting value, unless an edit has loaded one into its key."""
+    return {} if key in st.session_state else {"value": value}
+
+
+with st.expander("Edit or delete an earlier session of this patient"):
+    done = ui.fetch("patient.record", patient_id=pid).sessions
+    done = done[done["status"] == "completed"].sort_values("scheduled_at", ascending=False).head(20)
+    if done.empty:
+        st.caption("No completed session yet.")
+    else:
+        labels = {r.session_id: f"{r.scheduled_at:%Y-%m-%d %H:%M} · {roster.ROUTE_NAMES.get(r.route, r.route)} · "
+                                f"{r.dose_mg:g} mg" for r in done.itertuples()}
+        chosen_sid = st.selectbox("Session", list(labels), format_func=labels.get, key="rec_pick")
+        left, right = st.columns(2)
+        if left.button("Load it into the form to edit"):
+            old = recording.load(ui.connection(), chosen_sid)
+            st.session_state.update({
+                "rec_editing": chosen_sid, "rec_day": old.day, "rec_route": old.route, "rec_phase": old.phase,
+                "rec_chair": old.chair, "rec_weight": old.weight_kg, "rec_dose": old.dose_mg, "rec_start": old.start,
+                "rec_end": old.end, "score-MADRS": old.scores.get("MADRS", ""), "score-PHQ9": old.scores.get("PHQ9", ""),
+                "rec_cadss": old.cadss, "rec_moaas": old.moaas, "rec_effects": [e["effect"] for e in old.side_effects],
+                "rec_vitals_start": pd.DataFrame(old.vitals or [{"minute": -5}]), "record_errors": {}})
+            for e in old.side_effects:
+                st.session_state[f"sev-{e['effect']}"] = e["severity"]
+            st.rerun()
+        if right.button("Delete this session", type="secondary"):
+            recording.delete(ui.connection(), cfg, chosen_sid)
+            ui.clear_caches()
+            st.success(f"Deleted {labels[chosen_sid]}; the audit log keeps what it held.", icon=":material/delete:")
+editing = st.session_state.get("rec_editing")
+if editing:
+    st.info(f"Editing session {editing}: saving replaces it (its earlier version stays in the audit log).",
+            icon=":material/edit:")
+
 c = st.columns(4)
-day = c[0].date_input("Date", value=today, max_value=today, format="YYYY-MM-DD")
+day = c[0].date_input("Date", max_value=today, format="YYYY-MM-DD", key="rec_day", **initial("rec_day", today))
 problem("day")
 routes = list(roster.ROUTE_NAMES)
-route = c[1].selectbox("Route", routes, index=routes.index(h["route"]) if h["route"] in routes else 0,
-                       format_func=roster.ROUTE_NAMES.get)
-phase = c[2].selectbox("Phase", ["induction", "maintenance"],
-                       index=1 if (h["n_induction"] or 0) >= (h["planned_induction"] or 99) else 0)
-chair = c[3].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "—")
+route = c[1].selectbox("Route", routes, format_func=roster.ROUTE_NAMES.get, key="rec_route",
+                       **({} if "rec_route" in st.session_state else
+                          {"index": routes.index(h["route"]) if h["route"] in routes else 0}))
+phase = c[2].selectbox("Phase", ["induction", "maintenance"], key="rec_phase",
+                       **({} if "rec_phase" in st.session_state else
+                          {"index": 1 if (h["n_induction"] or 0) >= (h["planned_induction"] or 99) else 0}))
+chair = c[3].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "—", key="rec_chair")
 c = st.columns(4)
-weight = c[0].number_input("Weight (kg)", min_value=0.0, max_value=400.0, value=None, step=0.1)
+weight = c[0].number_input("Weight (kg)", min_value=0.0, max_value=400.0, step=0.1, key="rec_weight",
+                           **initial("rec_weight", None))
 problem("weight_kg")
-dose = c[1].number_input("Dose (mg)", min_value=0.0, max_value=2000.0, value=None, step=0.5)
+dose = c[1].number_input("Dose (mg)", min_value=0.0, max_value=2000.0, step=0.5, key="rec_dose",
+                         **initial("rec_dose", None))
 problem("dose_mg")
 per_kg = recording.mg_per_kg(dose, weight)
 c[1].caption(f"= {per_kg:.2f} mg/kg" if per_kg else "mg/kg shows once dose and weight are in")
-start = c[2].time_input("Started", value=dt.time(9, 0), step=300)
-end = c[3].time_input("Ended", value=dt.time(10, 15 if route != "esketamine" else 0) if route != "esketamine"
-                      else dt.time(11, 15), step=300)
+start = c[2].time_input("Started", step=300, key="rec_start", **initial("rec_start", dt.time(9, 0)))
+end = c[3].time_input("Ended", step=300, key="rec_end",
+                      **initial("rec_end", dt.time(11, 15) if route == "esketamine" else dt.time(10, 15)))
 problem("times")
 
 st.subheader("Blood pressure and vitals")
 discharge = 120 if route == "esketamine" else 70
-vitals = st.data_editor(pd.DataFrame({"minute": [-5, 40, discharge], "systolic": [None] * 3, "diastolic": [None] * 3,
-                                      "heart_rate": [None] * 3, "spo2": [None] * 3}, dtype="Int64"),
-                        num_rows="dynamic", hide_index=True, width="stretch", key="vitals")
+start_vitals = st.session_state.get("rec_vitals_start")
+if start_vitals is None:
+    start_vitals = pd.DataFrame({"minute": [-5, 40, discharge]})
+start_vitals = start_vitals.reindex(columns=["minute", "systolic", "diastolic", "heart_rate", "spo2"]).astype("Int64")
+vitals = st.data_editor(start_vitals, num_rows="dynamic", hide_index=True, width="stretch",
+                        key=f"vitals-{st.session_state.get('rec_editing') or 'new'}")
 problem(*[k for k in errors if k.startswith("vitals:")])
 
 st.subheader("Scores")
@@ -74,12 +117,15 @@ for col, code in zip(c, ("MADRS", "PHQ9")):
     with col:
         problem(f"score:{code}")
 c = st.columns(2)
-cadss = c[0].number_input("CADSS total (0–92)", min_value=0, max_value=92, value=None, step=1)
+cadss = c[0].number_input("CADSS total (0–92)", min_value=0, max_value=92, step=1, key="rec_cadss",
+                          **initial("rec_cadss", None))
 problem("cadss")
-moaas = c[1].selectbox("MOAA/S (5 = alert)", [None, 5, 4, 3, 2, 1, 0], format_func=lambda v: "—" if v is None else str(v))
+moaas = c[1].selectbox("MOAA/S (5 = alert)", [None, 5, 4, 3, 2, 1, 0], format_func=lambda v: "—" if v is None else str(v),
+                       key="rec_moaas")
 
 st.subheader("Side effects")
-chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: e.replace("_", " "))
+chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: e.replace("_", " "),
+                        key="rec_effects")
 effects = []
 for i, effect in enumerate(chosen, start=1):
     severity = st.radio(f"{effect.replace('_', ' ')}: severity", ["mild", "moderate", "severe"], horizontal=True,
@@ -98,7 +144,7 @@ if st.button("Save session", type="primary"):
     st.session_state["record_errors"] = found
     if found:
         st.rerun()
-    sid = recording.save(ui.connection(), cfg, entry)
+    sid = recording.save(ui.connection(), cfg, entry, replaces=st.session_state.pop("rec_editing", None))
     ui.clear_caches()
     st.session_state["record_saved"] = (sid, pid, day)
     st.rerun()

@@ -54,7 +54,7 @@ def test_out_of_range_score_is_refused_at_its_field(own_store):
     at.number_input[1].set_value(40.0)
     at.text_input[1].set_value("7;4;3;3;3;3;3;3;3;2").run()
     assert "= 0.50 mg/kg" in [c.value for c in at.caption][1]
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception
     assert "MADRS item 1 = 7 is outside 0–6" in [e.value for e in at.error]
     assert count(own_store, "SELECT count(*) FROM sessions") == before
@@ -67,7 +67,7 @@ def test_saved_session_shows_its_new_flags(own_store):
     at.number_input[0].set_value(80.0)
     at.number_input[1].set_value(40.0)
     at.text_input[2].set_value("2;2;2;1;1;1;1;1;2").run()          # PHQ-9 item 9 = 2
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception, at.exception
     assert any(s.value.startswith("Saved session") for s in at.success)
     assert any("URGENT Suicidal thoughts: PHQ-9 item 9 = 2" in w.value for w in at.warning)
@@ -115,3 +115,21 @@ def test_each_field_is_checked(own_store, change, field, message):
         assert field in errors and message in errors[field], errors
     finally:
         con.close()
+
+
+def test_edit_from_the_page_keeps_the_earlier_version(own_store):
+    pid = iv_patient(own_store)
+    at = open_form(pid)
+    load = next(b for b in at.button if b.label == "Load it into the form to edit")
+    load.click().run()
+    assert not at.exception
+    assert any("Editing session" in i.value for i in at.info)
+    old_dose = at.number_input[1].value
+    at.number_input[1].set_value(old_dose + 1.0)
+    next(b for b in at.button if b.label == "Save session").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Saved session") for s in at.success)
+    edits = count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'edit_session'")
+    assert edits == 1
+    detail = count(own_store, "SELECT detail FROM audit_log WHERE action = 'edit_session'")
+    assert f'"dose_mg": {old_dose}' in detail
