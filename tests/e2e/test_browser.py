@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import wait_for_app
 
-PAGES = ["", "roster", "patient", "eligibility", "record", "outcomes", "side-effects", "throughput",
-         "conference", "import", "audit"]
+PAGES = ["", "roster", "patient", "eligibility", "record_session", "outcomes", "side_effects", "throughput",
+         "conference", "import_data", "audit"]
 
 
 def test_home_opens_with_the_demo_banner_and_figures(page, server):
@@ -71,3 +71,21 @@ def test_roster_links_point_at_patient_pages(page, server):
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.mark.parametrize("path", ["record_session?patient_id=P000001", "side_effects", "eligibility?patient_id=P000001"])
+def test_first_request_deep_links_show_no_page_not_found(browser, tmp_path, path):
+    """A fresh server's first request to any page opens it without Streamlit's 'page not found' dialog."""
+    from kdash import demo
+    from tests.e2e.browser import streamlit_server
+    store = str(tmp_path / "fresh.duckdb")
+    demo.build(store, patients=40)
+    with streamlit_server(store) as url:
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(f"{url}/{path}")
+        wait_for_app(pg)
+        pg.wait_for_timeout(500)
+        assert pg.get_by_text("Page not found").count() == 0
+        assert pg.get_by_role("dialog").count() == 0
+        context.close()
