@@ -161,12 +161,10 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     scale = scales.SCALES[filters.get("scale", "MADRS")]
     set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[filters.get("analysis_set", "itt")]
     f = {k: v for k, v in filters.items() if k != "scale"}
-    points = timepoints(con, cfg, scale=scale.code, **f)
-    means = mean_by_session(con, cfg, scale=scale.code, **f)
-    lines = trajectories(con, cfg, scale=scale.code, **f)
-    fall = waterfall(con, cfg, scale=scale.code, **f)
-    funnel = retention(con, cfg, scale=scale.code, **f)
-    curves = time_to_response(con, cfg, scale=scale.code, **f)
+    # independent queries, each on its own cursor: two at a time use both cores
+    points, means, lines, fall, funnel, curves = _parallel(
+        [timepoints, mean_by_session, trajectories, waterfall, retention, time_to_response],
+        con, cfg, dict(scale=scale.code, **f))
     return {
         "summary": summary_, "set_name": set_name, "points": points, "means": means, "funnel": funnel,
         "timepoint_chart": charts.timepoint_rates(points, scale.name, set_name).to_dict(),
@@ -177,3 +175,11 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
         "km_charts": {unit: charts.km_curves(c, unit).to_dict() if c else None for unit, c in curves.items()},
         "at_risk": {unit: {r: (c["durations"], c["n"]) for r, c in by_route.items()} for unit, by_route in curves.items()},
     }
+
+
+def _parallel(functions, con, cfg, kwargs: dict) -> list:
+    """Run independent query functions on a small thread pool (DuckDB releases the GIL; one cursor each)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(fn, con, cfg, **kwargs) for fn in functions]
+        return [f.result() for f in futures]

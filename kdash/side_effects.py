@@ -62,10 +62,10 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     size = cohort_size(con, cfg, **filters)
     if size["patients"] == 0:
         return {"size": size}
-    all_rates = rates(con, cfg, **filters)
+    all_rates, events = outcomes._parallel([rates, excursions], con, cfg, filters)
     overall = all_rates[all_rates["by"] == "all"]
     top = list(overall.sort_values("patients", ascending=False)["effect"].head(6))
-    view = {"size": size, "overall": overall, "events": excursions(con, cfg, **filters)}
+    view = {"size": size, "overall": overall, "events": events}
     if overall.empty:
         return view
     return {**view,
