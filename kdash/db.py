@@ -98,6 +98,13 @@ MIGRATIONS: list[str] = [
     DROP TABLE antidepressant_trials;
     ALTER TABLE antidepressant_trials_v5 RENAME TO antidepressant_trials;
     """,
+    # 6: score points (kdash/score_points.py), built here for the scores already in the store.
+    """
+    CREATE TABLE score_points (
+        patient_id VARCHAR NOT NULL, scale VARCHAR NOT NULL, assessed_on DATE NOT NULL, total INTEGER NOT NULL,
+        after_session BIGINT NOT NULL, days_after INTEGER, has_next BOOLEAN NOT NULL, first_after BOOLEAN NOT NULL);
+    INSERT INTO score_points SELECT * FROM ({{score_points_build}}) ORDER BY patient_id, scale, assessed_on;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -161,8 +168,9 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = SCHEMA_VERSION) -> int:
     if current > SCHEMA_VERSION:
         raise StoreError(f"the store has schema version {current}; this kdash knows up to {SCHEMA_VERSION}")
     for version in range(current + 1, upto + 1):
+        text = _INCLUDE.sub(lambda m: sql(m.group(1)).replace("$ids", "NULL"), MIGRATIONS[version - 1])
         with transaction(con) as cur:
-            cur.execute(MIGRATIONS[version - 1])
+            cur.execute(text)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(version)})
     return max(current, upto)
 

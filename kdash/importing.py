@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import audit, db, flag_log
+from kdash import audit, db, flag_log, score_points
 from kdash.importers import csv_folder, fhir
 
 
@@ -68,6 +68,8 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
     with db.transaction(con) as cur:
         rep.written = csv_folder.write(cur, rep)
         touched = csv_folder.touched_patients(rep)
+        if touched:
+            score_points.refresh(cur, touched)
         if touched and flag_log.is_fresh(con, cfg):
             flag_log.refresh(cur, cfg, touched)
         audit.log(cur, "import", username=username,

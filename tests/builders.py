@@ -30,6 +30,12 @@ class Clinic:
         self.con.execute(f"INSERT INTO patients ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
         return pid
 
+    def _points(self, pid: str) -> None:
+        """Keep the derived score points current, as every write path of the app does."""
+        from kdash import db, score_points
+        with db.transaction(self.con) as cur:
+            score_points.refresh(cur, [pid])
+
     def session(self, pid: str, n_day: int, route: str = "iv_ketamine", status: str = "completed",
                 dose_mg: float | None = 40.0, weight_kg: float | None = 80.0, phase: str = "induction",
                 minutes: int = 75, sid: str | None = None) -> str:
@@ -41,6 +47,7 @@ class Clinic:
             "chair, clinician, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Chair 1', 'Dr Test', ?, ?)",
             [sid, pid, at, status, route, phase, dose_mg if done else None, weight_kg if done else None,
              at if done else None, at + dt.timedelta(minutes=minutes) if done else None])
+        self._points(pid)
         return sid
 
     def score(self, pid: str, n_day: int, scale: str, total: int | None = None, items: list[int] | None = None,
@@ -49,6 +56,7 @@ class Clinic:
             total = sum(items)
         self.con.execute("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?)",
                          [pid, day(n_day), scale, total, items, session_id])
+        self._points(pid)
 
     def bp(self, pid: str, sid: str | None, minute: int | None, systolic: int, diastolic: int,
            n_day: int | None = None) -> None:

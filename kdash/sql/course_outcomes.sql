@@ -5,7 +5,7 @@
 WITH cohort AS ({{cohort}}),
 scores AS (
     SELECT a.patient_id, a.assessed_on, a.total
-    FROM assessments a
+    FROM score_points a
     WHERE a.scale = $scale AND a.patient_id IN (SELECT patient_id FROM cohort)
 ),
 baseline AS (

@@ -2,17 +2,10 @@
 -- in days since the first session; censored at the last score when response never came (at 0 without one).
 WITH po AS ({{course_outcomes}}),
 evaluable AS (SELECT patient_id, route, first_day, baseline FROM po WHERE evaluable),
-scores AS (
-    SELECT a.patient_id, a.assessed_on, a.total FROM assessments a
-    WHERE a.scale = $scale AND a.patient_id IN (SELECT patient_id FROM evaluable)
-),
-numbered AS (
-    SELECT patient_id, scheduled_at::DATE AS day, row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
-    FROM sessions WHERE status = 'completed' AND patient_id IN (SELECT patient_id FROM evaluable)
-),
-timed AS (   -- each later score with the number of sessions given before it
-    SELECT s.patient_id, s.assessed_on, s.total, coalesce(n.k, 0) AS after_session
-    FROM scores s ASOF LEFT JOIN numbered n ON s.patient_id = n.patient_id AND s.assessed_on > n.day
+timed AS (
+    SELECT p.patient_id, p.assessed_on, p.total, p.after_session
+    FROM score_points p
+    WHERE p.scale = $scale AND p.after_session >= 1 AND p.patient_id IN (SELECT patient_id FROM evaluable)
 )
 SELECT e.patient_id, e.route,
        count(*) FILTER (WHERE (e.baseline - t.total) / e.baseline >= $response) > 0 AS responded,
@@ -20,5 +13,5 @@ SELECT e.patient_id, e.route,
                 max(t.after_session), 0) AS sessions,
        coalesce(min(t.assessed_on - e.first_day) FILTER (WHERE (e.baseline - t.total) / e.baseline >= $response),
                 max(t.assessed_on - e.first_day), 0) AS days
-FROM evaluable e LEFT JOIN timed t ON t.patient_id = e.patient_id AND t.assessed_on > e.first_day
+FROM evaluable e LEFT JOIN timed t ON t.patient_id = e.patient_id
 GROUP BY e.patient_id, e.route

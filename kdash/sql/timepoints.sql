@@ -1,46 +1,38 @@
 -- Response and remission at fixed timepoints (clinical-reference §1), one row per timepoint.
 -- Score after session k: the first score after session k's day, on or before session k+1's day (or within
 -- $window days when there is none). Missing, or session k never reached: the last score so far is carried
--- forward (LOCF), so every patient of the analysis set counts at every timepoint.
+-- forward (LOCF), so every patient of the analysis set counts at every timepoint. Read from score_points.
 WITH cohort AS ({{cohort}}),
-scores AS (
-    SELECT patient_id, assessed_on, total FROM assessments
-    WHERE scale = $scale AND patient_id IN (SELECT patient_id FROM cohort)
+pts AS (
+    SELECT * FROM score_points WHERE scale = $scale AND patient_id IN (SELECT patient_id FROM cohort)
 ),
 baseline AS (
-    SELECT c.patient_id, arg_max(s.total, s.assessed_on) AS base
-    FROM cohort c JOIN scores s ON s.patient_id = c.patient_id
-     AND s.assessed_on <= c.first_day AND s.assessed_on >= c.first_day - $lookback::INTEGER
-    GROUP BY c.patient_id
-),
-numbered AS (
-    SELECT patient_id, scheduled_at::DATE AS day,
-           row_number() OVER w AS k, lead(scheduled_at::DATE) OVER w AS next_day
-    FROM sessions
-    WHERE status = 'completed' AND patient_id IN (SELECT patient_id FROM cohort)
-    WINDOW w AS (PARTITION BY patient_id ORDER BY scheduled_at)
+    SELECT p.patient_id, arg_max(p.total, p.assessed_on) AS base
+    FROM pts p JOIN cohort c USING (patient_id)
+    WHERE p.after_session = 0 AND p.assessed_on >= c.first_day - $lookback::INTEGER
+    GROUP BY p.patient_id
 ),
 timepoints AS (
     SELECT * FROM (VALUES ('after session 2', 1, 2), ('after session 4', 2, 4), ('after session 6', 3, 6),
                           ('end of induction', 4, 0), ('last observation', 5, -1)) t(label, ord, k)
 ),
-anchored AS (
-    SELECT c.patient_id, c.first_day, c.last_day, t.label, t.ord, n.day, n.next_day
+anchored AS (   -- k: the session the timepoint follows, when this patient reached it
+    SELECT c.patient_id, c.first_day, c.last_day, t.label, t.ord,
+           CASE WHEN t.k = 0 AND c.planned <= c.n_sessions THEN c.planned
+                WHEN t.k > 0 AND t.k <= c.n_sessions THEN t.k END AS k
     FROM cohort c CROSS JOIN timepoints t
-    LEFT JOIN numbered n ON n.patient_id = c.patient_id
-     AND n.k = CASE WHEN t.k = 0 THEN c.planned ELSE t.k END
 ),
 after_k AS (
-    SELECT a.patient_id, a.ord, arg_min(s.total, s.assessed_on) AS value
-    FROM anchored a JOIN scores s ON s.patient_id = a.patient_id
-     AND s.assessed_on > a.day AND s.assessed_on <= coalesce(a.next_day, a.day + $window::INTEGER)
+    SELECT a.patient_id, a.ord, any_value(p.total) AS value
+    FROM anchored a JOIN pts p ON p.patient_id = a.patient_id AND p.after_session = a.k AND p.first_after
+     AND (p.has_next OR p.days_after <= $window::INTEGER)
     GROUP BY a.patient_id, a.ord
 ),
 carried AS (
-    SELECT a.patient_id, a.ord, arg_max(s.total, s.assessed_on) AS value
-    FROM anchored a JOIN scores s ON s.patient_id = a.patient_id
-     AND s.assessed_on >= a.first_day - $lookback::INTEGER
-     AND s.assessed_on <= coalesce(a.day, a.last_day + $window::INTEGER)
+    SELECT a.patient_id, a.ord, arg_max(p.total, p.assessed_on) AS value
+    FROM anchored a JOIN pts p ON p.patient_id = a.patient_id
+     AND p.assessed_on >= a.first_day - $lookback::INTEGER
+     AND CASE WHEN a.k IS NULL THEN p.assessed_on <= a.last_day + $window::INTEGER ELSE p.after_session < a.k END
     GROUP BY a.patient_id, a.ord
 ),
 valued AS (
