@@ -6,7 +6,6 @@ CSV folders follow data-contract §3. FHIR R4 (§4) is not built yet: such a sou
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from pathlib import Path
 
 import duckdb

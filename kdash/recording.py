@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from kdash import audit, db, flag_log, scales, score_points
-from kdash.importers.csv_folder import EFFECTS, ROUTES, RowError, _assessment, _number, _whole
+from kdash.importers.csv_folder import EFFECTS, ROUTES, RowError, _assessment, _whole
 
 
 @dataclass

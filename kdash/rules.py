@@ -14,10 +14,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from kdash import db
 
 SEVERITY_ORDER = {"urgent": 0, "high": 1, "caution": 2, "review": 3}
 LABEL = "SPRAVATO (esketamine) US prescribing information and REMS"

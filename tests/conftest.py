@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -42,4 +41,21 @@ def app_env(demo_store, monkeypatch):
     st.cache_resource.clear()
     yield demo_store
     st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def writable_app_store(tmp_path, monkeypatch):
+    """A store of the test's own, for tests that write through the app; returns a builder (patients, seed)."""
+    import streamlit as st
+
+    def build(patients: int = 30, seed: int = 4) -> str:
+        path = str(tmp_path / f"app-{patients}-{seed}.duckdb")
+        demo.build(path, patients=patients, seed=seed, as_of=TODAY)
+        monkeypatch.setenv("KDASH_DB", path)
+        monkeypatch.chdir(ROOT)
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        return path
+    yield build
     st.cache_resource.clear()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import db, scales
+from kdash import scales
 
 ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 EFFECTS = ("dissociation", "nausea", "dizziness", "vertigo", "headache", "somnolence", "dysgeusia", "hypoaesthesia",
@@ -193,7 +193,6 @@ def _session(r: dict) -> dict:
 def _assessment(r: dict) -> dict:
     _required(r, ["patient_id", "assessed_on", "scale"])
     code = _code(r["scale"], "scale", tuple(scales.SCALES))
-    scale = scales.SCALES[code]
     total = _whole(r.get("total", ""), "total", -10**6, 10**6)
     items = None
     if (r.get("items") or "").strip():

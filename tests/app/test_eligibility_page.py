@@ -7,8 +7,8 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kdash import db, eligibility, settings
-from tests.conftest import ROOT, TODAY
+from kdash import db, eligibility
+from tests.conftest import ROOT
 
 
 def open_page(pid=None):
@@ -29,18 +29,9 @@ def decisions_count(path):
 
 
 @pytest.fixture
-def own_store(tmp_path, monkeypatch):
-    """A store of our own: these tests write decisions."""
-    import streamlit as st
-    from kdash import demo
-    path = str(tmp_path / "elig.duckdb")
-    demo.build(path, patients=80, seed=5, as_of=TODAY)
-    monkeypatch.setenv("KDASH_DB", path)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+def own_store(writable_app_store):
+    """A store of our own: these tests write."""
+    return writable_app_store(80, 5)
 
 
 def test_checklist_shows_verdict_groups_and_trials(app_env):

@@ -1,25 +1,18 @@
 """The Import page: a dry-run report first, then one transaction; a rejected file changes nothing."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kdash import db, demo
-from tests.conftest import ROOT, TODAY
+from kdash import db
+from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample_import"
 
 
 @pytest.fixture
-def own_store(tmp_path, monkeypatch):
-    path = str(tmp_path / "imp.duckdb")
-    demo.build(path, patients=30, seed=4, as_of=TODAY)
-    monkeypatch.setenv("KDASH_DB", path)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+def own_store(writable_app_store):
+    """A store of our own: these tests write."""
+    return writable_app_store(30, 4)
 
 
 def open_page(files):

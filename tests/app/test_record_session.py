@@ -4,23 +4,16 @@ import datetime as dt
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kdash import db, demo, recording, settings
+from kdash import db, recording, settings
 from tests.conftest import ROOT, TODAY
 
 
 @pytest.fixture
-def own_store(tmp_path, monkeypatch):
-    path = str(tmp_path / "rec.duckdb")
-    demo.build(path, patients=30, seed=4, as_of=TODAY)
-    monkeypatch.setenv("KDASH_DB", path)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+def own_store(writable_app_store):
+    """A store of our own: these tests write."""
+    return writable_app_store(30, 4)
 
 
 def iv_patient(path):

@@ -2,12 +2,10 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from kdash import db, demo, importing, settings
-from kdash.importers import fhir
 from tests.conftest import ROOT
 
 CFG = settings.load()

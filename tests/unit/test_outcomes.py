@@ -1,10 +1,8 @@
 """Outcome statistics (clinical-reference §1) on a 10-patient store worked out by hand."""
 
-import datetime as dt
-
 import pytest
 
-from kdash import db, outcomes, settings, stats
+from kdash import outcomes, settings, stats
 from tests.builders import Clinic, day
 
 CFG = settings.load()

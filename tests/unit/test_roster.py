@@ -1,7 +1,5 @@
 """The roster's SQL agrees with the patient page's Python on phase and status; paging is complete."""
 
-import datetime as dt
-
 import pytest
 
 from kdash import db, patient, roster, scales, settings

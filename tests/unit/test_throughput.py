@@ -1,10 +1,8 @@
 """The manager's figures on a small hand-built schedule (clinical-reference §7)."""
 
-import datetime as dt
-
 import pytest
 
-from kdash import db, settings, throughput
+from kdash import settings, throughput
 from tests.builders import Clinic, D0, day
 
 CFG = settings.load()        # open Mon–Fri 8:00–18:00
