@@ -40,8 +40,9 @@ def rates(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = 8, **filters) 
 
 
 def cohort_size(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
-    text = "WITH s AS ({{side_effect_sessions}}) SELECT count(DISTINCT patient_id), count(DISTINCT session_id) FROM s"
-    text = text.replace("{{side_effect_sessions}}", db.sql("side_effect_sessions"))
+    """Treated patients and their completed sessions (from the cohort's course counts, not the session rows)."""
+    text = "WITH c AS ({{cohort}}) SELECT count(*), coalesce(sum(n_sessions), 0) FROM c".replace(
+        "{{cohort}}", db.sql("cohort"))
     cur = con.cursor()
     try:
         patients, sessions = cur.execute(text, db.bind(text, _params(cfg, filters))).fetchone()
