@@ -12,10 +12,10 @@ PAGES = ["", "roster", "patient", "eligibility", "record_session", "outcomes", "
 def test_home_opens_with_the_demo_banner_and_figures(page, server):
     page.goto(server)
     wait_for_app(page)
-    assert page.get_by_text("Synthetic demo data").is_visible()
-    assert page.get_by_role("heading", name="Clinic at a glance").is_visible()
-    assert page.locator("[data-testid='stMetric']").count() == 4
-    assert page.locator(".js-plotly-plot").count() >= 1
+    expect(page.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Clinic at a glance")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stMetric']")).to_have_count(4, timeout=30_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)      # plotly draws after the script has run
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.app_errors == []
     assert page.external_requests == [], "no request may leave the machine"
@@ -25,7 +25,7 @@ def test_home_opens_with_the_demo_banner_and_figures(page, server):
 def test_every_page_renders_without_an_error(page, server, path):
     page.goto(f"{server}/{path}")
     wait_for_app(page)
-    assert page.get_by_text("Synthetic demo data").is_visible()
+    expect(page.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
     assert page.locator("h1").count() >= 1
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.app_errors == []
@@ -43,19 +43,17 @@ def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp
         pg = context.new_page()
         pg.goto(f"{url}/patient?patient_id=P000001")
         wait_for_app(pg)
-        assert pg.get_by_text("Synthetic demo data").is_visible()
-        assert pg.get_by_role("heading", name="Patient progress").is_visible()
-        assert pg.locator("[data-testid='stSidebarNav']").get_by_text("Clinic at a glance").count() == 1
+        expect(pg.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
+        expect(pg.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)
+        expect(pg.locator("[data-testid='stSidebarNav']").get_by_text("Clinic at a glance")).to_have_count(1, timeout=30_000)
         context.close()
 
 
 def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, e2e_patient):
     page.goto(f"{server}/patient?patient_id={e2e_patient}")
     wait_for_app(page)
-    assert page.get_by_role("heading", name="Mood scores").is_visible()
-    page.wait_for_selector(".js-plotly-plot")
-    before = page.locator(".js-plotly-plot").count()
-    assert before >= 3
+    expect(page.get_by_role("heading", name="Mood scores")).to_be_visible(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     page.get_by_text("By date", exact=True).click()
     expect(page.locator(".js-plotly-plot").first.get_by_text("Date", exact=True)).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
@@ -66,7 +64,7 @@ def test_roster_links_point_at_patient_pages(page, server):
     page.goto(f"{server}/roster")
     wait_for_app(page)
     expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1, timeout=30_000)
-    assert page.get_by_role("heading", name="Patients").is_visible()
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible(timeout=30_000)
     page.get_by_label("Search by name, ID or MRN").fill("P000010")
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
