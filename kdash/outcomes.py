@@ -155,7 +155,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
     so the page can cache it whole."""
     from kdash import charts, scales
-    summary_ = summary(con, cfg, **{k: v for k, v in filters.items()})
+    summary_ = summary(con, cfg, **filters)
     if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
         return {"summary": summary_}
     scale = scales.SCALES[filters.get("scale", "MADRS")]
