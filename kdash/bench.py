@@ -78,10 +78,11 @@ def main(args) -> int:
     largest, r = reference_pass(path)
     print(f"store {path}; R = full pass over {largest}: {r * 1000:.0f} ms")
     print(f"{'page':<28}{'cold ms':>10}{'warm ms':>10}{'cold/R':>9}{'warm/R':>9}  {'verdict':<12}title seen")
-    for page in PAGES:   # imports (plotly, scipy) happen once per process: not part of a page's cold run
+    pages = [p for p in PAGES if not args.page or any(part in p for part in args.page)]
+    for page in pages:   # imports (plotly, scipy) happen once per process: not part of a page's cold run
         _page_times(page, 0, {"patient_id": "P000001"} if "patient" in page else None)
     failures = 0
-    for page in PAGES:
+    for page in pages:
         cold, warm, error, title = _page_times(page, args.warm_runs, {"patient_id": "P000001"} if "patient" in page else None)
         ok = error is None and warm <= r and cold <= 5 * r
         failures += not ok

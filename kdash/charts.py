@@ -7,17 +7,26 @@ exported PNG looking like the figure on screen.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+
 from plotly.subplots import make_subplots
+
+from kdash.roster import ROUTE_NAMES   # one vocabulary for tables and charts
 
 BLUE, SKY, ORANGE, VERMILLION, GREEN, YELLOW, PURPLE, GREY = (
     "#0072B2", "#56B4E9", "#E69F00", "#D55E00", "#009E73", "#F0E442", "#CC79A7", "#999999")
 STATUS_COLOURS = {"completed": BLUE, "scheduled": SKY, "cancelled": ORANGE, "no_show": VERMILLION}
 STATUS_LABELS = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
 
-TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+# plotly_white's layout and the trace defaults of the trace types drawn here, nothing else: a figure carries
+# its template, and plotly validates it on every build and every st.plotly_chart call, so a lean template
+# is most of a chart's cost on a cached rerun.
+_WHITE = pio.templates["plotly_white"]
+TEMPLATE = go.layout.Template(layout=_WHITE.layout, data={kind: _WHITE.data[kind] for kind in
+                                                          ("bar", "scatter", "heatmap", "funnel")})
 TEMPLATE.layout.update(
     font=dict(family="DejaVu Sans, Arial, sans-serif", size=13, color="#222"),
     colorway=[BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, GREY],
@@ -224,8 +233,6 @@ STATUS_PALETTE = {"remitter": BLUE, "responder": SKY, "partial": YELLOW, "non-re
                   "worsening": VERMILLION, "not evaluable": "#DDDDDD"}
 ROUTE_COLOURS = {"iv_ketamine": BLUE, "esketamine": ORANGE, "sc_ketamine": GREEN, "im_ketamine": PURPLE,
                  "oral_ketamine": GREY}
-ROUTE_NAMES = {"iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine",
-               "im_ketamine": "IM ketamine", "oral_ketamine": "Oral ketamine"}
 
 
 def _error_bars(rate, low, high) -> dict:
@@ -252,10 +259,7 @@ def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.
 def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: float | None) -> go.Figure:
     """Mean score after each session with its 95 % interval, over faint individual trajectories."""
     fig = go.Figure(layout=dict(template="kdash", height=420))
-    xs, ys = [], []
-    for _, one in lines.groupby("patient_id"):      # one trace, courses split by gaps: fast to build and draw
-        xs += [*one["k"], None]
-        ys += [*one["total"], None]
+    xs, ys = _courses_with_gaps(lines)
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
                     hoverinfo="skip", name="Individual courses", connectgaps=False)
     fig.add_scatter(x=list(means["k"]) + list(means["k"][::-1]), y=list(means["high"]) + list(means["low"][::-1]),
@@ -273,16 +277,27 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
     return fig
 
 
+def _courses_with_gaps(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """All courses as one trace: each patient's points in session order, a NaN gap between patients
+    (one trace is fast to build and draw; numpy arrays skip plotly's per-item validation)."""
+    lines = lines.sort_values(["patient_id", "k"], kind="stable")
+    last_of_patient = (lines["patient_id"] != lines["patient_id"].shift(-1)).to_numpy()
+    n = len(lines) + int(last_of_patient.sum())
+    where = np.arange(len(lines)) + np.concatenate([[0], np.cumsum(last_of_patient)[:-1]]) if len(lines) else []
+    xs, ys = np.full(n, np.nan), np.full(n, np.nan)
+    xs[where], ys[where] = lines["k"].to_numpy(float), lines["total"].to_numpy(float)
+    return xs, ys
+
+
 def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
     """Each patient's % change from baseline at the last observation, coloured by status."""
     fig = go.Figure(layout=dict(template="kdash", height=380, bargap=0))
-    change = -100 * df["pct_change"]
-    x = list(range(len(df)))
+    change = -100 * df["pct_change"].to_numpy(float)
+    x = np.arange(len(df))
     for status, colour in STATUS_PALETTE.items():
-        part = df["status"] == status
+        part = (df["status"] == status).to_numpy()
         if part.any():
-            fig.add_bar(x=[i for i, p in zip(x, part) if p], y=change[part], name=status, marker_color=colour,
-                        marker_line_width=0)
+            fig.add_bar(x=x[part], y=change[part], name=status, marker_color=colour, marker_line_width=0)
     marks = [_threshold(-50, "Response: −50 %", BLUE, where="bottom right")]
     _decorate(fig, *marks)
     sampled = f"{len(df):,} of {shown_of:,}, fixed sample" if shown_of > len(df) else f"n = {len(df):,}"
@@ -298,11 +313,14 @@ def km_curves(curves: dict, unit: str) -> go.Figure:
     fig = go.Figure(layout=dict(template="kdash", height=400))
     for route, c in curves.items():
         colour = ROUTE_COLOURS.get(route, GREY)
-        t = [0, *c["time"]]
-        fig.add_scatter(x=t, y=[0, *(1 - c["survival"])], mode="lines", line=dict(shape="hv", color=colour, width=2.5),
+        t = np.concatenate([[0.0], np.asarray(c["time"], float)])
+        responded = np.concatenate([[0.0], 1 - np.asarray(c["survival"], float)])
+        fig.add_scatter(x=t, y=responded, mode="lines", line=dict(shape="hv", color=colour, width=2.5),
                         name=f"{ROUTE_NAMES.get(route, route)} (n = {c['n']:,}, {c['events']:,} responded)")
-        low, high = [0, *(1 - c["high"])], [0, *(1 - c["low"])]
-        fig.add_scatter(x=t + t[::-1], y=high + low[::-1], fill="toself", line=dict(width=0, shape="hv"),
+        low = np.concatenate([[0.0], 1 - np.asarray(c["high"], float)])
+        high = np.concatenate([[0.0], 1 - np.asarray(c["low"], float)])
+        fig.add_scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([high, low[::-1]]), fill="toself",
+                        line=dict(width=0, shape="hv"),
                         fillcolor=_tint(colour), hoverinfo="skip",
                         showlegend=False)
     fig.update_layout(title=f"Time to first response (Kaplan–Meier; censored at the last score), by {unit[:-1]}",

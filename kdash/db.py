@@ -105,6 +105,16 @@ MIGRATIONS: list[str] = [
         after_session BIGINT NOT NULL, days_after INTEGER, has_next BOOLEAN NOT NULL, first_after BOOLEAN NOT NULL);
     INSERT INTO score_points SELECT * FROM ({{score_points_build}}) ORDER BY patient_id, scale, assessed_on;
     """,
+    # 7: session facts (kdash/session_facts.py): each completed session's number, dose band and measured
+    # extremes, for the side-effect and safety-event pages.
+    """
+    CREATE TABLE session_facts (
+        session_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, scheduled_at TIMESTAMP,
+        k BIGINT NOT NULL, dose_band VARCHAR NOT NULL, has_pre BOOLEAN NOT NULL, has_post BOOLEAN NOT NULL,
+        pre_systolic INTEGER, pre_diastolic INTEGER, post_systolic INTEGER, post_diastolic INTEGER,
+        cadss_max INTEGER, moaas_min INTEGER);
+    INSERT INTO session_facts SELECT * FROM ({{session_facts_build}}) ORDER BY patient_id, scheduled_at;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -199,10 +209,35 @@ def write(con: duckdb.DuckDBPyConnection, fn: Callable[[duckdb.DuckDBPyConnectio
 _INCLUDE = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
-def sql(name: str) -> str:
-    """A named query from kdash/sql/NAME.sql, with any {{other}} replaced by sql/other.sql."""
+def sql(name: str, shared: frozenset[str] = frozenset()) -> str:
+    """A named query from kdash/sql/NAME.sql, with any {{other}} replaced by sql/other.sql (or, for an
+    include already materialised on a Shared cursor, by a read of its temp table)."""
     text = resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
-    return _INCLUDE.sub(lambda m: sql(m.group(1)), text)
+    return _INCLUDE.sub(lambda m: f"SELECT * FROM shared_{m.group(1)}" if m.group(1) in shared
+                        else sql(m.group(1), shared), text)
+
+
+class Shared:
+    """One cursor on which named includes (a cohort, its course outcomes) are computed once, as temp tables,
+    and read by every query run through it: a page's several statistics over one cohort then share that
+    work instead of each re-deriving it. Temp tables belong to the cursor and go when it closes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, params: dict, includes: list[str]):
+        self.cursor, self.params, self.includes = con.cursor(), params, frozenset()
+        try:
+            for name in includes:   # in dependency order: later ones read the earlier tables
+                text = sql(name, self.includes)
+                self.cursor.execute(f"CREATE TEMP TABLE shared_{name} AS {text}", bind(text, params))
+                self.includes |= {name}
+        except BaseException:
+            self.cursor.close()
+            raise
+
+    def __enter__(self) -> "Shared":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cursor.close()
 
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -214,8 +249,11 @@ def bind(text: str, params: dict) -> dict:
     return {k: v for k, v in params.items() if k in names}
 
 
-def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> pd.DataFrame:
-    """Run a named query on a fresh cursor and return its rows."""
+def query(con: "duckdb.DuckDBPyConnection | Shared", name: str, params: dict | None = None) -> pd.DataFrame:
+    """Run a named query on a fresh cursor (or on a Shared one, reading its includes) and return its rows."""
+    if isinstance(con, Shared):
+        text = sql(name, con.includes)
+        return con.cursor.execute(text, bind(text, params or {})).df()
     text = sql(name)
     cur = con.cursor()
     try:
@@ -235,3 +273,11 @@ def scalar(con: duckdb.DuckDBPyConnection, text: str, params: dict | None = None
 
 def meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return scalar(con, "SELECT value FROM meta WHERE key = $k", {"k": key})
+
+
+def parallel(functions, con, cfg, kwargs: dict) -> list:
+    """Run independent query functions on a small thread pool (DuckDB releases the GIL; one cursor each)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(fn, con, cfg, **kwargs) for fn in functions]
+        return [f.result() for f in futures]

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from kdash import db, flag_log, score_points, settings
+from kdash import db, derived, flag_log, settings
 
 ROUTES = ["iv_ketamine", "esketamine", "sc_ketamine"]
 ROUTE_P = [0.58, 0.35, 0.07]
@@ -143,7 +143,7 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
             _insert(cur, tables, {"demo": "true", "demo_seed": str(seed), "demo_as_of": as_of.isoformat(),
                                   "demo_patients": str(patients)})
             flag_log.refresh(cur, cfg)
-            score_points.refresh(cur)
+            derived.refresh(cur)
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}
     finally:
         con.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import audit, db, flag_log, score_points
+from kdash import audit, db, derived, flag_log
 from kdash.importers import csv_folder, fhir
 
 
@@ -68,7 +68,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
         rep.written = csv_folder.write(cur, rep)
         touched = csv_folder.touched_patients(rep)
         if touched:
-            score_points.refresh(cur, touched)
+            derived.refresh(cur, touched)
         if touched and flag_log.is_fresh(con, cfg):
             flag_log.refresh(cur, cfg, touched)
         audit.log(cur, "import", username=username,

@@ -14,6 +14,8 @@ SETS = ("itt", "completers")
 
 AGE_BANDS = {"18–29": (18, 29), "30–44": (30, 44), "45–64": (45, 64), "65+": (65, 200), "under 18": (0, 17)}
 
+MAX_K = 12   # the mean course and the trajectories run to session 12
+
 
 def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
            start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
@@ -43,28 +45,14 @@ def per_patient(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.Data
     return db.query(con, "course_outcomes", params(cfg, **filters))
 
 
-_SUMMARY = """
-WITH po AS ({body})
-SELECT count(*) AS n_treated, count(*) FILTER (WHERE evaluable) AS n_evaluable,
-       count(*) FILTER (WHERE responder) AS responders, count(*) FILTER (WHERE remitter) AS remitters,
-       avg(baseline) FILTER (WHERE evaluable) AS mean_baseline,
-       avg(last_score - baseline) FILTER (WHERE evaluable) AS mean_change
-FROM po
-"""
-
-
 def summary(con: duckdb.DuckDBPyConnection, cfg: dict, scale: str = "MADRS", route: str = "all",
             analysis_set: str = "itt", start: dt.date | None = None, end: dt.date | None = None,
             **filters) -> dict:
     """Response and remission with Wilson intervals, shaped as data-contract §6."""
     p = params(cfg, scale, route, analysis_set, start, end, **filters)
-    text = _SUMMARY.format(body=db.sql("course_outcomes"))
-    cur = con.cursor()
-    try:
-        row = cur.execute(text, db.bind(text, p)).fetchone()
-    finally:
-        cur.close()
-    n_treated, n_eval, resp, remit, mean_base, mean_change = row
+    row = db.query(con, "summary", p).iloc[0]
+    n_treated, n_eval, resp, remit = (int(row[k]) for k in ("n_treated", "n_evaluable", "responders", "remitters"))
+    mean_base, mean_change = (None if pd.isna(row[k]) else float(row[k]) for k in ("mean_baseline", "mean_change"))
     r_ci, m_ci = stats.wilson(resp, n_eval), stats.wilson(remit, n_eval)
     return {
         "scale": scale, "route": route, "set": analysis_set,
@@ -90,15 +78,12 @@ def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataF
     each with n, Wilson intervals and the patients not evaluable."""
     df = _q(con, "timepoints", cfg, filters)
     for what, count in (("response", "responders"), ("remission", "remitters")):
-        cis = [stats.wilson(k, n) for k, n in zip(df[count], df["n_evaluable"])]
-        df[f"{what}_rate"] = [stats.rate(k, n) for k, n in zip(df[count], df["n_evaluable"])]
-        df[f"{what}_low"] = [c[0] if c else None for c in cis]
-        df[f"{what}_high"] = [c[1] if c else None for c in cis]
+        df[f"{what}_rate"], df[f"{what}_low"], df[f"{what}_high"] = stats.wilson_columns(df[count], df["n_evaluable"])
     df["not_evaluable"] = df["n"] - df["n_evaluable"]
     return df
 
 
-def mean_by_session(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = 12, **filters) -> pd.DataFrame:
+def mean_by_session(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = MAX_K, **filters) -> pd.DataFrame:
     """Mean observed score after each session (0 = baseline) with a 95 % t interval."""
     df = _q(con, "trajectory_mean", cfg, filters, max_k=max_k, sample=0)
     cis = [stats.mean_ci(m, sd, n) for m, sd, n in zip(df["mean"], df["sd"], df["n"])]
@@ -107,7 +92,7 @@ def mean_by_session(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = 12, 
     return df
 
 
-def trajectories(con: duckdb.DuckDBPyConnection, cfg: dict, sample: int = 150, max_k: int = 12,
+def trajectories(con: duckdb.DuckDBPyConnection, cfg: dict, sample: int = 150, max_k: int = MAX_K,
                  **filters) -> pd.DataFrame:
     """Individual trajectories of a fixed pseudo-random sample of patients (the faint lines)."""
     return _q(con, "trajectory", cfg, filters, max_k=max_k, sample=sample)
@@ -155,16 +140,17 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
     so the page can cache it whole."""
     from kdash import charts, scales
-    summary_ = summary(con, cfg, **filters)
-    if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
-        return {"summary": summary_}
+    # the cohort and its course outcomes are computed once, on one cursor, and read by every query below
+    shared_params = {**params(cfg, **filters), "max_k": MAX_K}
+    with db.Shared(con, shared_params, ["cohort", "course_outcomes", "trajectory_points"]) as shared:
+        summary_ = summary(shared, cfg, **filters)
+        if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
+            return {"summary": summary_}
+        points, means, lines, fall, funnel, curves = (
+            fn(shared, cfg, **filters)
+            for fn in (timepoints, mean_by_session, trajectories, waterfall, retention, time_to_response))
     scale = scales.SCALES[filters.get("scale", "MADRS")]
     set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[filters.get("analysis_set", "itt")]
-    f = {k: v for k, v in filters.items() if k != "scale"}
-    # independent queries, each on its own cursor: two at a time use both cores
-    points, means, lines, fall, funnel, curves = _parallel(
-        [timepoints, mean_by_session, trajectories, waterfall, retention, time_to_response],
-        con, cfg, dict(scale=scale.code, **f))
     return {
         "summary": summary_, "set_name": set_name, "points": points, "means": means, "funnel": funnel,
         "timepoint_chart": charts.timepoint_rates(points, scale.name, set_name).to_dict(),
@@ -173,13 +159,16 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
         if len(fall) else None,
         "funnel_chart": charts.retention_funnel(funnel).to_dict(),
         "km_charts": {unit: charts.km_curves(c, unit).to_dict() if c else None for unit, c in curves.items()},
-        "at_risk": {unit: {r: (c["durations"], c["n"]) for r, c in by_route.items()} for unit, by_route in curves.items()},
+        "at_risk": {unit: at_risk_table(by_route, unit) for unit, by_route in curves.items()},
     }
 
 
-def _parallel(functions, con, cfg, kwargs: dict) -> list:
-    """Run independent query functions on a small thread pool (DuckDB releases the GIL; one cursor each)."""
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(fn, con, cfg, **kwargs) for fn in functions]
-        return [f.result() for f in futures]
+AT_RISK_TICKS = {"sessions": [0, 2, 4, 6, 8, 10, 12], "days": [0, 7, 14, 21, 28, 42, 56, 90]}
+
+
+def at_risk_table(curves: dict, unit: str) -> pd.DataFrame:
+    """Number at risk under each route's curve at the usual ticks (a row per route)."""
+    from kdash.roster import ROUTE_NAMES
+    ticks = AT_RISK_TICKS[unit]
+    return pd.DataFrame({ROUTE_NAMES.get(r, r): stats.at_risk(c["durations"], ticks) for r, c in curves.items()},
+                        index=[str(t) for t in ticks]).T

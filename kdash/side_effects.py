@@ -25,10 +25,8 @@ def _params(cfg: dict, filters: dict) -> dict:
 
 def _with_intervals(df: pd.DataFrame) -> pd.DataFrame:
     for unit, n in (("patients", "n_patients"), ("sessions", "n_sessions")):
-        cis = [stats.wilson(k, m) for k, m in zip(df[unit], df[n])]
-        df[f"per_{unit[:-1]}"] = [stats.rate(k, m) for k, m in zip(df[unit], df[n])]
-        df[f"per_{unit[:-1]}_low"] = [c[0] if c else None for c in cis]
-        df[f"per_{unit[:-1]}_high"] = [c[1] if c else None for c in cis]
+        rate, low, high = stats.wilson_columns(df[unit], df[n])
+        df[f"per_{unit[:-1]}"], df[f"per_{unit[:-1]}_low"], df[f"per_{unit[:-1]}_high"] = rate, low, high
     return df
 
 
@@ -63,7 +61,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     size = cohort_size(con, cfg, **filters)
     if size["patients"] == 0:
         return {"size": size}
-    all_rates, events = outcomes._parallel([rates, excursions], con, cfg, filters)
+    all_rates, events = db.parallel([rates, excursions], con, cfg, filters)
     overall = all_rates[all_rates["by"] == "all"]
     top = list(overall.sort_values("patients", ascending=False)["effect"].head(6))
     view = {"size": size, "overall": overall, "events": events}

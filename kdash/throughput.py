@@ -154,13 +154,12 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     if per.empty:
         return {"periods": per}
     grain = filters.get("grain", "week")
-    occ, times, leads = occupancy(con, cfg, **filters), chair_time(con, cfg, **filters), lead_times(con, cfg, **filters)
-    ph, stops = phases(con, cfg, **filters), induction_stops(con, cfg, **filters)
+    tot, occ, times, leads, waiting, ph, stops, checks = db.parallel(
+        [totals, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring], con, cfg, filters)
     observe = cfg["safety"]["esketamine_observation_minutes"]
     return {
-        "periods": per, "totals": totals(con, cfg, **filters), "occupancy": occ, "chair_time": times,
-        "lead_times": leads, "waiting": waiting_list(con, cfg, **filters), "phases": ph, "stops": stops,
-        "monitoring": monitoring(con, cfg, **filters),
+        "periods": per, "totals": tot, "occupancy": occ, "chair_time": times,
+        "lead_times": leads, "waiting": waiting, "phases": ph, "stops": stops, "monitoring": checks,
         "charts": {
             "bookings": charts.bookings_by_period(per, grain).to_dict(),
             "no_shows": charts.rates_by_period(per, {"no_show_rate": ("No-shows", charts.VERMILLION),

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import charts, outcomes, scales, stats, ui
+from kdash import outcomes, scales, ui
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -59,11 +59,8 @@ st.header("Time to first response", divider="gray")
 unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"
 if v["km_charts"][unit]:
     st.plotly_chart(v["km_charts"][unit], theme=None, width="stretch")
-    ticks = [0, 2, 4, 6, 8, 10, 12] if unit == "sessions" else [0, 7, 14, 21, 28, 42, 56, 90]
-    at_risk = pd.DataFrame({charts.ROUTE_NAMES.get(r, r): stats.at_risk(durations, ticks)
-                            for r, (durations, _) in v["at_risk"][unit].items()}, index=[str(t) for t in ticks]).T
     st.caption(f"Number at risk (still followed, not yet responded or censored) at {unit}:")
-    st.dataframe(at_risk, width="stretch")
+    st.dataframe(v["at_risk"][unit], width="stretch")
 else:
     st.caption("No response in this cohort yet.")
 

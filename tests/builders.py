@@ -31,10 +31,10 @@ class Clinic:
         return pid
 
     def _points(self, pid: str) -> None:
-        """Keep the derived score points current, as every write path of the app does."""
-        from kdash import db, score_points
+        """Keep the derived tables current, as every write path of the app does."""
+        from kdash import db, derived
         with db.transaction(self.con) as cur:
-            score_points.refresh(cur, [pid])
+            derived.refresh(cur, [pid])
 
     def session(self, pid: str, n_day: int, route: str = "iv_ketamine", status: str = "completed",
                 dose_mg: float | None = 40.0, weight_kg: float | None = 80.0, phase: str = "induction",
@@ -66,6 +66,7 @@ class Clinic:
                                   [minute, sid]).fetchone()[0]
         self.con.execute("INSERT INTO vitals (session_id, minute, patient_id, measured_at, systolic, diastolic) "
                          "VALUES (?, ?, ?, ?, ?, ?)", [sid, minute, pid, at, systolic, diastolic])
+        self._points(pid)
 
     def side_effect(self, sid: str, effect: str, severity: str = "mild") -> None:
         self.con.execute("INSERT INTO side_effects VALUES (?, ?, ?, NULL)", [sid, effect, severity])

@@ -8,27 +8,23 @@ scores AS (
     FROM score_points a
     WHERE a.scale = $scale AND a.patient_id IN (SELECT patient_id FROM cohort)
 ),
-baseline AS (
-    SELECT c.patient_id, arg_max(s.total, s.assessed_on) AS baseline
-    FROM cohort c JOIN scores s
-      ON s.patient_id = c.patient_id AND s.assessed_on <= c.first_day
-     AND s.assessed_on >= c.first_day - $lookback::INTEGER
-    GROUP BY c.patient_id
-),
-last_obs AS (
-    SELECT c.patient_id, arg_max(s.total, s.assessed_on) AS last_score, max(s.assessed_on) AS last_on
-    FROM cohort c JOIN scores s
-      ON s.patient_id = c.patient_id AND s.assessed_on >= c.first_day
-     AND s.assessed_on <= c.last_day + $window::INTEGER
+ends AS (   -- baseline and last observation in one pass over each patient's scores
+    SELECT c.patient_id,
+           arg_max(s.total, s.assessed_on) FILTER (
+               WHERE s.assessed_on <= c.first_day AND s.assessed_on >= c.first_day - $lookback::INTEGER) AS baseline,
+           arg_max(s.total, s.assessed_on) FILTER (
+               WHERE s.assessed_on >= c.first_day AND s.assessed_on <= c.last_day + $window::INTEGER) AS last_score,
+           max(s.assessed_on) FILTER (
+               WHERE s.assessed_on >= c.first_day AND s.assessed_on <= c.last_day + $window::INTEGER) AS last_on
+    FROM cohort c JOIN scores s USING (patient_id)
     GROUP BY c.patient_id
 ),
 joined AS (
     SELECT c.patient_id, c.route, c.first_day, c.last_day, c.n_sessions, c.completer,
-           b.baseline, coalesce(l.last_score, b.baseline) AS last_score, l.last_on,
-           CASE WHEN b.baseline > 0 THEN (b.baseline - coalesce(l.last_score, b.baseline)) / b.baseline END AS pct_change
+           e.baseline, coalesce(e.last_score, e.baseline) AS last_score, e.last_on,
+           CASE WHEN e.baseline > 0 THEN (e.baseline - coalesce(e.last_score, e.baseline)) / e.baseline END AS pct_change
     FROM cohort c
-    LEFT JOIN baseline b USING (patient_id)
-    LEFT JOIN last_obs l USING (patient_id)
+    LEFT JOIN ends e USING (patient_id)
 )
 SELECT *,
        pct_change IS NOT NULL AS evaluable,

@@ -81,6 +81,14 @@ def test_wilson_matches_the_formula():
     assert stats.wilson(0, 0) is None
 
 
+@pytest.mark.parametrize("k, n", [(0, 1), (1, 1), (3, 7), (0, 50), (50, 50), (17, 400), (1, 3), (999, 1000)])
+def test_wilson_columns_equal_scipy_binomtest(k, n):
+    rate, low, high = stats.wilson_columns([k, 0], [n, 0])
+    assert (low[0], high[0]) == pytest.approx(stats.wilson(k, n), abs=1e-12)
+    assert rate[0] == k / n
+    assert all(v != v for v in (rate[1], low[1], high[1]))   # no one counted: no rate, no interval
+
+
 def test_kaplan_meier_by_hand():
     km = stats.kaplan_meier([1, 2, 2, 3, 4, 5], [True, True, False, True, False, True])
     assert list(km["time"]) == [1, 2, 3, 4, 5]
@@ -97,3 +105,22 @@ def test_time_to_response_censors_non_responders(store):
 def test_empty_cohort_gives_none_not_nan(store):
     s = outcomes.summary(store, CFG, "MADRS", route="esketamine")
     assert s["n_treated"] == 0 and s["response_rate"] is None and s["response_ci95"] is None
+
+
+@pytest.mark.parametrize("filters", [dict(route="all", analysis_set="itt"), dict(route="all", analysis_set="completers"),
+                                     dict(route="iv_ketamine", analysis_set="itt", sex="F")])
+def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
+    """The page computes its cohort once on a shared cursor; every figure must equal the stand-alone query."""
+    import pandas as pd
+    f = dict(scale="MADRS", **filters)
+    view = outcomes.page_view(store, CFG, **f)
+    assert view["summary"] == outcomes.summary(store, CFG, **f)
+    pd.testing.assert_frame_equal(view["points"], outcomes.timepoints(store, CFG, **f))
+    pd.testing.assert_frame_equal(view["means"], outcomes.mean_by_session(store, CFG, **f))
+    pd.testing.assert_frame_equal(view["funnel"], outcomes.retention(store, CFG, **f))
+    ttr = outcomes.time_to_response(store, CFG, **f)
+    for unit, table in view["at_risk"].items():
+        assert list(table.index) == ["IV ketamine"]     # everyone here had IV ketamine
+        assert table.iloc[0, 0] == ttr[unit]["iv_ketamine"]["n"]     # at time 0 everyone evaluable is at risk
+    # the shared cursor's temp tables went with it: a second view builds its own
+    assert outcomes.page_view(store, CFG, **f)["summary"] == view["summary"]
