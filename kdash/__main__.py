@@ -77,6 +77,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rejects", default="import-rejects.csv", help="where --skip-invalid writes rejected rows")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("conference", help="a de-identified case-conference pack (PDF or PPTX)")
+    p.add_argument("--db")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--patient", help="one patient's ID")
+    who.add_argument("--cohort", metavar="FILTERS",
+                     help="'all' or key=value pairs joined by commas: route, set (itt|completers), scale, sex, "
+                          "diagnosis, age_band, clinician, start, end")
+    p.add_argument("--out", required=True, help="FILE.pdf or FILE.pptx")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
@@ -192,13 +202,57 @@ def cmd_import(args) -> int:
     return 1 if rep.problems else 0
 
 
+def cmd_conference(args) -> int:
+    from pathlib import Path
+    from kdash import audit, conference, export, patient
+    out = Path(args.out)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("pdf", "pptx"):
+        raise UsageError(f"conference: --out must end in .pdf or .pptx, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"conference: no folder {out.parent} to write {out.name} into")
+    if args.patient is not None and patient.id_problem(args.patient):
+        raise UsageError(f"conference: {patient.id_problem(args.patient)}")
+    try:
+        filters = None if args.cohort is None else conference.parse_cohort(args.cohort)
+    except ValueError as exc:
+        raise UsageError(f"conference: {exc}") from None
+    path = settings.store_path(args.db)
+    con = db.connect(path, create=False)    # may upgrade the store (the pseudonym key comes with schema 8)
+    try:
+        cfg = settings.load(path)
+        if filters is None:
+            pack = conference.patient_pack(con, cfg, args.patient, dt.date.today())
+            if pack is None:
+                raise db.StoreError(f"no patient with ID {args.patient!r} in {path}")
+        else:
+            pack = conference.cohort_pack(con, cfg, **filters)
+        try:
+            data = export.pdf(pack) if kind == "pdf" else export.pptx(pack)
+        except export.ExportError as exc:
+            raise db.StoreError(f"conference: {exc}") from None
+        with db.transaction(con) as cur:
+            audit.log(cur, f"export_{kind}", username=os.environ.get("USER"), role="cli", patient_id=args.patient,
+                      detail=pack.title)
+    finally:
+        con.close()
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"conference: cannot write {out}: {exc.strerror}") from None
+    _emit(args, f"conference: {pack.title}: {len(pack.figures)} figures, {len(pack.tables)} tables → {out}",
+          {"title": pack.title, "file": str(out), "figures": [f.key for f in pack.figures],
+           "tables": [t.title for t in pack.tables], "refusal": pack.refusal})
+    return 0
+
+
 def cmd_bench(args) -> int:
     from kdash import bench
     return bench.main(args)
 
 
 COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
-            "import": cmd_import, "bench": cmd_bench}
+            "import": cmd_import, "conference": cmd_conference, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,12 +85,14 @@ def _session_axis(fig: go.Figure, first: float, last: float) -> None:
 
 
 def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: float | None,
-               remission: float | None, response_pct: float, by: str = "session") -> go.Figure:
+               remission: float | None, response_pct: float, by: str = "session",
+               when: list[str] | None = None) -> go.Figure:
     """One scale's totals over the course: severity bands, baseline, the response line, the remission line,
     and the sessions given (with their dose) along the bottom.
 
     `scores` has assessed_on, after_session, total; `sessions` completed sessions with session_number,
     day, dose_mg, mg_per_kg. `by` is "session" (x = sessions given before the score) or "date".
+    `when` labels each score in the hover text (default: its date; a de-identified view passes "day N").
     """
     x_of = (lambda df: df["after_session"]) if by == "session" else (lambda df: df["assessed_on"])
     fig = go.Figure(layout=dict(template="kdash", height=420))
@@ -105,7 +107,7 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
     _decorate(fig, *marks)
     fig.add_scatter(x=x_of(scores), y=scores["total"], mode="lines+markers", name=scale.name,
                     line=dict(color=BLUE, width=2.5), marker=dict(size=8),
-                    customdata=scores["assessed_on"].dt.strftime("%Y-%m-%d"),
+                    customdata=when if when is not None else scores["assessed_on"].dt.strftime("%Y-%m-%d"),
                     hovertemplate="%{y} on %{customdata}<extra></extra>")
     if len(sessions):
         sx = sessions["session_number"] if by == "session" else sessions["day"]
@@ -492,3 +494,32 @@ def induction_reach(df: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="How far induction got (settled courses)", xaxis=dict(title="Induction sessions completed",
                       dtick=1), yaxis=dict(title="Share of patients", tickformat=".0%"))
     return fig
+
+
+def session_timeline(sessions: pd.DataFrame) -> go.Figure:
+    """Each completed session on a day-since-first-treatment axis, at its dose (mg/kg where weight is known,
+    else mg), labelled with its number. `sessions` has day_number, session_number, dose_mg, mg_per_kg, route."""
+    per_kg = sessions["mg_per_kg"].notna().all() and len(sessions) > 0
+    y = sessions["mg_per_kg"] if per_kg else sessions["dose_mg"]
+    fig = go.Figure(layout=dict(template="kdash", height=340))
+    for route, part in sessions.groupby("route", sort=False):
+        fig.add_scatter(x=part["day_number"], y=y[part.index], mode="markers+text", name=ROUTE_NAMES.get(route, route),
+                        text=[str(int(k)) for k in part["session_number"]], textposition="top center",
+                        marker=dict(size=12, color=ROUTE_COLOURS.get(route, GREY), symbol="triangle-up"),
+                        hovertemplate="session %{text}, day %{x}: %{y}<extra></extra>")
+    fig.update_layout(title=f"Sessions and doses by day since the first treatment (n = {len(sessions)} sessions)",
+                      xaxis_title="Day since the first treatment (day 0)",
+                      yaxis_title="Dose (mg/kg)" if per_kg else "Dose (mg)",
+                      yaxis=dict(rangemode="tozero"))
+    return fig
+
+
+def for_presentation(fig: go.Figure | dict, scale: float = 1.3) -> dict:
+    """The same figure with larger type, for a room and a projector (screen and export share it)."""
+    fig = go.Figure(fig)
+    base = TEMPLATE.layout.font.size or 13
+    top = (fig.layout.margin.t or TEMPLATE.layout.margin.t or 80)
+    fig.update_layout(font=dict(size=round(base * scale)), title=dict(font=dict(size=round(15 * scale))),
+                      margin=dict(t=round(top * scale)))   # the larger title and legend keep their room
+    fig.update_annotations(font_size=round(12 * scale))
+    return fig.to_dict()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -115,6 +116,10 @@ MIGRATIONS: list[str] = [
         cadss_max INTEGER, moaas_min INTEGER);
     INSERT INTO session_facts SELECT * FROM ({{session_facts_build}}) ORDER BY patient_id, scheduled_at;
     """,
+    # 8: the store's own secret for de-identified pseudonyms (kdash/deid.py): random per store, never exported.
+    """
+    INSERT INTO meta VALUES ('deid_secret', $secret) ON CONFLICT DO NOTHING;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -180,7 +185,7 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = SCHEMA_VERSION) -> int:
     for version in range(current + 1, upto + 1):
         text = _INCLUDE.sub(lambda m: sql(m.group(1)).replace("$ids", "NULL"), MIGRATIONS[version - 1])
         with transaction(con) as cur:
-            cur.execute(text)
+            cur.execute(text, {"secret": secrets.token_hex(32)} if "$secret" in text else None)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(version)})
     return max(current, upto)
 

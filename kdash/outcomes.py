@@ -17,16 +17,21 @@ AGE_BANDS = {"18–29": (18, 29), "30–44": (30, 44), "45–64": (45, 64), "65+
 MAX_K = 12   # the mean course and the trajectories run to session 12
 
 
-def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
-           start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
-           sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
-    """Query parameters for the cohort and the outcome definitions of clinical-reference §1."""
+def check(scale: str, analysis_set: str = "itt", age_band: str | None = None) -> None:
+    """ValueError naming the problem when a filter value is not one this page knows."""
     if scale not in scales.DEPRESSION_SCALES:
         raise ValueError(f"unknown outcome scale {scale!r}; choose one of {', '.join(scales.DEPRESSION_SCALES)}")
     if analysis_set not in SETS:
         raise ValueError(f"unknown analysis set {analysis_set!r}; choose itt or completers")
     if age_band is not None and age_band not in AGE_BANDS:
-        raise ValueError(f"unknown age band {age_band!r}")
+        raise ValueError(f"unknown age band {age_band!r}; choose one of {', '.join(AGE_BANDS)}")
+
+
+def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
+           start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
+           sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
+    """Query parameters for the cohort and the outcome definitions of clinical-reference §1."""
+    check(scale, analysis_set, age_band)
     ind = cfg["induction"]
     age_min, age_max = AGE_BANDS.get(age_band, (None, None))
     return {

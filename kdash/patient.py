@@ -151,7 +151,7 @@ def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
 
 def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:
     """Everything the patient page draws, built once per (patient, day, axis) so the page can cache it."""
-    from kdash import charts, scales  # charts pull in plotly: only the page view needs them
+    from kdash import charts, deid, scales  # charts pull in plotly: only the page view needs them
 
     h = header(con, cfg, patient_id, today)
     if h is None:
@@ -183,7 +183,7 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     from kdash import eligibility
     checked = eligibility.checklist_for(con, cfg, today, [patient_id])
     return {
-        "header": h, "phase": phase(h, today, cfg), "flags": flags, "open": rules.open_flags(flags, cfg, today),
+        "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags, "open": rules.open_flags(flags, cfg, today),
         "eligibility": {k: checked[0][k] for k in ("route", "verdict", "override")} if checked else None,
         "trends": trends,
         "bp": bp[["session_number", "day", "minute", "point", "systolic", "diastolic", "heart_rate", "spo2"]],

@@ -98,16 +98,20 @@ def clinic_settings() -> dict:
     return settings.load(store_path())
 
 
-def cohort_filters(with_scale: bool = True) -> dict:
-    """The cohort filters shared by the outcome and side-effect pages (same keys as kdash.outcomes.params)."""
+def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
+    """The cohort filters shared by the outcome and side-effect pages (same keys as kdash.outcomes.params).
+    Without the period (the case-conference page shows no calendar dates) the cohort spans every date."""
     from kdash import outcomes, scales
     routes = {"all": "All routes", "iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine"}
     diagnoses = {None: "All diagnoses", "mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD",
                  "other": "Other"}
     today_ = today()
     c = st.columns(4)
-    period = c[0].date_input("First session between", value=(today_.replace(year=today_.year - 2), today_),
-                             min_value=dt.date(1990, 1, 1), max_value=today_, format="YYYY-MM-DD")
+    period = (c[0].date_input("First session between", value=(today_.replace(year=today_.year - 2), today_),
+                              min_value=dt.date(1990, 1, 1), max_value=today_, format="YYYY-MM-DD")
+              if with_period else (None, None))
+    if not with_period:
+        c[0].caption("All first-treatment dates (this page shows no calendar dates).")
     route = c[1].selectbox("Route", list(routes), format_func=routes.get)
     diagnosis = c[2].selectbox("Diagnosis", list(diagnoses), format_func=diagnoses.get)
     age_band = c[3].selectbox("Age band", [None, *outcomes.AGE_BANDS], format_func=lambda v: v or "All ages")

@@ -55,6 +55,8 @@ eligibility_text = (f"[eligibility for {roster.ROUTE_NAMES[e['route']]}](/eligib
                     + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
                        f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
 st.caption(f"Clinician {h['clinician']} · referred {h['referral_date']:%Y-%m-%d} · {next_text} · {eligibility_text}")
+st.page_link("pages/conference.py", label=f"Present as {v['case']} at a case conference (de-identified)",
+             icon=":material/co_present:", query_params={"case": v["case"]})
 
 # --- safety flags -------------------------------------------------------------------------------------
 st.header("Safety flags", divider="gray")

@@ -55,7 +55,19 @@ def e2e_patient(e2e_store) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(e2e_store, e2e_patient):
+def e2e_case(e2e_store, e2e_patient) -> str:
+    """The case code of that patient (read before the server takes the store)."""
+    import duckdb
+    from kdash import deid
+    con = duckdb.connect(e2e_store, read_only=True)
+    try:
+        return deid.pseudonym(con, e2e_patient)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def server(e2e_store, e2e_patient, e2e_case):
     with streamlit_server(e2e_store) as url:
         yield url
 

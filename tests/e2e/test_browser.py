@@ -87,3 +87,25 @@ def test_first_request_deep_links_show_no_page_not_found(browser, tmp_path, path
         assert pg.get_by_text("Page not found").count() == 0
         assert pg.get_by_role("dialog").count() == 0
         context.close()
+
+
+def test_conference_presents_a_case_and_its_downloads_work(page, server, e2e_case, tmp_path):
+    """What only a browser shows: the large-type case, drawn figures, and files that download on click."""
+    from urllib.parse import quote
+    from tests.e2e.conftest import ARTIFACTS
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{server}/conference?case={quote(e2e_case)}")
+    wait_for_app(page)
+    expect(page.get_by_text(e2e_case, exact=True)).to_be_visible(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "conference.png"), full_page=False)
+    with page.expect_download(timeout=60_000) as png:
+        page.get_by_role("button", name="PNG").first.click()
+    assert png.value.suggested_filename.endswith(".png")
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download(timeout=120_000) as pdf:
+        page.get_by_role("button", name="PDF handout").click()
+    assert open(pdf.value.path(), "rb").read(5) == b"%PDF-"
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.app_errors == [] and page.external_requests == []

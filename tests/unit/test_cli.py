@@ -58,3 +58,37 @@ def test_bad_input_gets_one_line_reasons(tmp_path):
     assert "cannot" in _one_line_failure(run("demo", "--db", str(blocker / "sub" / "x.duckdb")))
     assert "invalid choice: 'NOPE'" in _one_line_failure(run("outcomes", "--db", str(junk), "--scale", "NOPE"))
     assert "invalid choice" in _one_line_failure(run("frobnicate"))
+
+
+def test_conference_writes_a_pdf_and_a_pptx_and_audits_the_export(tmp_path):
+    path = str(tmp_path / "c.duckdb")
+    assert run("demo", "--db", path, "--patients", "40", "--seed", "5").returncode == 0
+    con = db.connect(path)
+    pid = con.execute("SELECT patient_id FROM sessions WHERE status = 'completed' LIMIT 1").fetchone()[0]
+    con.close()
+    pdf = run("conference", "--db", path, "--patient", pid, "--out", str(tmp_path / "case.pdf"), "--json")
+    assert pdf.returncode == 0, pdf.stderr
+    doc = json.loads(pdf.stdout)
+    assert doc["title"].startswith("Case ") and pid not in pdf.stdout + pdf.stderr
+    assert (tmp_path / "case.pdf").read_bytes()[:5] == b"%PDF-"
+    deck = run("conference", "--db", path, "--cohort", "route=all,set=itt", "--out", str(tmp_path / "cohort.pptx"))
+    assert deck.returncode == 0, deck.stderr
+    assert (tmp_path / "cohort.pptx").read_bytes()[:2] == b"PK"
+    con = db.connect(path)
+    actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY logged_at").fetchall()]
+    con.close()
+    assert actions[-2:] == ["export_pdf", "export_pptx"]
+
+
+def test_conference_bad_input_gets_one_line(tmp_path):
+    path = str(tmp_path / "c.duckdb")
+    assert run("demo", "--db", path, "--patients", "10").returncode == 0
+    for args, reason in [(["--patient", "NOPE1", "--out", str(tmp_path / "x.pdf")], "no patient with ID 'NOPE1'"),
+                         (["--patient", "P000001", "--out", str(tmp_path / "x.docx")], "must end in .pdf or .pptx"),
+                         (["--cohort", "colour=red", "--out", str(tmp_path / "x.pdf")], "unknown cohort filter"),
+                         (["--patient", "P000001", "--cohort", "all", "--out", str(tmp_path / "x.pdf")], "not allowed"),
+                         (["--cohort", "all", "--out", str(tmp_path / "no" / "x.pdf")], "no folder")]:
+        out = run("conference", "--db", path, *args)
+        assert out.returncode != 0 and reason in out.stderr, (args, out.stderr)
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "x.pdf").exists()
