@@ -1,18 +1,19 @@
-"""kdash: router and frame only (settings, store, navigation, the demo banner)."""
+"""kdash: router and frame only (settings, store, sign-in, navigation per role, the demo banner)."""
 
 import streamlit as st
 
-from kdash import ui
+from kdash import access, ui
 
 # A local icon: a Material name would make the browser fetch the favicon from a font CDN.
 st.set_page_config(page_title="kdash", page_icon="kdash/assets/icon.png", layout="wide")
 
 con = ui.open_store_or_stop()
 ui.demo_banner(con)
+cfg = ui.clinic_settings()
 
 # Each url_path is its file's name: on a process's first run Streamlit resolves a deep link against the
 # legacy pages/ folder before app.py has run (see kdash.ui.require_app_frame).
-pages = {
+sections = {
     "Clinic": [
         st.Page("pages/home.py", title="Clinic at a glance", icon=":material/home:", default=True),
         st.Page("pages/roster.py", title="Patients", icon=":material/groups:", url_path="roster"),
@@ -28,8 +29,26 @@ pages = {
         st.Page("pages/conference.py", title="Case conference", icon=":material/co_present:", url_path="conference"),
     ],
     "Admin": [
+        st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
         st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import_data"),
         st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
     ],
 }
-st.navigation(pages).run()
+# Every page is routable (so a deep link survives signing in); the sidebar shows a role only its own.
+page = st.navigation([p for pages in sections.values() for p in pages], position="hidden")
+
+user = ui.current_user(con, cfg)
+if user is None:
+    ui.sign_in_page(con, cfg)
+    st.stop()
+
+ui.sidebar(sections, user["role"], user["name"])
+asked = page.url_path or "home"
+if not access.may_open(user["role"], asked):
+    if asked == "home":           # the landing page of a role without the clinic overview: its first page
+        st.switch_page(next(p for ps in sections.values() for p in ps
+                            if (p.url_path or "home") == access.pages_for(user["role"])[0]))
+    st.title(access.PAGE_TITLES.get(asked, "Not available"))
+    ui.refuse(f"the {access.PAGE_TITLES.get(asked, asked)} page")
+    st.stop()
+page.run()

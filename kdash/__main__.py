@@ -87,6 +87,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="FILE.pdf or FILE.pptx")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("users", help="local accounts: add, list, disable, enable, reset-password")
+    users_sub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    q = users_sub.add_parser("add", help="create an account (password from a prompt, or stdin when piped)")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=("clinician", "manager", "presenter", "admin"))
+    q.add_argument("--db")
+    q.add_argument("--json", action="store_true")
+    q = users_sub.add_parser("list", help="every account, without password hashes")
+    q.add_argument("--db")
+    q.add_argument("--json", action="store_true")
+    for action, text in (("disable", "stop an account signing in"), ("enable", "let a disabled account sign in"),
+                         ("reset-password", "set a new password (prompt or stdin) and unlock the account")):
+        q = users_sub.add_parser(action, help=text)
+        q.add_argument("name")
+        q.add_argument("--db")
+        q.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("backup", help="a consistent snapshot of a store: Parquet files, manifest, checksums")
+    p.add_argument("--db")
+    p.add_argument("--out", required=True, help="a new (or empty) folder")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("restore", help="a new store from a backup folder (checksums checked first)")
+    p.add_argument("folder")
+    p.add_argument("--db", required=True, help="the new store's path (must not exist)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
@@ -246,13 +273,82 @@ def cmd_conference(args) -> int:
     return 0
 
 
+def _read_password(prompt: str) -> str:
+    """From a prompt without echo on a terminal, else the first line of stdin: never an argument."""
+    if sys.stdin.isatty():
+        import getpass
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise UsageError("users: the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError("users: no password on stdin")
+    return line.rstrip("\r\n")
+
+
+def cmd_users(args) -> int:
+    from kdash import users
+    path = settings.store_path(args.db)
+    con = db.connect(path, create=False)
+    try:
+        cfg = settings.load(path)
+        by = f"cli:{os.environ.get('USER', 'unknown')}"
+        try:
+            if args.action == "list":
+                table = users.listing(con)
+                rows = [{**r, "locked_until": None if r["locked_until"] is None or r["locked_until"] != r["locked_until"]
+                         else str(r["locked_until"]), "created_at": str(r["created_at"])}
+                        for r in table.to_dict("records")]
+                if not args.json:
+                    for r in rows:
+                        state = "disabled" if r["disabled"] else ("locked" if r["locked_until"] else "active")
+                        print(f"{r['username']:<24}{r['role']:<12}{state}")
+                _emit(args, f"users: {len(rows)} account(s)", rows)
+                return 0
+            if args.action != "list":
+                users.check_name(args.name)          # before asking for a password
+            if args.action == "add":
+                name = users.add(con, cfg, args.name, args.role, _read_password("Password: "), by=by)
+                _emit(args, f"users: added {name} as {args.role}", {"username": name, "role": args.role})
+            elif args.action in ("disable", "enable"):
+                users.set_disabled(con, args.name, args.action == "disable", by=by)
+                _emit(args, f"users: {args.name} {args.action}d", {"username": args.name, "disabled": args.action == "disable"})
+            else:
+                users.reset_password(con, cfg, args.name, _read_password("New password: "), by=by)
+                _emit(args, f"users: new password set for {args.name}; the account is unlocked", {"username": args.name})
+        except users.UserError as exc:
+            print(f"error: users: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from kdash import backup
+    manifest = backup.backup(settings.store_path(args.db), args.out)
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    _emit(args, f"backup: {len(manifest['tables'])} tables, {rows:,} rows → {args.out}", manifest)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from kdash import backup
+    manifest = backup.restore(args.folder, args.db)
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    _emit(args, f"restore: {len(manifest['tables'])} tables, {rows:,} rows checked → {args.db}", manifest)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from kdash import bench
     return bench.main(args)
 
 
 COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
-            "import": cmd_import, "conference": cmd_conference, "bench": cmd_bench}
+            "import": cmd_import, "conference": cmd_conference, "users": cmd_users, "backup": cmd_backup,
+            "restore": cmd_restore, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import secrets
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -131,8 +132,9 @@ def _explain(path: str, exc: Exception) -> StoreError:
     if "not a valid DuckDB database" in text:
         return StoreError(f"{path} is not a kdash store (not a DuckDB database file)")
     if _LOCK_HINT.search(text):
-        return StoreError(f"the store {path} is open in another process (the dashboard?); "
-                          "stop it or work through the app")
+        return StoreError(f"the store {path} is open in another process (the dashboard?), and DuckDB lets only "
+                          "that process use a store it writes: work through the dashboard's pages (Import, Users, "
+                          "the reports) or stop it first")
     if "version" in text.lower() and "storage" in text.lower():
         return StoreError(f"{path} was written by an incompatible DuckDB version")
     return StoreError(f"cannot open the store {path}: {text.splitlines()[0]}")
@@ -190,9 +192,21 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = SCHEMA_VERSION) -> int:
     return max(current, upto)
 
 
+# One writer at a time in this process (the dashboard's sessions share one connection): DuckDB would
+# otherwise fail the second of two overlapping writes to the same derived rows with a conflict.
+_WRITER = threading.RLock()
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The one write path: everything inside commits together or not at all."""
+    """The one write path: everything inside commits together or not at all, one writer at a time."""
+    with _WRITER:
+        with _transaction(con) as cur:
+            yield cur
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     cur = con.cursor()
     cur.execute("BEGIN TRANSACTION")
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from kdash import db, derived, flag_log, settings
+from kdash import db, derived, flag_log, settings, users
 
 ROUTES = ["iv_ketamine", "esketamine", "sc_ketamine"]
 ROUTE_P = [0.58, 0.35, 0.07]
@@ -144,6 +144,8 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
                                   "demo_patients": str(patients)})
             flag_log.refresh(cur, cfg)
             derived.refresh(cur)
+        if not users.count(con):
+            users.add_demo_accounts(con, cfg)    # documented demo sign-ins, one per role (README)
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}
     finally:
         con.close()
@@ -212,6 +214,7 @@ def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table
                                             screening_vitals["systolic"])
     screening_vitals["diastolic"] = np.where(calm[cp], np.minimum(screening_vitals["diastolic"], 90),
                                              screening_vitals["diastolic"])
+    screening_vitals["diastolic"] = np.minimum(screening_vitals["diastolic"], screening_vitals["systolic"] - 20)
 
     # --- the course: who is treated, how long they stay, how they respond ------------------------
     first = consult + np.round(rng.gamma(2.0, 6.0, n)).astype(np.int64) + 3
@@ -442,6 +445,7 @@ def _session_vitals(rng, done, age, base_sbp, base_dbp, route) -> dict:
     minute = np.stack([np.full(m, -5), np.full(m, 40), DISCHARGE_MINUTE[r]], axis=1)
     systolic = np.stack([pre_s, pre_s + rise_s, pre_s + 0.3 * rise + rng.normal(0, 4, m)], axis=1)
     diastolic = np.stack([pre_d, pre_d + rise_d, pre_d + 0.2 * rise + rng.normal(0, 3, m)], axis=1)
+    diastolic = np.minimum(diastolic, systolic - 20)      # a pulse pressure of at least 20 mmHg
     return {"p": np.repeat(p, 3), "s": np.repeat(done["s"], 3), "minute": minute.reshape(-1),
             "at_minute": (np.repeat(done["start_min"], 3) + minute.reshape(-1)),
             "systolic": systolic.reshape(-1).round().astype(np.int64),

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import time
 from pathlib import Path
 
 import streamlit as st
 
-from kdash import db, demo, flag_log, settings
+from kdash import access, audit, db, demo, flag_log, settings, users
 
 DEMO_PATIENTS = 400
 
@@ -46,8 +47,155 @@ def _cached(path: str, func: str, params: tuple):
 
 
 def fetch(func: str, **params):
-    """Call kdash.<module>.<name>(con, cfg, **params) once per store and arguments (cached, ttl 10 min)."""
+    """Call kdash.<module>.<name>(con, cfg, **params) once per store and arguments (cached, ttl 10 min),
+    after checking that the signed-in role may call it."""
+    require(func)
     return _cached(store_path(), func, tuple(sorted(params.items())))
+
+
+def connection_for(func: str):
+    """The connection, for a direct call of kdash.<func> (a write, an export), after the role check."""
+    require(func)
+    return connection()
+
+
+def require(func: str) -> None:
+    """Stop the page with a plain refusal (audited) when the signed-in role may not call kdash.<func>."""
+    user = st.session_state.get("user")
+    role = user["role"] if user else None
+    if not access.may_call(role, func):
+        refuse(f"data function {func}")
+        st.stop()
+
+
+# ---------------------------------------------------------------- sign-in, roles, audit
+
+def user() -> dict | None:
+    return st.session_state.get("user")
+
+
+def _oidc_provider() -> str | None:
+    """The OIDC provider configured in .streamlit/secrets.toml ([auth] or [auth.NAME]), if any."""
+    try:
+        auth = st.secrets.get("auth")
+    except Exception:      # no secrets file at all
+        return None
+    if not auth:
+        return None
+    named = [k for k, v in auth.items() if isinstance(v, dict) or hasattr(v, "items")]
+    return named[0] if named else "default"
+
+
+def current_user(con, cfg: dict) -> dict | None:
+    """This browser session's user, or None; signs out after the clinic's idle time and sets the audit actor."""
+    u = st.session_state.get("user")
+    if u is None and _oidc_provider() and getattr(st.user, "is_logged_in", False):
+        u = _oidc_user(con, cfg)
+    if u is not None and time.time() - u["seen"] > cfg["access"]["idle_minutes"] * 60:
+        with db.transaction(con) as cur:
+            audit.log(cur, "signed_out_idle", username=u["name"], role=u["role"])
+        st.session_state.pop("user", None)
+        st.session_state["sign_in_note"] = (f"Signed out after {cfg['access']['idle_minutes']} minutes without "
+                                            "activity. Sign in again to go on.")
+        u = None
+    if u is None:
+        audit.act_as(None, None)
+        return None
+    u["seen"] = time.time()
+    audit.act_as(u["name"], u["role"])
+    return u
+
+
+def _oidc_user(con, cfg: dict) -> dict | None:
+    email = getattr(st.user, "email", None)
+    role = users.role_for_email(cfg, email)
+    with db.transaction(con) as cur:
+        audit.log(cur, "sign_in" if role else "sign_in_failed", username=email, role=role,
+                  detail="single sign-on" if role else "single sign-on: no role for this account")
+    if role is None:
+        st.session_state["sign_in_note"] = ("Your account signed in with the clinic's provider, but no kdash role is "
+                                            "set for it. Ask an administrator to add it to [access.oidc_roles].")
+        return None
+    st.session_state["user"] = {"name": email, "role": role, "seen": time.time(), "oidc": True}
+    return st.session_state["user"]
+
+
+def sign_in_page(con, cfg: dict) -> None:
+    """The only thing a signed-out visitor sees."""
+    st.title("Sign in to kdash")
+    note = st.session_state.pop("sign_in_note", None)
+    if note:
+        st.info(note, icon=":material/logout:")
+    if db.meta(con, "demo") == "true":
+        st.info("Demo accounts on this synthetic store: " + ", ".join(f"**{n}**" for n in users.DEMO_ACCOUNTS)
+                + f" (one per role), each with the password `{users.DEMO_PASSWORD}`.", icon=":material/key:")
+    provider = _oidc_provider()
+    if provider:
+        st.button("Sign in with the clinic's account", type="primary", icon=":material/login:",
+                  on_click=st.login, args=() if provider == "default" else (provider,))
+        st.caption("Or with a local kdash account:")
+    with st.form("sign_in"):
+        name = st.text_input("User name", max_chars=40, autocomplete="username")
+        password = st.text_input("Password", type="password", max_chars=200, autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        result = users.sign_in(con, cfg, name, password)
+        if result.ok:
+            st.session_state["user"] = {"name": result.username, "role": result.role, "seen": time.time()}
+            st.rerun()
+        st.error(result.message, icon=":material/lock:")
+    if not users.count(con):
+        st.warning("This store has no accounts yet. Create the first administrator on the server with "
+                   "`python -m kdash users add NAME --role admin --db PATH`.", icon=":material/person_add:")
+
+
+def sidebar(sections: dict[str, list], role: str, name: str) -> None:
+    """The navigation a role gets: its own pages only, then who is signed in and a way out."""
+    with st.sidebar:
+        for section, pages in sections.items():
+            mine = [p for p in pages if access.may_open(role, p.url_path or "home")]
+            if mine:
+                st.caption(section)
+                for p in mine:
+                    st.page_link(p, label=p.title, icon=p.icon)
+        st.divider()
+        st.caption(f"Signed in as **{name}** ({role})")
+        st.button("Sign out", icon=":material/logout:", on_click=sign_out, key="sign_out")
+
+
+def sign_out() -> None:
+    u = st.session_state.pop("user", None)
+    if u:
+        with db.transaction(connection()) as cur:
+            audit.log(cur, "sign_out", username=u["name"], role=u["role"])
+    if u and u.get("oidc"):
+        st.logout()
+
+
+def refuse(what: str) -> None:
+    """A plain refusal for the signed-in role, written to the audit trail with the patient asked for."""
+    from kdash import patient
+    u = user() or {}
+    asked = st.query_params.get("patient_id")
+    pid = asked if asked and not patient.id_problem(asked) else None
+    with db.transaction(connection()) as cur:
+        audit.log(cur, "refused", username=u.get("name"), role=u.get("role"), patient_id=pid, detail=what)
+    st.error(f"Your role ({u.get('role', 'signed out')}) cannot open {what}. Ask an administrator if you "
+             "need it.", icon=":material/block:")
+
+
+_VIEW_LOG_SECONDS = 600
+
+
+def audit_view(action: str, patient_id: str, detail: str | None = None) -> None:
+    """Audit that this user looked at a patient: once per patient and page every ten minutes, not per rerun."""
+    seen = st.session_state.setdefault("_audited_views", {})
+    key = (action, patient_id)
+    if time.time() - seen.get(key, 0) < _VIEW_LOG_SECONDS:
+        return
+    with db.transaction(connection()) as cur:
+        audit.log(cur, action, patient_id=patient_id, detail=detail)
+    seen[key] = time.time()
 
 
 def clear_caches() -> None:
@@ -67,7 +215,8 @@ def open_store_or_stop():
 def demo_banner(con) -> None:
     if db.meta(con, "demo") == "true":
         st.warning("**Synthetic demo data.** Every patient, name and number shown here is made up by the "
-                   "kdash demo generator. Do not use it for clinical decisions.", icon=":material/science:")
+                   "kdash demo generator, and the store has documented demo accounts (one per role). Do not use "
+                   "it for clinical decisions.", icon=":material/science:")
 
 
 def percent(x: float | None, digits: int = 0) -> str:

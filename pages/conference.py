@@ -44,6 +44,8 @@ for line in pack.summary:
 if pack.refusal:
     st.warning(pack.refusal, icon=":material/visibility_off:")
     st.stop()
+if pack.patient_id:
+    ui.audit_view("view_case", pack.patient_id, detail=pack.title)
 
 
 
@@ -51,7 +53,7 @@ def audited(kind: str, make):
     """A download's bytes, made on click, with the export written to the audit trail."""
     def run():
         data = make()
-        with db.transaction(ui.connection()) as cur:
+        with db.transaction(ui.connection_for("conference.export")) as cur:
             audit.log(cur, f"export_{kind}", patient_id=pack.patient_id, detail=pack.title)
         return data
     return run

@@ -38,6 +38,7 @@ if pid:
         ui.fetch("eligibility.checklist_for", today=today, patient_ids=(pid,), route=route)[0]
     if given != pid:
         st.query_params["patient_id"] = pid
+    ui.audit_view("view_eligibility", pid)
 
     counts = pd.Series([i["status"] for i in result["items"]]).value_counts().to_dict()
     summary = (f"**{VERDICT[result['verdict']]}** for {roster.ROUTE_NAMES[route]} · "
@@ -77,12 +78,13 @@ if pid:
         new_verdict = st.selectbox("Verdict (for an override)", list(decisions.VERDICTS),
                                    index=list(decisions.VERDICTS).index(result["verdict"]), format_func=VERDICT.get)
         reason = st.text_area("Reason (required for an override)", max_chars=2000)
-        by = st.text_input("Your name", max_chars=120)
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
         try:
-            saved = decisions.record(ui.connection(), pid, route, kind,
-                                     result["verdict"] if kind == "sign_off" else new_verdict, reason, by)
+            me = ui.user()
+            saved = decisions.record(ui.connection_for("decisions.record"), pid, route, kind,
+                                     result["verdict"] if kind == "sign_off" else new_verdict, reason, me["name"],
+                                     role=me["role"])
         except decisions.DecisionError as exc:
             st.error(f"Not recorded: {exc}.", icon=":material/error:")
         else:

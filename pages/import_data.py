@@ -31,7 +31,7 @@ except uploads.UploadError as exc:
     st.error(f"Cannot read the upload: {exc}.", icon=":material/error:")
     st.stop()
 try:
-    report = importing.run(ui.connection(), cfg, sources, skip_invalid=skip, dry_run=True)
+    report = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, dry_run=True)
     found = {t: len(rows) for t, rows in report.rows.items()}
     st.subheader("What the files hold")
     st.dataframe(pd.DataFrame({"table": list(found), "rows read": list(found.values()),
@@ -47,7 +47,7 @@ try:
         st.dataframe(pd.DataFrame({"problem": report.problems}), hide_index=True, width="stretch")
     ready = not report.problems or skip
     if st.button("Import", type="primary", disabled=not ready or not sum(report.written.values())):
-        done = importing.run(ui.connection(), cfg, sources, skip_invalid=skip)
+        done = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip)
         if done.problems and not skip:
             st.error("The files changed since the check; nothing was imported.", icon=":material/error:")
         else:

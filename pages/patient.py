@@ -28,6 +28,7 @@ if v is None:
     st.stop()
 if given != pid:
     st.query_params["patient_id"] = pid
+ui.audit_view("view_patient", pid)
 h, open_now, window = v["header"], v["open"], cfg["safety"]["flag_window_days"]
 
 # --- header -----------------------------------------------------------------------------------------

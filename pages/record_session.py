@@ -53,7 +53,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
         chosen_sid = st.selectbox("Session", list(labels), format_func=labels.get, key="rec_pick")
         left, right = st.columns(2)
         if left.button("Load it into the form to edit"):
-            old = recording.load(ui.connection(), chosen_sid)
+            old = recording.load(ui.connection_for("recording.load"), chosen_sid)
             st.session_state.update({
                 "rec_editing": chosen_sid, "rec_day": old.day, "rec_route": old.route, "rec_phase": old.phase,
                 "rec_chair": old.chair, "rec_weight": old.weight_kg, "rec_dose": old.dose_mg, "rec_start": old.start,
@@ -64,7 +64,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
                 st.session_state[f"sev-{e['effect']}"] = e["severity"]
             st.rerun()
         if right.button("Delete this session", type="secondary"):
-            recording.delete(ui.connection(), cfg, chosen_sid)
+            recording.delete(ui.connection_for("recording.delete"), cfg, chosen_sid)
             ui.clear_caches()
             st.success(f"Deleted {labels[chosen_sid]}; the audit log keeps what it held.", icon=":material/delete:")
 editing = st.session_state.get("rec_editing")
@@ -140,11 +140,11 @@ if st.button("Save session", type="primary"):
         start=start, end=end, clinician=h["clinician"],
         vitals=[{k: (None if pd.isna(v) else int(v)) for k, v in r.items()} for r in rows],
         scores=score_inputs, cadss=cadss, moaas=moaas, side_effects=effects)
-    found = recording.validate(ui.connection(), entry, today)
+    found = recording.validate(ui.connection_for("recording.validate"), entry, today)
     st.session_state["record_errors"] = found
     if found:
         st.rerun()
-    sid = recording.save(ui.connection(), cfg, entry, replaces=st.session_state.pop("rec_editing", None))
+    sid = recording.save(ui.connection_for("recording.save"), cfg, entry, replaces=st.session_state.pop("rec_editing", None))
     ui.clear_caches()
     st.session_state["record_saved"] = (sid, pid, day)
     st.rerun()
@@ -153,7 +153,7 @@ saved = st.session_state.get("record_saved")
 if saved and saved[1] == pid:
     sid, _, saved_day = saved
     st.success(f"Saved session {sid} for {saved_day:%Y-%m-%d}.", icon=":material/task_alt:")
-    new = [f for f in rules.evaluate(patient.record(ui.connection(), cfg, pid), cfg) if f.day == saved_day]
+    new = [f for f in rules.evaluate(patient.record(ui.connection_for("patient.record"), cfg, pid), cfg) if f.day == saved_day]
     if new:
         st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}"
                                                                   for f in new), icon=":material/warning:")

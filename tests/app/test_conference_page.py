@@ -7,13 +7,13 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from kdash import db, deid
-from tests.conftest import ROOT
+from tests.app.session import signed_in
 
 DATE = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
 
 
 def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician").run()
     for k, v in (query or {}).items():
         at.query_params[k] = v
     return at.switch_page("pages/conference.py").run()

@@ -5,14 +5,14 @@ import subprocess
 import sys
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from kdash import db, eligibility
+from tests.app.session import signed_in
 from tests.conftest import ROOT
 
 
 def open_page(pid=None):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician", "dr.test").run()
     at.switch_page("pages/eligibility.py")
     if pid:
         at.query_params["patient_id"] = pid
@@ -23,7 +23,7 @@ def decisions_count(path):
     con = db.connect(path, create=False)
     try:
         return con.execute("SELECT count(*) FROM eligibility_decisions").fetchone()[0], \
-            con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+            con.execute("SELECT count(*) FROM audit_log WHERE action LIKE 'eligibility_%'").fetchone()[0]
     finally:
         con.close()
 
@@ -59,7 +59,6 @@ def test_override_without_reason_is_refused_and_nothing_written(own_store):
     before = decisions_count(own_store)
     at = open_page("P000003")
     at.radio[0].set_value("override")
-    at.text_input[1].input("Dr Test")
     at.button[0].click().run()
     assert not at.exception
     assert any("a reason is required to override" in e.value for e in at.error)
@@ -72,21 +71,27 @@ def test_override_with_reason_is_stored_audited_and_shown(own_store):
     at.radio[0].set_value("override")
     at.selectbox[0].set_value("not_eligible")
     at.text_area[0].input("Uncontrolled hypertension on repeat readings")
-    at.text_input[1].input("Dr Test")
     at.button[0].click().run()
     assert not at.exception
-    assert "Recorded: Not eligible (override) by Dr Test" in at.success[-1].value
+    assert "Recorded: Not eligible (override) by dr.test" in at.success[-1].value
     assert decisions_count(own_store) == (before[0] + 1, before[1] + 1)
     at = open_page("P000003")
-    assert any("Overridden by Dr Test" in m.value and "Uncontrolled hypertension" in m.value for m in at.info)
+    assert any("Overridden by dr.test" in m.value and "Uncontrolled hypertension" in m.value for m in at.info)
 
 
-def test_sign_off_needs_a_name(own_store):
+def test_a_sign_off_is_recorded_as_the_signed_in_clinician_and_audited(own_store):
     before = decisions_count(own_store)
     at = open_page("P000004")
     at.button[0].click().run()
-    assert any("name is required" in e.value for e in at.error)
-    assert decisions_count(own_store) == before
+    assert not at.exception and "by dr.test" in at.success[-1].value
+    assert decisions_count(own_store) == (before[0] + 1, before[1] + 1)
+    con = db.connect(own_store, create=False)
+    try:
+        row = con.execute("SELECT username, role, patient_id FROM audit_log WHERE action = 'eligibility_sign_off' "
+                          "ORDER BY audit_id DESC LIMIT 1").fetchone()
+    finally:
+        con.close()
+    assert row == ("dr.test", "clinician", "P000004")
 
 
 def test_awaiting_list_and_unknown_patient(app_env):

@@ -1,9 +1,9 @@
 """The Import page: a dry-run report first, then one transaction; a rejected file changes nothing."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from kdash import db
+from tests.app.session import signed_in
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "sample_import"
@@ -16,7 +16,7 @@ def own_store(writable_app_store):
 
 
 def open_page(files):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("admin").run()
     at.switch_page("pages/import_data.py").run()
     at.file_uploader[0].set_value([(name, data, "text/csv") for name, data in files])
     return at.run()
@@ -35,7 +35,7 @@ def count(path, table):
 
 
 def test_page_offers_templates_and_asks_for_files(own_store):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("admin").run()
     at.switch_page("pages/import_data.py").run()
     assert not at.exception
     assert "Choose files" in at.info[0].value

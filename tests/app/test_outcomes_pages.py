@@ -5,13 +5,13 @@ import json
 import subprocess
 import sys
 
-from streamlit.testing.v1 import AppTest
 
+from tests.app.session import signed_in
 from tests.conftest import ROOT
 
 
 def open_page(page):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician").run()
     return at.switch_page(page).run()
 
 

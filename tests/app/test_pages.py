@@ -3,22 +3,21 @@
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.app.session import role_for, signed_in
 
 PAGES = ["pages/home.py", "pages/roster.py", "pages/patient.py", "pages/eligibility.py", "pages/record_session.py",
          "pages/outcomes.py", "pages/side_effects.py", "pages/throughput.py", "pages/conference.py",
-         "pages/import_data.py", "pages/audit.py"]
+         "pages/import_data.py", "pages/audit.py", "pages/users.py"]
 
 
-def start():
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+def start(role: str = "clinician"):
+    return signed_in(role).run()
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_and_says_it_is_demo_data(app_env, page):
-    at = start()
+    at = start(role_for(page))
     at.switch_page(page).run()
     assert not at.exception, at.exception
     assert any("Synthetic demo data" in w.value for w in at.warning)

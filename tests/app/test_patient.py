@@ -4,14 +4,13 @@ import json
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from tests.builders import Clinic
-from tests.conftest import ROOT
+from tests.app.session import signed_in
 
 
 def open_patient(pid):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician").run()
     at.switch_page("pages/patient.py")
     if pid is not None:
         at.query_params["patient_id"] = pid

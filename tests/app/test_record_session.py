@@ -4,10 +4,10 @@ import datetime as dt
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from kdash import db, recording, settings
-from tests.conftest import ROOT, TODAY
+from tests.app.session import signed_in
+from tests.conftest import TODAY
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def count(path, sql):
 
 
 def open_form(pid):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician").run()
     at.switch_page("pages/record_session.py")
     at.query_params["patient_id"] = pid
     return at.run()

@@ -1,12 +1,11 @@
 """The roster: sorted by urgency, searchable, filtered, linked to the patient page."""
 
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.app.session import signed_in
 
 
 def open_roster():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("clinician").run()
     return at.switch_page("pages/roster.py").run()
 
 

@@ -2,13 +2,12 @@
 
 import datetime as dt
 
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.app.session import signed_in
 
 
 def open_page():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = signed_in("manager").run()
     return at.switch_page("pages/throughput.py").run()
 
 

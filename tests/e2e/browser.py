@@ -65,3 +65,23 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     page.wait_for_selector("h1", timeout=timeout)          # the page has drawn, not just the frame
     page.wait_for_timeout(300)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+
+
+def sign_in(page, role: str = "clinician", password: str | None = None, timeout: float = 60_000) -> None:
+    """Sign in on the page's sign-in form with a demo account (user name = role); the page then draws the
+    page the URL asked for."""
+    from playwright.sync_api import expect
+    from kdash.users import DEMO_PASSWORD
+    wait_for_app(page, timeout)
+    expect(page.get_by_role("heading", name="Sign in to kdash")).to_be_visible(timeout=timeout)
+    page.get_by_label("User name").fill(role)
+    page.get_by_label("Password", exact=True).fill(password or DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=timeout)
+    wait_for_app(page, timeout)
+
+
+def open_as(page, url: str, role: str = "clinician") -> None:
+    """Load a URL (a new Streamlit session: signed out) and sign in as a role."""
+    page.goto(url)
+    sign_in(page, role)

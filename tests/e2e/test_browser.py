@@ -3,15 +3,19 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import wait_for_app
+from tests.e2e.browser import open_as, sign_in, wait_for_app
 
 PAGES = ["", "roster", "patient", "eligibility", "record_session", "outcomes", "side_effects", "throughput",
-         "conference", "import_data", "audit"]
+         "conference", "import_data", "audit", "users"]
+
+
+def role_for(path: str) -> str:
+    from kdash import access
+    return next(r for r in access.ROLES if access.may_open(r, path.split("?")[0] or "home"))
 
 
 def test_home_opens_with_the_demo_banner_and_figures(page, server):
-    page.goto(server)
-    wait_for_app(page)
+    open_as(page, server, "manager")
     expect(page.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Clinic at a glance")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid='stMetric']")).to_have_count(4, timeout=30_000)
@@ -23,8 +27,7 @@ def test_home_opens_with_the_demo_banner_and_figures(page, server):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders_without_an_error(page, server, path):
-    page.goto(f"{server}/{path}")
-    wait_for_app(page)
+    open_as(page, f"{server}/{path}", role_for(path))
     expect(page.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
     assert page.locator("h1").count() >= 1
     assert page.locator("[data-testid='stException']").count() == 0
@@ -42,16 +45,16 @@ def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(f"{url}/patient?patient_id=P000001")
-        wait_for_app(pg)
+        sign_in(pg, "clinician")
         expect(pg.get_by_text("Synthetic demo data")).to_be_visible(timeout=30_000)
         expect(pg.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)
-        expect(pg.locator("[data-testid='stSidebarNav']").get_by_text("Clinic at a glance")).to_have_count(1, timeout=30_000)
+        expect(pg.locator("[data-testid='stSidebar']").get_by_role("link", name="Clinic at a glance")).to_have_count(
+            1, timeout=30_000)
         context.close()
 
 
 def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, e2e_patient):
-    page.goto(f"{server}/patient?patient_id={e2e_patient}")
-    wait_for_app(page)
+    open_as(page, f"{server}/patient?patient_id={e2e_patient}")
     expect(page.get_by_role("heading", name="Mood scores")).to_be_visible(timeout=30_000)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     page.get_by_text("By date", exact=True).click()
@@ -61,8 +64,7 @@ def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, 
 
 
 def test_roster_links_point_at_patient_pages(page, server):
-    page.goto(f"{server}/roster")
-    wait_for_app(page)
+    open_as(page, f"{server}/roster")
     expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1, timeout=30_000)
     expect(page.get_by_role("heading", name="Patients")).to_be_visible(timeout=30_000)
     page.get_by_label("Search by name, ID or MRN").fill("P000010")
@@ -82,7 +84,7 @@ def test_first_request_deep_links_show_no_page_not_found(browser, tmp_path, path
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(f"{url}/{path}")
-        wait_for_app(pg)
+        sign_in(pg, "clinician")
         pg.wait_for_timeout(500)
         assert pg.get_by_text("Page not found").count() == 0
         assert pg.get_by_role("dialog").count() == 0
@@ -94,8 +96,7 @@ def test_conference_presents_a_case_and_its_downloads_work(page, server, e2e_cas
     from urllib.parse import quote
     from tests.e2e.conftest import ARTIFACTS
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{server}/conference?case={quote(e2e_case)}")
-    wait_for_app(page)
+    open_as(page, f"{server}/conference?case={quote(e2e_case)}", "presenter")
     expect(page.get_by_text(e2e_case, exact=True)).to_be_visible(timeout=30_000)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -109,3 +110,59 @@ def test_conference_presents_a_case_and_its_downloads_work(page, server, e2e_cas
     assert open(pdf.value.path(), "rb").read(5) == b"%PDF-"
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.app_errors == [] and page.external_requests == []
+
+
+@pytest.mark.parametrize("role", ["clinician", "manager", "presenter", "admin"])
+def test_each_role_signs_in_and_visits_every_page_it_has(page, server, role):
+    """Signed in once, the role clicks through its own sidebar: every page draws, none shows an error."""
+    from kdash import access
+    open_as(page, server, role)
+    titles = [access.PAGE_TITLES[p] for p in access.pages_for(role)]
+    nav = page.locator("[data-testid='stSidebar'] a")
+    expect(nav).to_have_count(len(titles), timeout=30_000)
+    assert [t.split("\n")[-1].strip() for t in nav.all_inner_texts()] == titles    # after the icon's name
+    for i, title in enumerate(titles):
+        nav.nth(i).click()
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0, title
+        assert page.get_by_text("cannot open", exact=False).count() == 0, title
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    assert page.app_errors == [] and page.external_requests == []
+
+
+def test_a_manager_typing_a_patient_link_is_refused(page, server, e2e_patient):
+    open_as(page, f"{server}/patient?patient_id={e2e_patient}", "manager")
+    expect(page.get_by_text("cannot open the Patient progress page")).to_be_visible(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_the_server_log_holds_no_patient_names_or_ids(browser, tmp_path):
+    """A clinician opens patient pages, records nothing, signs in wrongly once; the server's own log (what an
+    operator's log collector would keep) names no patient, no MRN and no password."""
+    import duckdb
+    from kdash import demo
+    from tests.e2e.browser import streamlit_server
+    store = str(tmp_path / "log.duckdb")
+    demo.build(store, patients=30)
+    con = duckdb.connect(store, read_only=True)
+    people = con.execute("SELECT patient_id, given_name, family_name, mrn FROM patients LIMIT 5").fetchall()
+    con.close()
+    with streamlit_server(store) as url:
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(f"{url}/patient?patient_id={people[0][0]}")
+        wait_for_app(pg)
+        pg.get_by_label("User name").fill("clinician")
+        pg.get_by_label("Password", exact=True).fill("a wrong secret password")
+        pg.get_by_role("button", name="Sign in").click()
+        expect(pg.get_by_text("Wrong user name or password.")).to_be_visible(timeout=30_000)
+        sign_in(pg, "clinician")
+        expect(pg.get_by_text(people[0][0]).first).to_be_visible(timeout=30_000)
+        for pid, *_ in people[1:]:
+            pg.goto(f"{url}/patient?patient_id={pid}")
+            sign_in(pg, "clinician")
+        context.close()
+    log = (tmp_path / "log.server.log").read_text()
+    secrets = [x for row in people for x in row if x] + ["a wrong secret password", "kdash-demo-2026"]
+    assert [s for s in secrets if s in log] == []

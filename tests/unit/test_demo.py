@@ -102,6 +102,11 @@ def test_vitals_are_ordered_within_each_session(con):
                      WHERE v.measured_at < s.started_at - INTERVAL 10 MINUTE""") == [(0,)]
 
 
+def test_blood_pressure_is_physiological(con):
+    """Diastolic below systolic by a real pulse pressure (the importer rejects anything else)."""
+    assert q(con, "SELECT count(*) FROM vitals WHERE systolic - diastolic < 20") == [(0,)]
+
+
 def test_every_eligibility_kind_is_present(con):
     present = dict(q(con, """SELECT item, count(*) FROM screening WHERE status = 'present' GROUP BY item"""))
     assert sum(present.get(i, 0) for i in demo.ABSOLUTE) > 0

@@ -1,0 +1,1 @@
+SELECT DISTINCT action FROM audit_log ORDER BY action

@@ -1,0 +1,163 @@
+"""Local accounts: argon2 password hashes, disabled accounts, lockout with a timed back-off.
+
+Every sign-in attempt is audited in the same transaction as its effect on the account. Messages say what
+a person can do about it, and never whether a name exists unless the right password was given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from kdash import access, audit, db
+
+HASHER = PasswordHasher()      # argon2id with the library's current recommended cost
+_DUMMY = HASHER.hash("not a password anyone has")   # unknown names cost the same time as known ones
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+WRONG = "Wrong user name or password."
+
+
+class UserError(ValueError):
+    """An account change that cannot be made, with the reason."""
+
+
+@dataclass(frozen=True)
+class SignIn:
+    ok: bool
+    message: str
+    username: str | None = None
+    role: str | None = None
+
+
+def check_name(name: str) -> str:
+    name = (name or "").strip().lower()
+    if not NAME.match(name):
+        raise UserError("a user name is 2–40 characters: lower-case letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit")
+    return name
+
+
+def check_password(password: str, cfg: dict) -> None:
+    least = cfg["access"]["min_password_length"]
+    if len(password or "") < least:
+        raise UserError(f"a password needs at least {least} characters")
+
+
+def add(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, role: str, password: str,
+        by: str | None = None, at: dt.datetime | None = None) -> str:
+    name = check_name(name)
+    if role not in access.ROLES:
+        raise UserError(f"unknown role {role!r}; choose {', '.join(access.ROLES)}")
+    check_password(password, cfg)
+    with db.transaction(con) as cur:
+        if cur.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
+            raise UserError(f"a user named {name!r} exists already")
+        cur.execute("INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                    [name, role, HASHER.hash(password), at or dt.datetime.now()])
+        audit.log(cur, "user_added", username=by, detail=f"{name} as {role}")
+    return name
+
+
+def listing(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every account without its hash."""
+    cur = con.cursor()
+    try:
+        return cur.execute("SELECT username, role, disabled, failed_attempts, locked_until, created_at "
+                           "FROM users ORDER BY username").df()
+    finally:
+        cur.close()
+
+
+def set_disabled(con: duckdb.DuckDBPyConnection, name: str, disabled: bool = True, by: str | None = None) -> None:
+    name = check_name(name)
+    with db.transaction(con) as cur:
+        if not cur.execute("UPDATE users SET disabled = ? WHERE username = ? RETURNING 1", [disabled, name]).fetchone():
+            raise UserError(f"no user named {name!r}")
+        audit.log(cur, "user_disabled" if disabled else "user_enabled", username=by, detail=name)
+
+
+def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str, by: str | None = None) -> None:
+    name = check_name(name)
+    check_password(password, cfg)
+    with db.transaction(con) as cur:
+        if not cur.execute("UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL "
+                           "WHERE username = ? RETURNING 1", [HASHER.hash(password), name]).fetchone():
+            raise UserError(f"no user named {name!r}")
+        audit.log(cur, "password_reset", username=by, detail=name)
+
+
+def count(con: duckdb.DuckDBPyConnection) -> int:
+    return int(db.scalar(con, "SELECT count(*) FROM users") or 0)
+
+
+def sign_in(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str,
+            now: dt.datetime | None = None) -> SignIn:
+    """Check a name and password; count failures, lock after too many, audit every attempt."""
+    now = now or dt.datetime.now()
+    a = cfg["access"]
+    typed = (name or "").strip().lower()[:40]
+    with db.transaction(con) as cur:
+        row = cur.execute("SELECT role, password_hash, disabled, failed_attempts, locked_until FROM users "
+                          "WHERE username = ?", [typed]).fetchone() if NAME.match(typed) else None
+        if row is None:
+            _verify(_DUMMY, password)
+            audit.log(cur, "sign_in_failed", detail="unknown user name", at=now)
+            return SignIn(False, WRONG)
+        role, hashed, disabled, failures, locked_until = row
+        if locked_until is not None and locked_until > now:
+            wait = max(1, round((locked_until - now).total_seconds() / 60))
+            audit.log(cur, "sign_in_locked", username=typed, role=role, at=now)
+            return SignIn(False, f"Too many failed sign-ins: this account is locked for about {wait} more "
+                                 f"minute{'s' if wait != 1 else ''}.")
+        if not _verify(hashed, password):
+            failures += 1
+            over = failures - a["max_failed_sign_ins"]
+            until = (now + dt.timedelta(seconds=min(a["lockout_seconds"] * 2 ** over, a["max_lockout_seconds"]))
+                     if over >= 0 else None)
+            cur.execute("UPDATE users SET failed_attempts = ?, locked_until = ? WHERE username = ?",
+                        [failures, until, typed])
+            audit.log(cur, "sign_in_failed", username=typed, role=role, detail=f"wrong password ({failures})", at=now)
+            if until is not None:
+                return SignIn(False, f"{WRONG} Too many failed sign-ins: the account is locked until "
+                                     f"{until:%H:%M}.")
+            return SignIn(False, WRONG)
+        if disabled:
+            audit.log(cur, "sign_in_failed", username=typed, role=role, detail="account disabled", at=now)
+            return SignIn(False, "This account is disabled; ask an administrator.")
+        cur.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE username = ?", [typed])
+        if HASHER.check_needs_rehash(hashed):
+            cur.execute("UPDATE users SET password_hash = ? WHERE username = ?", [HASHER.hash(password), typed])
+        audit.log(cur, "sign_in", username=typed, role=role, at=now)
+        return SignIn(True, "Signed in.", typed, role)
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return HASHER.verify(hashed, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def role_for_email(cfg: dict, email: str | None) -> str | None:
+    """The role an OIDC account gets (settings [access.oidc_roles]: the exact address first, then its domain)."""
+    if not email or "@" not in email:
+        return None
+    roles = {k.lower(): v for k, v in cfg["access"].get("oidc_roles", {}).items()}
+    email = email.strip().lower()
+    role = roles.get(email) or roles.get("@" + email.rsplit("@", 1)[1])
+    return role if role in access.ROLES else None
+
+
+DEMO_PASSWORD = "kdash-demo-2026"
+DEMO_ACCOUNTS = {role: role for role in access.ROLES}   # user name = role name, on demo stores only
+
+
+def add_demo_accounts(con: duckdb.DuckDBPyConnection, cfg: dict) -> None:
+    for name, role in DEMO_ACCOUNTS.items():
+        add(con, cfg, name, role, DEMO_PASSWORD, by="demo")
