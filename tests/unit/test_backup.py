@@ -1,0 +1,76 @@
+"""Backup and restore: a round trip gives every table back identical; a damaged backup restores nothing."""
+
+import json
+
+import pytest
+
+from kdash import backup, db, demo, importing, settings
+from kdash.db import StoreError
+from tests.conftest import ROOT
+
+
+def contents(path):
+    con = db.connect(path, read_only=True)
+    try:
+        return {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in backup._tables(con)}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("bk") / "clinic.duckdb")
+    demo.build(path, patients=80, seed=3)
+    con = db.connect(path)
+    assert importing.run(con, settings.load(), [str(ROOT / "data" / "sample_import")]).ok   # audit rows, imports
+    con.close()
+    return path
+
+
+def test_a_round_trip_gives_every_table_back_identical(store, tmp_path):
+    manifest = backup.backup(store, str(tmp_path / "nightly"))
+    assert set(manifest["tables"]) >= {"patients", "sessions", "assessments", "audit_log", "users", "meta"}
+    assert all(f.endswith(".parquet") or f.endswith(".sql") for f in manifest["files"])
+    backup.restore(str(tmp_path / "nightly"), str(tmp_path / "restored.duckdb"))
+    before, after = contents(store), contents(str(tmp_path / "restored.duckdb"))
+    assert before.keys() == after.keys()
+    for table in before:
+        assert before[table] == after[table], table
+    con = db.connect(str(tmp_path / "restored.duckdb"))     # the restored store takes new rows (sequences carried)
+    try:
+        con.execute("INSERT INTO audit_log (logged_at, action) VALUES (now(), 'after restore')")
+    finally:
+        con.close()
+
+
+def test_a_damaged_or_incomplete_backup_restores_nothing(store, tmp_path):
+    folder = tmp_path / "b"
+    backup.backup(store, str(folder))
+    (folder / "sessions.parquet").write_bytes((folder / "sessions.parquet").read_bytes()[:-10])
+    with pytest.raises(StoreError, match="sessions.parquet does not match its checksum"):
+        backup.restore(str(folder), str(tmp_path / "r.duckdb"))
+    (folder / "sessions.parquet").unlink()
+    with pytest.raises(StoreError, match="sessions.parquet is missing"):
+        backup.restore(str(folder), str(tmp_path / "r.duckdb"))
+    assert not list(tmp_path.glob("r.duckdb*"))
+
+
+def test_a_manifest_that_lies_about_a_table_is_caught(store, tmp_path):
+    folder = tmp_path / "b"
+    backup.backup(store, str(folder))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["tables"]["patients"]["rows"] += 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="restored table patients differs"):
+        backup.restore(str(folder), str(tmp_path / "r.duckdb"))
+    assert not list(tmp_path.glob("r.duckdb*"))
+
+
+def test_backups_and_restores_never_overwrite(store, tmp_path):
+    backup.backup(store, str(tmp_path / "b"))
+    with pytest.raises(StoreError, match="not empty"):
+        backup.backup(store, str(tmp_path / "b"))
+    with pytest.raises(StoreError, match="exists; restore into a new store path"):
+        backup.restore(str(tmp_path / "b"), store)
+    with pytest.raises(StoreError, match="not a kdash backup"):
+        backup.restore(str(tmp_path), str(tmp_path / "x.duckdb"))
