@@ -23,12 +23,20 @@ def _sources(paths: list[str]) -> tuple[dict[str, str], list[Path], list[str]]:
         if not p.exists():
             problems.append(f"{text}: no such file or folder")
         elif p.is_dir() and any((p / n).is_file() for n in csv_folder.ORDER):
-            for name, body in csv_folder.read_folder(p).items():
+            try:
+                found = csv_folder.read_folder(p)
+            except csv_folder.FileProblem as exc:
+                problems.append(str(exc))
+                continue
+            for name, body in found.items():
                 if name in files:
                     problems.append(f"{text}/{name}: a second {name} in one import")
                 files[name] = body
         elif p.suffix.lower() == ".csv" and p.name in csv_folder.FILES:
-            files[p.name] = p.read_text("utf-8-sig")
+            try:
+                files[p.name] = csv_folder.read_file(p)
+            except csv_folder.FileProblem as exc:
+                problems.append(str(exc))
         elif p.suffix.lower() in (".json", ".ndjson") or (p.is_dir() and any(
                 f.suffix.lower() in (".json", ".ndjson") for f in p.rglob("*"))):
             fhir_paths.append(p)

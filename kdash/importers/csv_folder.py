@@ -245,9 +245,24 @@ PARSERS = {"patients.csv": _patient, "antidepressant_trials.csv": _trial, "scree
            "side_effects.csv": _side_effect}
 
 
+class FileProblem(ValueError):
+    """A file that cannot be read at all (not UTF-8 text, unreadable), with the reason."""
+
+
+def read_file(path: Path) -> str:
+    """One CSV file as text: UTF-8, a BOM tolerated; anything else is a FileProblem naming the byte."""
+    try:
+        return path.read_text("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileProblem(f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); save it as UTF-8 CSV") from None
+    except OSError as exc:
+        raise FileProblem(f"{path.name}: cannot be read ({exc.strerror})") from None
+
+
 def read_folder(folder: Path) -> dict[str, str]:
     """The known CSV files of a folder, as text (UTF-8, a BOM tolerated)."""
-    return {name: (folder / name).read_text("utf-8-sig") for name in ORDER if (folder / name).is_file()}
+    return {name: read_file(folder / name) for name in ORDER if (folder / name).is_file()}
 
 
 def validate(con: duckdb.DuckDBPyConnection, files: dict[str, str], extra: dict[str, list[dict]] | None = None) -> Report:

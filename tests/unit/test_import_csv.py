@@ -83,6 +83,18 @@ def test_missing_required_column_rejects_the_file(store, folder):
     assert "side_effects.csv:1: missing required column effect" in rep.problems
 
 
+def test_a_file_that_is_not_utf8_is_named_and_nothing_is_written(store, folder):
+    """Found by the fuzz campaign: a Latin-1 export (é as byte 0xe9) used to end in a UnicodeDecodeError."""
+    (folder / "patients.csv").write_bytes("patient_id,given_name,family_name,birth_date,sex\n"
+                                          "C009,Zoé,Béranger,1980-01-01,F\n".encode("latin-1"))
+    before = checksums(store)
+    rep = importing.run(store, CFG, [str(folder)])
+    assert rep.problems == ["patients.csv: not UTF-8 text (byte 0xe9 at offset 56); save it as UTF-8 CSV"]
+    assert checksums(store) == before
+    single = importing.run(store, CFG, [str(folder / "patients.csv")])
+    assert single.problems == rep.problems and checksums(store) == before
+
+
 def test_bom_spaces_and_unknown_columns_are_tolerated(store, folder):
     text = (folder / "patients.csv").read_text()
     header, rest = text.split("\n", 1)
