@@ -51,4 +51,5 @@ if not access.may_open(user["role"], asked):
     st.title(access.PAGE_TITLES.get(asked, "Not available"))
     ui.refuse(f"the {access.PAGE_TITLES.get(asked, asked)} page")
     st.stop()
-page.run()
+with ui.app_frame():
+    page.run()

@@ -5,8 +5,10 @@ The only module in kdash that imports Streamlit. Data functions elsewhere take (
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
+import threading
 import time
 from pathlib import Path
 
@@ -233,13 +235,26 @@ def require_app_frame() -> None:
     routes back to this page through st.navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    if not PagesManager.uses_pages_directory:
+    if getattr(_frame, "inside", False) or not PagesManager.uses_pages_directory:
         return
     PagesManager.uses_pages_directory = False
     app = Path(__file__).resolve().parents[1] / "app.py"
     code = compile(app.read_text("utf-8"), str(app), "exec")
     exec(code, {"__name__": "__main__", "__file__": str(app)})  # noqa: S102 - our own frame script
     st.stop()
+
+
+_frame = threading.local()      # set while app.py runs the page: this run already has its frame
+
+
+@contextlib.contextmanager
+def app_frame():
+    """app.py runs the chosen page inside this: the page's require_app_frame() then knows it is framed."""
+    _frame.inside = True
+    try:
+        yield
+    finally:
+        _frame.inside = False
 
 
 def clinic_settings() -> dict:
