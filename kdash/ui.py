@@ -244,6 +244,25 @@ def require_app_frame() -> None:
     st.stop()
 
 
+def _serialise_ast_parse() -> None:
+    """CPython 3.11's ast.parse is not safe when two threads parse at once (SystemError "AST constructor
+    recursion depth mismatch", CPython gh-106905); Streamlit parses each script the first time a session
+    runs it, so sessions opening pages together could hit it. One parse at a time (they are rare and short)."""
+    import ast
+    if getattr(ast.parse, "_kdash_serialised", False):
+        return
+    lock, parse = threading.Lock(), ast.parse
+
+    def serialised(*args, **kwargs):
+        with lock:
+            return parse(*args, **kwargs)
+    serialised._kdash_serialised = True
+    ast.parse = serialised
+
+
+_serialise_ast_parse()
+
+
 _frame = threading.local()      # set while app.py runs the page: this run already has its frame
 
 
