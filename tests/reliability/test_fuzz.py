@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, seed, settings as hsettings, strategi
 
 from kdash import (audit_view, conference, db, decisions, deid, demo, importing, patient, recording, roster,
                    settings, uploads, users)
+from tests import builders
 from tests.conftest import ROOT
 from tests.unit.test_import_fuzz import cell, resource
 
@@ -48,8 +49,7 @@ nasty = st.one_of(st.text(max_size=40), st.sampled_from([
 
 
 def fingerprint(con):
-    return {t: con.execute(f"SELECT count(*), coalesce(sum(hash(COLUMNS(*)::VARCHAR)), 0) FROM {t}").fetchall()
-            for t in TABLES}
+    return builders.fingerprint(con, TABLES)
 
 
 @pytest.fixture(scope="module")

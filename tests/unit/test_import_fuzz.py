@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from kdash import db, demo, importing, settings
+from tests import builders
 from tests.conftest import ROOT
 
 CFG = settings.load()
@@ -16,8 +17,7 @@ TABLES = ["patients", "antidepressant_trials", "screening", "sessions", "assessm
 
 
 def fingerprint(con):
-    return {t: con.execute(f"SELECT count(*), coalesce(sum(hash(COLUMNS(*)::VARCHAR)), 0) FROM {t}").fetchall()
-            for t in TABLES}
+    return builders.fingerprint(con, TABLES)
 
 
 @pytest.fixture(scope="module")
