@@ -31,6 +31,20 @@ def calibration_store(tmp_path_factory) -> str:
     return path
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole run: Playwright's sync API cannot start a second instance in the same
+    thread while the first is open, so every suite that drives a browser shares this one."""
+    from tests.e2e.browser import launched_chromium
+    with launched_chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def chromium(browser):
+    return browser
+
+
 @pytest.fixture
 def app_env(demo_store, monkeypatch):
     """Point the app at the demo store and start from empty Streamlit caches."""

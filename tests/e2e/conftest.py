@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import launched_chromium, streamlit_server
+from tests.e2e.browser import streamlit_server
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -15,12 +15,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with launched_chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="session")
