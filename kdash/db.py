@@ -100,14 +100,14 @@ MIGRATIONS: list[str] = [
     DROP TABLE antidepressant_trials;
     ALTER TABLE antidepressant_trials_v5 RENAME TO antidepressant_trials;
     """,
-    # 6: score points (kdash/score_points.py), built here for the scores already in the store.
+    # 6: score points (kdash/derived.py), built here for the scores already in the store.
     """
     CREATE TABLE score_points (
         patient_id VARCHAR NOT NULL, scale VARCHAR NOT NULL, assessed_on DATE NOT NULL, total INTEGER NOT NULL,
         after_session BIGINT NOT NULL, days_after INTEGER, has_next BOOLEAN NOT NULL, first_after BOOLEAN NOT NULL);
     INSERT INTO score_points SELECT * FROM ({{score_points_build}}) ORDER BY patient_id, scale, assessed_on;
     """,
-    # 7: session facts (kdash/session_facts.py): each completed session's number, dose band and measured
+    # 7: session facts (kdash/derived.py): each completed session's number, dose band and measured
     # extremes, for the side-effect and safety-event pages.
     """
     CREATE TABLE session_facts (
@@ -120,6 +120,13 @@ MIGRATIONS: list[str] = [
     # 8: the store's own secret for de-identified pseudonyms (kdash/deid.py): random per store, never exported.
     """
     INSERT INTO meta VALUES ('deid_secret', $secret) ON CONFLICT DO NOTHING;
+    """,
+    # 9: course facts (kdash/derived.py): each treated patient's course, read by every clinic-wide cohort.
+    """
+    CREATE TABLE course_facts (
+        patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, first_day DATE NOT NULL, last_day DATE NOT NULL,
+        n_sessions BIGINT NOT NULL, n_induction BIGINT NOT NULL, n_maintenance BIGINT NOT NULL);
+    INSERT INTO course_facts SELECT * FROM ({{course_facts_build}}) ORDER BY patient_id;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

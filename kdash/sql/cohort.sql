@@ -1,4 +1,5 @@
--- Treated patients (≥ 1 completed session) matching the outcome filters, with their course so far.
+-- Treated patients (≥ 1 completed session) matching the outcome filters, with their course so far
+-- (course_facts, kept current on every write).
 -- Included by other queries (double-brace cohort); the analysis set keeps everyone ('itt') or induction completers.
 SELECT *
 FROM (
@@ -9,15 +10,7 @@ FROM (
                                          WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer,
            CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                         WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS planned
-    FROM (
-        SELECT patient_id, arg_min(route, scheduled_at) AS route, min(scheduled_at)::DATE AS first_day,
-               max(scheduled_at)::DATE AS last_day, count(*) AS n_sessions,
-               count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction,
-               count(*) FILTER (WHERE phase = 'maintenance') AS n_maintenance
-        FROM sessions
-        WHERE status = 'completed'
-        GROUP BY patient_id
-    ) c
+    FROM course_facts c
     JOIN patients p USING (patient_id)
     WHERE ($route = 'all' OR c.route = $route)
       AND ($start IS NULL OR c.first_day >= $start::DATE)

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kdash import db, demo
+from kdash import db, demo, derived
 from tests.conftest import ROOT
 from tests.reliability.clinic_csv import write_folder
 
@@ -54,7 +54,7 @@ def counts(con) -> dict[str, int]:
 
 
 def derived_current(con) -> bool:
-    for table in ("score_points", "session_facts"):
+    for table in derived.TABLES:
         fresh = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM ({db.sql(table + '_build')}) t",
                             {"ids": None}).fetchone()
         stored = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()

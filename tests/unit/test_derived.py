@@ -1,15 +1,15 @@
-"""Derived tables (score points, session facts) stay equal to a fresh build after every kind of write,
+"""Derived tables (score points, session facts, course facts) stay equal to a fresh build after every kind of write,
 and stores from before each one get it on migration."""
 
 import datetime as dt
 
 import pytest
 
-from kdash import db, demo, importing, recording, settings
+from kdash import db, demo, derived, importing, recording, settings
 from tests.conftest import ROOT
 
 CFG = settings.load()
-DERIVED = ["score_points", "session_facts"]
+DERIVED = list(derived.TABLES)
 
 
 def fresh(con, table):
@@ -50,7 +50,7 @@ def test_derived_rows_follow_demo_import_record_and_delete(tmp_path):
         con.close()
 
 
-@pytest.mark.parametrize("table, version", [("score_points", 5), ("session_facts", 6)])
+@pytest.mark.parametrize("table, version", [("score_points", 5), ("session_facts", 6), ("course_facts", 8)])
 def test_a_store_from_before_gets_the_table_on_migration(tmp_path, table, version):
     path = str(tmp_path / "old.duckdb")
     demo.build(path, patients=30, seed=5)
