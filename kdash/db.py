@@ -128,6 +128,14 @@ MIGRATIONS: list[str] = [
         n_sessions BIGINT NOT NULL, n_induction BIGINT NOT NULL, n_maintenance BIGINT NOT NULL);
     INSERT INTO course_facts SELECT * FROM ({{course_facts_build}}) ORDER BY patient_id;
     """,
+    # 10: course scores (kdash/course_scores.py), built by the first writer with the clinic's settings; until
+    # then readers compute them live.
+    """
+    CREATE TABLE course_scores (
+        patient_id VARCHAR NOT NULL, scale VARCHAR NOT NULL, baseline INTEGER, last_score INTEGER, last_on DATE,
+        after_2 INTEGER, after_4 INTEGER, after_6 INTEGER, end_of_induction INTEGER, last_observation INTEGER,
+        response_session BIGINT, response_day BIGINT, last_scored_session BIGINT, last_scored_day BIGINT);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -253,7 +261,7 @@ class Shared:
         try:
             for name in includes:   # in dependency order: later ones read the earlier tables
                 text = sql(name, self.includes)
-                self.cursor.execute(f"CREATE TEMP TABLE shared_{name} AS {text}", bind(text, params))
+                self.cursor.execute(f"CREATE TEMP TABLE shared_{name} AS {text}", bind(text, params, con))
                 self.includes |= {name}
         except BaseException:
             self.cursor.close()
@@ -269,21 +277,26 @@ class Shared:
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def bind(text: str, params: dict) -> dict:
-    """The parameters a composed query names (DuckDB refuses unused ones)."""
+def bind(text: str, params: dict, con: duckdb.DuckDBPyConnection | None = None) -> dict:
+    """The parameters a composed query names (DuckDB refuses unused ones). A query reading course scores
+    learns from the store (con) whether the stored ones were built with these settings."""
     names = set(_PARAM.findall(text))
-    return {k: v for k, v in params.items() if k in names}
+    bound = {k: v for k, v in params.items() if k in names}
+    if "scores_current" in names and "scores_current" not in bound:
+        from kdash import course_scores
+        bound["scores_current"] = con is not None and course_scores.is_current(con, params)
+    return bound
 
 
 def query(con: "duckdb.DuckDBPyConnection | Shared", name: str, params: dict | None = None) -> pd.DataFrame:
     """Run a named query on a fresh cursor (or on a Shared one, reading its includes) and return its rows."""
     if isinstance(con, Shared):
         text = sql(name, con.includes)
-        return con.cursor.execute(text, bind(text, params or {})).df()
+        return con.cursor.execute(text, bind(text, params or {}, con.cursor)).df()
     text = sql(name)
     cur = con.cursor()
     try:
-        return cur.execute(text, bind(text, params or {})).df()
+        return cur.execute(text, bind(text, params or {}, con)).df()
     finally:
         cur.close()
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from kdash import db, derived, flag_log, settings, users
+from kdash import db, derived, settings, users
 
 ROUTES = ["iv_ketamine", "esketamine", "sc_ketamine"]
 ROUTE_P = [0.58, 0.35, 0.07]
@@ -142,8 +142,8 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
         with db.transaction(con) as cur:
             _insert(cur, tables, {"demo": "true", "demo_seed": str(seed), "demo_as_of": as_of.isoformat(),
                                   "demo_patients": str(patients)})
-            flag_log.refresh(cur, cfg)
             derived.refresh(cur)
+            derived.refresh_stamped(con, cur, cfg, None)
         if not users.count(con):
             users.add_demo_accounts(con, cfg)    # documented demo sign-ins, one per role (README)
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}

@@ -5,13 +5,17 @@ them out of step. Each is built by sql/<name>_build.sql (which takes $ids: the p
 - score_points: every depression score with the sessions given before it (the outcome statistics);
 - session_facts: each completed session's number, dose band and measured extremes (side effects, excursions);
 - course_facts: each treated patient's course so far, first route, first and last day, session counts
-  (every clinic-wide cohort)."""
+  (every clinic-wide cohort).
+
+Two more depend on the clinic's settings as well as the record and are stamped with them (flag_log.py,
+course_scores.py): a write refreshes them while the stamp is current, and the dashboard rebuilds a stale one
+when it opens the store."""
 
 from __future__ import annotations
 
 import duckdb
 
-from kdash import db
+from kdash import course_scores, db, flag_log
 
 # table → the order its rows are stored in (so a patient's rows sit together for the readers)
 TABLES = {"score_points": "patient_id, scale, assessed_on",
@@ -28,3 +32,29 @@ def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None
             cur.execute(f"DELETE FROM {table} WHERE list_contains($ids, patient_id)", {"ids": patient_ids}).fetchall()
         cur.execute(f"INSERT INTO {table} SELECT * FROM ({db.sql(table + '_build')}) ORDER BY {order}",
                     {"ids": patient_ids}).fetchall()
+
+
+def refresh_stamped(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, cfg: dict,
+                    patient_ids: list[str] | None) -> None:
+    """These patients' rows in the settings-stamped tables (None: all rows, stamping them), where the stamp is
+    current (a stale table is rebuilt whole by ensure_current instead), in the caller's transaction; after
+    refresh()."""
+    whole = patient_ids is None
+    if whole or flag_log.is_fresh(con, cfg):
+        flag_log.refresh(cur, cfg, patient_ids)
+    if whole or course_scores.is_current(con, course_scores.settings_params(cfg)):
+        course_scores.refresh(cur, cfg, patient_ids)
+
+
+def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
+    """Rebuild each settings-stamped table whose stamp is not the current settings (after an upgrade or a
+    threshold change); True when anything was rebuilt."""
+    stale_flags = not flag_log.is_fresh(con, cfg)
+    stale_scores = not course_scores.is_current(con, course_scores.settings_params(cfg))
+    if stale_flags or stale_scores:
+        with db.transaction(con) as cur:
+            if stale_flags:
+                flag_log.refresh(cur, cfg)
+            if stale_scores:
+                course_scores.refresh(cur, cfg)
+    return stale_flags or stale_scores

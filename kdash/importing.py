@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import audit, db, derived, flag_log
+from kdash import audit, db, derived
 from kdash.importers import csv_folder, fhir
 
 
@@ -77,8 +77,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
         touched = csv_folder.touched_patients(rep)
         if touched:
             derived.refresh(cur, touched)
-        if touched and flag_log.is_fresh(con, cfg):
-            flag_log.refresh(cur, cfg, touched)
+            derived.refresh_stamped(con, cur, cfg, touched)
         audit.log(cur, "import", username=username,
                   detail=", ".join(f"{t} +{n}" for t, n in rep.written.items()) or "nothing new")
     return rep

@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, scales, stats
+from kdash import course_scores, db, scales, stats
 
 SETS = ("itt", "completers")
 
@@ -32,16 +32,13 @@ def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
            sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
     """Query parameters for the cohort and the outcome definitions of clinical-reference §1."""
     check(scale, analysis_set, age_band)
-    ind = cfg["induction"]
     age_min, age_max = AGE_BANDS.get(age_band, (None, None))
     return {
         "scale": scale, "route": route, "set": analysis_set, "start": start, "end": end,
         "diagnosis": diagnosis, "sex": sex, "clinician": clinician, "age_min": age_min, "age_max": age_max,
-        "lookback": cfg["outcomes"]["baseline_lookback_days"], "window": cfg["outcomes"]["after_session_window_days"],
-        "response": cfg["outcomes"]["response_pct"] / 100, "partial": cfg["outcomes"]["partial_response_pct"] / 100,
-        "remission": cfg["remission"].get(scale, 0),
-        "ind_iv": ind["iv_ketamine"], "ind_esk": ind["esketamine"], "ind_sc": ind["sc_ketamine"],
-        "ind_other": ind["im_ketamine"], "patient_ids": None,
+        **course_scores.settings_params(cfg),   # look-back, window, response, planned induction lengths
+        "partial": cfg["outcomes"]["partial_response_pct"] / 100, "remission": cfg["remission"].get(scale, 0),
+        "patient_ids": None,
     }
 
 
@@ -147,7 +144,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     from kdash import charts, scales
     # the cohort and its course outcomes are computed once, on one cursor, and read by every query below
     shared_params = {**params(cfg, **filters), "max_k": MAX_K}
-    with db.Shared(con, shared_params, ["cohort", "course_outcomes", "trajectory_points"]) as shared:
+    with db.Shared(con, shared_params, ["course_outcomes", "trajectory_points"]) as shared:
         summary_ = summary(shared, cfg, **filters)
         if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
             return {"summary": summary_}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from kdash import audit, db, derived, flag_log, scales
+from kdash import audit, db, derived, scales
 from kdash.importers.csv_folder import EFFECTS, ROUTES, RowError, _assessment, _whole
 
 
@@ -111,8 +111,7 @@ def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | No
                       detail=json.dumps({"session_id": replaces, "before": before}, default=str))
         _write(cur, sid, e)
         derived.refresh(cur, [e.patient_id])
-        if flag_log.is_fresh(con, cfg):
-            flag_log.refresh(cur, cfg, [e.patient_id])
+        derived.refresh_stamped(con, cur, cfg, [e.patient_id])
         audit.log(cur, "record_session", username=username, patient_id=e.patient_id, detail=sid)
     return sid
 
@@ -195,8 +194,7 @@ def delete(con: duckdb.DuckDBPyConnection, cfg: dict, session_id: str, username:
         before = _remove(cur, session_id)
         pid = before["sessions"][0]["patient_id"]
         derived.refresh(cur, [pid])
-        if flag_log.is_fresh(con, cfg):
-            flag_log.refresh(cur, cfg, [pid])
+        derived.refresh_stamped(con, cur, cfg, [pid])
         audit.log(cur, "delete_session", username=username, patient_id=pid,
                   detail=json.dumps({"session_id": session_id, "before": before}, default=str))
 

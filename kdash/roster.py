@@ -52,7 +52,7 @@ def _run(con, cfg, today, filters: dict, limit: int, offset: int, outcomes_for: 
     text = db.sql("roster").format(outcomes=db.sql("course_outcomes"), flags=flags_sql)
     cur = con.cursor()
     try:
-        return cur.execute(text, db.bind(text, params)).df()
+        return cur.execute(text, db.bind(text, params, cur)).df()
     finally:
         cur.close()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from kdash import access, audit, db, demo, flag_log, settings, users
+from kdash import access, audit, db, demo, derived, settings, users
 
 DEMO_PATIENTS = 400
 
@@ -29,7 +29,7 @@ def _connection(path: str):
     if path == settings.DEFAULT_DB and not Path(path).exists():
         demo.build(path, DEMO_PATIENTS, seed=7)
     con = db.connect(path, create=False)
-    flag_log.ensure_fresh(con, settings.load(path))   # after an upgrade or a threshold change
+    derived.ensure_current(con, settings.load(path))   # after an upgrade or a threshold change
     return con
 
 

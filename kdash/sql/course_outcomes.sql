@@ -1,30 +1,10 @@
--- One row per treated patient: baseline and last observation on one scale (clinical-reference §1).
--- baseline: the last score on or before the first completed session's day, at most $lookback days before.
--- last observation: the latest score from the first session's day to $window days after the last session;
--- none after baseline → the baseline is carried forward (change 0).
-WITH cohort AS ({{cohort}}),
-scores AS (
-    SELECT a.patient_id, a.assessed_on, a.total
-    FROM score_points a
-    WHERE a.scale = $scale AND a.patient_id IN (SELECT patient_id FROM cohort)
-),
-ends AS (   -- baseline and last observation in one pass over each patient's scores
-    SELECT c.patient_id,
-           arg_max(s.total, s.assessed_on) FILTER (
-               WHERE s.assessed_on <= c.first_day AND s.assessed_on >= c.first_day - $lookback::INTEGER) AS baseline,
-           arg_max(s.total, s.assessed_on) FILTER (
-               WHERE s.assessed_on >= c.first_day AND s.assessed_on <= c.last_day + $window::INTEGER) AS last_score,
-           max(s.assessed_on) FILTER (
-               WHERE s.assessed_on >= c.first_day AND s.assessed_on <= c.last_day + $window::INTEGER) AS last_on
-    FROM cohort c JOIN scores s USING (patient_id)
-    GROUP BY c.patient_id
-),
-joined AS (
-    SELECT c.patient_id, c.route, c.first_day, c.last_day, c.n_sessions, c.completer,
-           e.baseline, coalesce(e.last_score, e.baseline) AS last_score, e.last_on,
-           CASE WHEN e.baseline > 0 THEN (e.baseline - coalesce(e.last_score, e.baseline)) / e.baseline END AS pct_change
-    FROM cohort c
-    LEFT JOIN ends e USING (patient_id)
+-- One row per treated patient: baseline and last observation on one scale (clinical-reference §1; both defined
+-- in course_scores_build.sql); no score after baseline → the baseline is carried forward (change 0). Each row
+-- keeps the patient's cohort and course-score columns, so the other outcome queries can read this alone.
+WITH joined AS (
+    SELECT * REPLACE (coalesce(last_score, baseline) AS last_score),
+           CASE WHEN baseline > 0 THEN (baseline - coalesce(last_score, baseline)) / baseline END AS pct_change
+    FROM ({{cohort_scores}})
 )
 SELECT *,
        pct_change IS NOT NULL AS evaluable,

@@ -3,9 +3,10 @@ and stores from before each one get it on migration."""
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
-from kdash import db, demo, derived, importing, recording, settings
+from kdash import course_scores, db, demo, derived, importing, outcomes, recording, settings
 from tests.conftest import ROOT
 
 CFG = settings.load()
@@ -55,13 +56,47 @@ def test_a_store_from_before_gets_the_table_on_migration(tmp_path, table, versio
     path = str(tmp_path / "old.duckdb")
     demo.build(path, patients=30, seed=5)
     con = db.connect(path)
-    for later in DERIVED[DERIVED.index(table):]:
+    for later in DERIVED[DERIVED.index(table):] + ["course_scores"]:     # course scores: migration 10
         con.execute(f"DROP TABLE {later}")
+    con.execute("DELETE FROM meta WHERE key = ?", [course_scores.META_KEY])
     con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
     con.close()
     con = db.connect(path)
     try:
         assert db.schema_version(con) == db.SCHEMA_VERSION
         assert all_current(con)
+    finally:
+        con.close()
+
+
+def scores_current(con):
+    """The stored course scores equal a fresh build with the stamped (default) settings."""
+    fresh_rows = con.execute("SELECT * FROM (" + db.sql("course_scores_build") + ")",
+                             {**course_scores.settings_params(CFG), "patient_ids": None}).fetchall()
+    return sorted(map(tuple, fresh_rows), key=repr) == stored(con, "course_scores")
+
+
+def test_course_scores_follow_writes_and_a_settings_change_until_rebuilt(tmp_path):
+    path = str(tmp_path / "c.duckdb")
+    demo.build(path, patients=60, seed=8)
+    con = db.connect(path)
+    try:
+        assert stored(con, "course_scores") and scores_current(con)
+        assert importing.run(con, CFG, [str(ROOT / "data" / "sample_import")]).ok
+        pid = con.execute("SELECT patient_id FROM course_facts LIMIT 1").fetchone()[0]
+        entry = recording.Entry(patient_id=pid, day=dt.date.today(), route="iv_ketamine", weight_kg=70, dose_mg=35,
+                                start=dt.time(9), end=dt.time(10), scores={"MADRS": "3"})
+        recording.save(con, CFG, entry)
+        assert scores_current(con)
+        # a clinic that widens its baseline look-back: the stored rows are stale, readers compute live rows
+        wider = {**CFG, "outcomes": {**CFG["outcomes"], "baseline_lookback_days": 60}}
+        params = outcomes.params(wider, "MADRS")
+        assert not course_scores.is_current(con, params)
+        by_patient = lambda: outcomes.per_patient(con, wider, scale="MADRS").sort_values("patient_id", ignore_index=True)
+        live = by_patient()
+        assert derived.ensure_current(con, wider) is True
+        assert course_scores.is_current(con, params)
+        pd.testing.assert_frame_equal(by_patient(), live)
+        assert derived.ensure_current(con, wider) is False
     finally:
         con.close()

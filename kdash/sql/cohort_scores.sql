@@ -1,0 +1,10 @@
+-- The cohort with its course on the chosen scale (course_scores_build.sql): read from the course_scores table
+-- when its settings stamp is the current one ($scores_current), else computed live with the current settings.
+-- DuckDB prunes the branch the bound parameter rules out, so only one of the two is ever run.
+SELECT c.*, s.* EXCLUDE (patient_id, scale)
+FROM ({{cohort}}) c
+LEFT JOIN (
+    SELECT * FROM course_scores WHERE $scores_current AND scale = $scale
+    UNION ALL
+    SELECT * FROM ({{course_scores_build}}) WHERE NOT $scores_current AND scale = $scale
+) s USING (patient_id)
