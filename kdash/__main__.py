@@ -118,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
     p.add_argument("--warm-runs", type=_positive, default=5)
+    p.add_argument("--cold-runs", type=_positive, default=3, help="cold runs per page, reported as their median")
     p.add_argument("--page", action="append", help="only pages whose file name contains this (repeatable)")
     return top
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from plotly.basedatatypes import BaseFigure
+
 from kdash import access, audit, db, demo, derived, settings, users
 
 DEMO_PATIENTS = 400
@@ -219,6 +221,21 @@ def demo_banner(con) -> None:
         st.warning("**Synthetic demo data.** Every patient, name and number shown here is made up by the "
                    "kdash demo generator, and the store has documented demo accounts (one per role). Do not use "
                    "it for clinical decisions.", icon=":material/science:")
+
+
+def chart(spec, where=None, **kw) -> None:
+    """Draw a chart that kdash.charts built (a figure, or its dict as cached). Streamlit re-validates a dict
+    through plotly on every run (about 30 ms a chart: most of a warm page), but takes a figure's to_dict()
+    as it is; these were validated when they were built, so they go in as figures that are their dict."""
+    (where or st).plotly_chart(spec if isinstance(spec, BaseFigure) else _Built(spec), theme=None, width="stretch", **kw)
+
+
+class _Built(BaseFigure):
+    def __init__(self, spec: dict):      # no BaseFigure.__init__: that is the validation being skipped
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
 
 
 def percent(x: float | None, digits: int = 0) -> str:

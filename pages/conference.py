@@ -20,9 +20,9 @@ else:
     typed = st.query_params.get("case")
     cases = ui.fetch("conference.recent_cases")
     c = st.columns([2, 1])
-    picked = c[0].selectbox("Case (most recently treated first)", [None, *cases["case"]],
-                            format_func=lambda v: "Choose a case…" if v is None else
-                            cases.loc[cases["case"] == v, "label"].iloc[0], key="picked")
+    labels = dict(zip(cases["case"], cases["label"]))     # one lookup per option, not a scan of the table
+    picked = c[0].selectbox("Case (most recently treated first)", [None, *labels],
+                            format_func=lambda v: "Choose a case…" if v is None else labels[v], key="picked")
     code = c[1].text_input("…or type a case code", value=typed or "", placeholder="Case 7QX2-K9MD", key="code")
     wanted = deid.normalise_case(code) if code.strip() else picked
     if code.strip() and wanted is None:
@@ -72,7 +72,7 @@ c[1].download_button("PowerPoint deck", audited("pptx", lambda: export.pptx(pack
 
 for f in pack.figures:
     st.subheader(f.title, divider="gray")
-    st.plotly_chart(f.fig, theme=None, width="stretch", key=f"fig_{f.key}")
+    ui.chart(f.fig, key=f"fig_{f.key}")
     st.markdown(f"<div style='font-size:1.2rem'>{f.caption}</div>", unsafe_allow_html=True)
     c = st.columns(6)
     for col, fmt, mime, icon in ((c[0], "png", "image/png", ":material/image:"),

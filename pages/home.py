@@ -36,7 +36,7 @@ c4.metric("Open safety flags", f"{flags['urgent']:,} urgent",
 left, right = st.columns([3, 2])
 with left:
     weekly = ui.fetch("clinic.sessions_per_week", today=today, weeks=12)
-    st.plotly_chart(charts.sessions_per_week(weekly), theme=None, width="stretch")
+    ui.chart(charts.sessions_per_week(weekly))
     with st.expander("Numbers behind the chart"):
         st.dataframe(weekly, hide_index=True, width="stretch")
 with right:

@@ -36,7 +36,7 @@ c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
             delta_color="off", delta_arrow="off")
 
 st.header("By timepoint", divider="gray")
-st.plotly_chart(v["timepoint_chart"], theme=None, width="stretch")
+ui.chart(v["timepoint_chart"])
 points = v["points"]
 table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
                 "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
@@ -46,19 +46,19 @@ with st.expander("Numbers behind the chart"):
     st.download_button("Download CSV", table.to_csv(index=False), "outcomes-timepoints.csv", "text/csv")
 
 st.header("Course of scores", divider="gray")
-st.plotly_chart(v["trajectory_chart"], theme=None, width="stretch")
+ui.chart(v["trajectory_chart"])
 with st.expander("Numbers behind the chart"):
     st.dataframe(v["means"], hide_index=True, width="stretch")
 
 left, right = st.columns(2)
 if v["waterfall_chart"]:
-    left.plotly_chart(v["waterfall_chart"], theme=None, width="stretch")
-right.plotly_chart(v["funnel_chart"], theme=None, width="stretch")
+    ui.chart(v["waterfall_chart"], left)
+ui.chart(v["funnel_chart"], right)
 
 st.header("Time to first response", divider="gray")
 unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"
 if v["km_charts"][unit]:
-    st.plotly_chart(v["km_charts"][unit], theme=None, width="stretch")
+    ui.chart(v["km_charts"][unit])
     st.caption(f"Number at risk (still followed, not yet responded or censored) at {unit}:")
     st.dataframe(v["at_risk"][unit], width="stretch")
 else:

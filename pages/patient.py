@@ -98,27 +98,27 @@ else:
     axis.segmented_control("Time axis", ["session", "date"], default="session", key="time_axis",
                            format_func=lambda x: "By session" if x == "session" else "By date")
     t = next(t for t in v["trends"] if t["code"] == code)
-    st.plotly_chart(t["trend"], theme=None, width="stretch")
+    ui.chart(t["trend"])
     st.markdown(f"**{t['sentence']}**")
     with st.expander("Numbers behind the chart"):
         st.dataframe(t["table"], hide_index=True, width="stretch")
         st.download_button("Download CSV", t["table"].to_csv(index=False), f"{pid}-{code}.csv", "text/csv")
     if t["items"]:
-        st.plotly_chart(t["items"], theme=None, width="stretch")
+        ui.chart(t["items"])
 
 # --- session safety -----------------------------------------------------------------------------------
 st.header("Session safety", divider="gray")
 if v["bp_chart"]:
-    st.plotly_chart(v["bp_chart"], theme=None, width="stretch")
+    ui.chart(v["bp_chart"])
     with st.expander("Numbers behind the chart"):
         st.dataframe(v["bp"], hide_index=True, width="stretch")
         st.download_button("Download CSV", v["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
 else:
     st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
 if v["alertness"]:
-    st.plotly_chart(v["alertness"], theme=None, width="stretch")
+    ui.chart(v["alertness"])
 if v["effects_chart"]:
-    st.plotly_chart(v["effects_chart"], theme=None, width="stretch")
+    ui.chart(v["effects_chart"])
     with st.expander("Side effects, session by session"):
         st.dataframe(v["effects"], hide_index=True, width="stretch")
 else:

@@ -26,7 +26,7 @@ if overall.empty:
     st.info("No side effect recorded for these patients.", icon=":material/info:")
     st.stop()
 
-st.plotly_chart(v["frequency_chart"], theme=None, width="stretch")
+ui.chart(v["frequency_chart"])
 table = overall[["effect", "patients", "n_patients", "per_patient", "per_patient_low", "per_patient_high",
                  "sessions", "n_sessions", "per_session", "per_session_low", "per_session_high",
                  "mild", "moderate", "severe"]].merge(side_effects.TRIAL_RATES, on="effect", how="left")
@@ -36,12 +36,12 @@ with st.expander("Numbers behind the chart"):
     st.download_button("Download CSV", table.to_csv(index=False), "side-effects.csv", "text/csv")
 
 st.header("By route and dose", divider="gray")
-st.plotly_chart(v["route_chart"], theme=None, width="stretch")
-st.plotly_chart(v["dose_chart"], theme=None, width="stretch")
+ui.chart(v["route_chart"])
+ui.chart(v["dose_chart"])
 st.header("Over the course", divider="gray")
 left, right = st.columns(2)
-left.plotly_chart(v["session_chart"], theme=None, width="stretch")
-right.plotly_chart(v["severity_chart"], theme=None, width="stretch")
+ui.chart(v["session_chart"], left)
+ui.chart(v["severity_chart"], right)
 
 st.header("Blood pressure, dissociation and sedation", divider="gray")
 events = v["events"]

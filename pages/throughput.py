@@ -63,20 +63,20 @@ def csv(df, name):
 
 
 st.header("Sessions", divider="gray")
-st.plotly_chart(figs["bookings"], theme=None, width="stretch")
+ui.chart(figs["bookings"])
 left, right = st.columns(2)
-left.plotly_chart(figs["no_shows"], theme=None, width="stretch")
-right.plotly_chart(figs["utilisation"], theme=None, width="stretch")
+ui.chart(figs["no_shows"], left)
+ui.chart(figs["utilisation"], right)
 csv(per, "sessions-per-period")
 
 st.header("Chairs", divider="gray")
 occ = v["occupancy"]
 if figs["occupancy"]:
-    st.plotly_chart(figs["occupancy"], theme=None, width="stretch")
+    ui.chart(figs["occupancy"])
     csv(occ, "chair-occupancy")
 times = v["chair_time"]
 if figs["chair_time"]:
-    st.plotly_chart(figs["chair_time"], theme=None, width="stretch")
+    ui.chart(figs["chair_time"])
     esk = times[times["route"] == "esketamine"]
     if len(esk):
         st.caption(f"Esketamine sessions under {cfg['safety']['esketamine_observation_minutes']} minutes in the chair: "
@@ -88,7 +88,7 @@ st.header("Waiting", divider="gray")
 left, right = st.columns([3, 2])
 leads = v["lead_times"]
 if figs["lead_times"]:
-    left.plotly_chart(figs["lead_times"], theme=None, width="stretch")
+    ui.chart(figs["lead_times"], left)
 waiting = v["waiting"]
 right.subheader("Waiting list now")
 right.dataframe(waiting, hide_index=True, width="stretch")
@@ -98,9 +98,9 @@ csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 st.header("Patients and retention", divider="gray")
 left, right = st.columns(2)
 ph, stops = v["phases"], v["stops"]
-left.plotly_chart(figs["phases"], theme=None, width="stretch")
+ui.chart(figs["phases"], left)
 if figs["stops"]:
-    right.plotly_chart(figs["stops"], theme=None, width="stretch")
+    ui.chart(figs["stops"], right)
 csv(ph, "patients-by-phase")
 csv(stops, "induction-reach")
 
