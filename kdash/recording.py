@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -85,7 +86,8 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
             errors[f"score:{code}"] = str(exc)
     for name, value, scale in (("cadss", e.cadss, "CADSS"), ("moaas", e.moaas, "MOAAS")):
         if value is not None:
-            problem = scales.total_problem(scale, value) if value == int(value) else f"{scale} is a whole number"
+            whole = math.isfinite(value) and value == int(value)     # NaN and infinity are not scores
+            problem = scales.total_problem(scale, int(value)) if whole else f"{scale} is a whole number"
             if problem:
                 errors[name] = problem
     for i, s in enumerate(e.side_effects, start=1):

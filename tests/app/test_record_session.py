@@ -95,6 +95,9 @@ def test_delete_keeps_the_earlier_version_in_the_audit_log(own_store):
     ({"vitals": [{"minute": 40, "systolic": 90, "diastolic": 120}]}, "vitals:1", "not below systolic"),
     ({"scores": {"PHQ9": "30"}}, "score:PHQ9", "PHQ-9 total 30 is outside 0–27"),
     ({"cadss": 93}, "cadss", "outside 0–92"),
+    ({"cadss": 4.5}, "cadss", "whole number"),
+    ({"moaas": float("nan")}, "moaas", "whole number"),      # found by the fuzz campaign: was a ValueError
+    ({"moaas": float("inf")}, "moaas", "whole number"),      # and an OverflowError
     ({"side_effects": [{"effect": "nausea", "severity": "awful"}]}, "effect:1", "severity must be"),
     ({"day": TODAY + dt.timedelta(days=1)}, "day", "not before"),
 ])
