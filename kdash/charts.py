@@ -34,12 +34,25 @@ TEMPLATE.layout.update(
     margin=dict(l=50, r=20, t=80, b=40),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, traceorder="normal"),
 )
-pio.templates["kdash"] = TEMPLATE
+TEMPLATE_SPEC = TEMPLATE.to_plotly_json()
+# Figures name an empty "kdash" template while they are built and get the real one as they become a dict
+# (Figure.to_dict): plotly validates and copies a named template into every figure it builds, which was about
+# half the cost of a chart; the dict a page caches and draws is the same.
+pio.templates["kdash"] = go.layout.Template()
+
+
+class Figure(go.Figure):
+    """A kdash chart: a plotly figure whose dict carries the kdash template."""
+
+    def to_dict(self) -> dict:
+        spec = super().to_dict()
+        spec["layout"]["template"] = TEMPLATE_SPEC
+        return spec
 
 
 def sessions_per_week(df: pd.DataFrame) -> go.Figure:
     """Stacked bars of bookings per week by status."""
-    fig = go.Figure(layout=dict(template="kdash", barmode="stack", height=320))
+    fig = Figure(layout=dict(template="kdash", barmode="stack", height=320))
     total = int(df["sessions"].sum()) if len(df) else 0
     for status in ("completed", "scheduled", "cancelled", "no_show"):
         part = df[df["status"] == status]
@@ -95,7 +108,7 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
     `when` labels each score in the hover text (default: its date; a de-identified view passes "day N").
     """
     x_of = (lambda df: df["after_session"]) if by == "session" else (lambda df: df["assessed_on"])
-    fig = go.Figure(layout=dict(template="kdash", height=420))
+    fig = Figure(layout=dict(template="kdash", height=420))
     marks = [_band(low - 0.5 if low else 0, high + 0.5 if high < scale.total_max else high, tint, label)
              for (low, high, label), tint in zip(scale.bands, _band_tints(len(scale.bands)))]
     if baseline is not None:
@@ -134,7 +147,7 @@ def item_heatmap(items: pd.DataFrame, scale, by: str = "session") -> go.Figure:
     cols = [str(int(k)) if by == "session" else d.strftime("%d %b")
             for k, d in zip(items["after_session"], items["assessed_on"])]
     z = [[row[i] for row in items["items"]] for i in range(scale.n_items)]
-    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(cols))), y=labels, zmin=0, zmax=scale.item_max,
+    fig = Figure(go.Heatmap(z=z, x=list(range(len(cols))), y=labels, zmin=0, zmax=scale.item_max,
                                colorscale=[[0, "#FFFFFF"], [1, BLUE]], colorbar=dict(title="score"),
                                hovertemplate="%{y}: %{z}<extra></extra>"),
                     layout=dict(template="kdash", height=120 + 24 * scale.n_items))
@@ -158,7 +171,7 @@ def _panel_threshold(y: float, text: str, colour: str, axis: str) -> list[dict]:
 
 
 def _two_panels(titles: tuple[str, str], height: int) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.1)
+    fig = Figure(make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.1))
     fig.update_layout(template="kdash", height=height + 30, margin=dict(t=110),
                       legend=dict(y=1.2, yanchor="bottom"))   # above the panel titles
     return fig
@@ -221,7 +234,7 @@ def side_effect_grid(effects: pd.DataFrame) -> go.Figure:
     z = [[None] * len(sessions) for _ in names]
     for e in effects.itertuples():
         z[names.index(e.effect)][sessions.index(e.session_number)] = SEVERITY_LEVEL.get(e.severity, 1)
-    fig = go.Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[n.replace("_", " ") for n in names],
+    fig = Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[n.replace("_", " ") for n in names],
                                zmin=1, zmax=3, colorscale=[[0, YELLOW], [0.5, ORANGE], [1, VERMILLION]],
                                colorbar=dict(title="severity", tickvals=[1, 2, 3],
                                              ticktext=["mild", "moderate", "severe"]),
@@ -244,7 +257,7 @@ def _error_bars(rate, low, high) -> dict:
 
 def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.Figure:
     """Response and remission at fixed timepoints with 95 % Wilson intervals."""
-    fig = go.Figure(layout=dict(template="kdash", height=380, barmode="group"))
+    fig = Figure(layout=dict(template="kdash", height=380, barmode="group"))
     for what, colour in (("response", BLUE), ("remission", ORANGE)):
         rate = df[f"{what}_rate"].fillna(0)
         fig.add_bar(x=df["label"], y=rate, name=what.capitalize(), marker_color=colour,
@@ -260,7 +273,7 @@ def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.
 
 def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: float | None) -> go.Figure:
     """Mean score after each session with its 95 % interval, over faint individual trajectories."""
-    fig = go.Figure(layout=dict(template="kdash", height=420))
+    fig = Figure(layout=dict(template="kdash", height=420))
     xs, ys = _courses_with_gaps(lines)
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
                     hoverinfo="skip", name="Individual courses", connectgaps=False)
@@ -293,7 +306,7 @@ def _courses_with_gaps(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
     """Each patient's % change from baseline at the last observation, coloured by status."""
-    fig = go.Figure(layout=dict(template="kdash", height=380, bargap=0))
+    fig = Figure(layout=dict(template="kdash", height=380, bargap=0))
     change = -100 * df["pct_change"].to_numpy(float)
     x = np.arange(len(df))
     for status, colour in STATUS_PALETTE.items():
@@ -312,7 +325,7 @@ def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
 
 def km_curves(curves: dict, unit: str) -> go.Figure:
     """Kaplan–Meier share responded over time, one curve per route, with 95 % bands."""
-    fig = go.Figure(layout=dict(template="kdash", height=400))
+    fig = Figure(layout=dict(template="kdash", height=400))
     for route, c in curves.items():
         colour = ROUTE_COLOURS.get(route, GREY)
         t = np.concatenate([[0.0], np.asarray(c["time"], float)])
@@ -338,7 +351,7 @@ def _tint(hex_colour: str, alpha: float = 0.15) -> str:
 
 
 def retention_funnel(df: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(go.Funnel(y=df["step"], x=df["patients"], texttemplate="%{value:,} (%{percentInitial:.0%})",
+    fig = Figure(go.Funnel(y=df["step"], x=df["patients"], texttemplate="%{value:,} (%{percentInitial:.0%})",
                               marker=dict(color=BLUE)), layout=dict(template="kdash", height=380))
     fig.update_layout(title=f"Retention: how far patients got (n = {int(df['patients'].iloc[0]):,} started)")
     return fig
@@ -347,7 +360,7 @@ def retention_funnel(df: pd.DataFrame) -> go.Figure:
 def effect_frequencies(overall: pd.DataFrame, trials: pd.DataFrame) -> go.Figure:
     """Per-patient frequency of each effect with 95 % intervals, beside the trials' per-patient rates."""
     df = overall.sort_values("per_patient")
-    fig = go.Figure(layout=dict(template="kdash", height=160 + 28 * len(df)))
+    fig = Figure(layout=dict(template="kdash", height=160 + 28 * len(df)))
     labels = [e.replace("_", " ") for e in df["effect"]]
     fig.add_bar(y=labels, x=df["per_patient"], orientation="h", name="This clinic (patients with it ≥ once)",
                 marker_color=BLUE, error_x=_error_bars(df["per_patient"], df["per_patient_low"], df["per_patient_high"]))
@@ -365,7 +378,7 @@ def effect_frequencies(overall: pd.DataFrame, trials: pd.DataFrame) -> go.Figure
 
 def grouped_rates(df: pd.DataFrame, rate: str, title: str, group_label: str, top: list[str]) -> go.Figure:
     """One rate (per patient or per session) for the top effects, grouped (route, dose band)."""
-    fig = go.Figure(layout=dict(template="kdash", height=380, barmode="group"))
+    fig = Figure(layout=dict(template="kdash", height=380, barmode="group"))
     for i, (grp, part) in enumerate(df[df["effect"].isin(top)].groupby("grp", sort=True)):
         part = part.set_index("effect").reindex(top)
         name = ROUTE_NAMES.get(grp, grp)
@@ -382,7 +395,7 @@ def grouped_rates(df: pd.DataFrame, rate: str, title: str, group_label: str, top
 
 def by_session_number(df: pd.DataFrame, top: list[str]) -> go.Figure:
     """Per-session frequency by session number: do effects fade over the course?"""
-    fig = go.Figure(layout=dict(template="kdash", height=360))
+    fig = Figure(layout=dict(template="kdash", height=360))
     palette = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY]
     for i, effect in enumerate(top):
         part = df[df["effect"] == effect].assign(k=lambda d: d["grp"].astype(int)).sort_values("k")
@@ -395,7 +408,7 @@ def by_session_number(df: pd.DataFrame, top: list[str]) -> go.Figure:
 
 def severity_split(overall: pd.DataFrame) -> go.Figure:
     df = overall.sort_values("sessions")
-    fig = go.Figure(layout=dict(template="kdash", height=160 + 26 * len(df), barmode="stack"))
+    fig = Figure(layout=dict(template="kdash", height=160 + 26 * len(df), barmode="stack"))
     for severity, colour in (("mild", YELLOW), ("moderate", ORANGE), ("severe", VERMILLION)):
         fig.add_bar(y=[e.replace("_", " ") for e in df["effect"]], x=df[severity], orientation="h", name=severity,
                     marker_color=colour)
@@ -406,7 +419,7 @@ def severity_split(overall: pd.DataFrame) -> go.Figure:
 
 def bookings_by_period(df: pd.DataFrame, grain: str) -> go.Figure:
     """Bookings per week or month stacked by status."""
-    fig = go.Figure(layout=dict(template="kdash", barmode="stack", height=340))
+    fig = Figure(layout=dict(template="kdash", barmode="stack", height=340))
     for status in ("completed", "scheduled", "cancelled", "no_show"):
         if df[status].sum():
             fig.add_bar(x=df["period"], y=df[status], name=STATUS_LABELS[status], marker_color=STATUS_COLOURS[status])
@@ -418,7 +431,7 @@ def bookings_by_period(df: pd.DataFrame, grain: str) -> go.Figure:
 
 def rates_by_period(df: pd.DataFrame, series: dict[str, tuple[str, str]], title: str, lines: dict | None = None) -> go.Figure:
     """Rates over time (e.g. no-shows, utilisation) as lines, with reference lines."""
-    fig = go.Figure(layout=dict(template="kdash", height=320))
+    fig = Figure(layout=dict(template="kdash", height=320))
     for column, (name, colour) in series.items():
         fig.add_scatter(x=df["period"], y=df[column], mode="lines+markers", name=name, line=dict(color=colour))
     _decorate(fig, *[_threshold(y, text, GREY, dash="dot", where="top right") for y, text in (lines or {}).items()])
@@ -433,7 +446,7 @@ def occupancy_heatmap(df: pd.DataFrame, chairs: int) -> go.Figure:
     for r in df.itertuples():
         z[int(r.weekday)][hours.index(r.hour)] = r.occupancy
     keep = [i for i in range(7) if any(v is not None for v in z[i])]
-    fig = go.Figure(go.Heatmap(z=[z[i] for i in keep], y=[days[i] for i in keep], x=[f"{h:02d}:00" for h in hours],
+    fig = Figure(go.Heatmap(z=[z[i] for i in keep], y=[days[i] for i in keep], x=[f"{h:02d}:00" for h in hours],
                                zmin=0, zmax=1, colorscale=[[0, "#FFFFFF"], [1, BLUE]],
                                colorbar=dict(title="in use", tickformat=".0%"),
                                hovertemplate="%{y} %{x}: %{z:.0%} of chair time<extra></extra>"),
@@ -445,7 +458,7 @@ def occupancy_heatmap(df: pd.DataFrame, chairs: int) -> go.Figure:
 
 def chair_time_bars(df: pd.DataFrame, observe: int) -> go.Figure:
     """Distribution of chair minutes per completed session, by route (10-minute bins)."""
-    fig = go.Figure(layout=dict(template="kdash", height=340, barmode="overlay"))
+    fig = Figure(layout=dict(template="kdash", height=340, barmode="overlay"))
     for r in df.itertuples():
         hist = dict(sorted((int(k), int(v)) for k, v in r.minutes_histogram.items()))
         fig.add_bar(x=[k + 5 for k in hist], y=[v / r.sessions for v in hist.values()], width=9,
@@ -459,7 +472,7 @@ def chair_time_bars(df: pd.DataFrame, observe: int) -> go.Figure:
 
 
 def lead_time_bars(df: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(layout=dict(template="kdash", height=340, barmode="group"))
+    fig = Figure(layout=dict(template="kdash", height=340, barmode="group"))
     for r, colour in zip(df.itertuples(), (SKY, ORANGE, BLUE)):
         hist = dict(sorted((int(k), int(v)) for k, v in r.weeks_histogram.items()))
         fig.add_bar(x=list(hist), y=list(hist.values()), marker_color=colour,
@@ -471,7 +484,7 @@ def lead_time_bars(df: pd.DataFrame) -> go.Figure:
 
 
 def phase_counts(df: pd.DataFrame, grain: str) -> go.Figure:
-    fig = go.Figure(layout=dict(template="kdash", height=320, barmode="stack"))
+    fig = Figure(layout=dict(template="kdash", height=320, barmode="stack"))
     for phase, colour in (("induction", ORANGE), ("maintenance", BLUE)):
         part = df[df["phase"] == phase]
         fig.add_bar(x=part["period"], y=part["patients"], name=f"in {phase}", marker_color=colour)
@@ -485,7 +498,7 @@ def phase_counts(df: pd.DataFrame, grain: str) -> go.Figure:
 
 
 def induction_reach(df: pd.DataFrame) -> go.Figure:
-    fig = go.Figure(layout=dict(template="kdash", height=320, barmode="group"))
+    fig = Figure(layout=dict(template="kdash", height=320, barmode="group"))
     for route, part in df.groupby("route"):
         share = part["patients"] / part["patients"].sum()
         fig.add_bar(x=part["induction_sessions"], y=share, name=f"{ROUTE_NAMES.get(route, route)} "
@@ -501,7 +514,7 @@ def session_timeline(sessions: pd.DataFrame) -> go.Figure:
     else mg), labelled with its number. `sessions` has day_number, session_number, dose_mg, mg_per_kg, route."""
     per_kg = sessions["mg_per_kg"].notna().all() and len(sessions) > 0
     y = sessions["mg_per_kg"] if per_kg else sessions["dose_mg"]
-    fig = go.Figure(layout=dict(template="kdash", height=340))
+    fig = Figure(layout=dict(template="kdash", height=340))
     for route, part in sessions.groupby("route", sort=False):
         fig.add_scatter(x=part["day_number"], y=y[part.index], mode="markers+text", name=ROUTE_NAMES.get(route, route),
                         text=[str(int(k)) for k in part["session_number"]], textposition="top center",
@@ -516,7 +529,7 @@ def session_timeline(sessions: pd.DataFrame) -> go.Figure:
 
 def for_presentation(fig: go.Figure | dict, scale: float = 1.3) -> dict:
     """The same figure with larger type, for a room and a projector (screen and export share it)."""
-    fig = go.Figure(fig)
+    fig = Figure(fig)
     base = TEMPLATE.layout.font.size or 13
     top = (fig.layout.margin.t or TEMPLATE.layout.margin.t or 80)
     fig.update_layout(font=dict(size=round(base * scale)), title=dict(font=dict(size=round(15 * scale))),

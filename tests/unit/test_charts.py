@@ -27,6 +27,52 @@ def test_kaplan_meier_chart_draws_the_share_responded():
 
 
 def test_figures_carry_the_kdash_template_with_the_okabe_ito_colours():
-    fig = charts.km_curves({}, "days")
-    assert fig.layout.template.layout.colorway[0] == charts.BLUE
-    assert set(fig.layout.template.data.to_plotly_json()) == {"bar", "scatter", "heatmap"}   # only what we draw
+    spec = charts.km_curves({}, "days").to_dict()        # the dict a page caches and draws
+    assert spec["layout"]["template"]["layout"]["colorway"][0] == charts.BLUE
+    assert set(spec["layout"]["template"]["data"]) == {"bar", "scatter", "heatmap"}   # only what we draw
+
+
+def test_every_chart_dict_is_a_valid_plotly_figure_with_the_template():
+    """Built against an empty named template, each chart still becomes a figure plotly accepts in full."""
+    import plotly.graph_objects as go
+    lines = pd.DataFrame({"patient_id": ["a", "a"], "route": ["iv_ketamine"] * 2, "k": [0, 1], "total": [30, 20]})
+    means = pd.DataFrame({"k": [0, 1], "mean": [30.0, 20.0], "sd": [1.0, 1.0], "n": [1, 1], "low": [29.0, 19.0],
+                          "high": [31.0, 21.0]})
+    from kdash import scales
+    spec = charts.mean_trajectory(means, lines, scales.SCALES["MADRS"], 10).to_dict()
+    checked = go.Figure(spec)                              # validates every property, the template's too
+    assert checked.layout.template.layout.colorway[0] == charts.BLUE
+    assert checked.to_dict()["layout"]["template"] == spec["layout"]["template"]
+
+
+def _chart_dicts(view):
+    """Every chart dict in a page view (nested in dicts, skipping tables and numbers)."""
+    for value in view.values():
+        if isinstance(value, dict) and "layout" in value and "data" in value:
+            yield value
+        elif isinstance(value, dict):
+            yield from _chart_dicts(value)
+        elif isinstance(value, list):
+            yield from _chart_dicts({i: v for i, v in enumerate(value)})
+
+
+def test_every_page_chart_validates_in_full(demo_store):
+    """The charts of the outcome, side-effect, throughput and patient pages, as cached, pass plotly's full
+    validation (they are built without it against an empty named template) and carry the kdash template."""
+    import datetime as dt
+    import plotly.graph_objects as go
+    from kdash import db, outcomes, patient, settings, side_effects, throughput
+    cfg = settings.load()
+    con = db.connect(demo_store, read_only=True)
+    try:
+        pid = con.execute("SELECT patient_id FROM course_facts ORDER BY n_sessions DESC LIMIT 1").fetchone()[0]
+        views = [outcomes.page_view(con, cfg, scale="MADRS"), side_effects.page_view(con, cfg),
+                 throughput.page_view(con, cfg, start=dt.date.today() - dt.timedelta(days=180), end=dt.date.today()),
+                 patient.view(con, cfg, pid, dt.date.today())]
+    finally:
+        con.close()
+    specs = [spec for view in views for spec in _chart_dicts(view)]
+    assert len(specs) >= 20
+    for spec in specs:
+        assert spec["layout"]["template"] is charts.TEMPLATE_SPEC
+        go.Figure(spec)                                       # raises on any invalid property
