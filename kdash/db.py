@@ -136,6 +136,13 @@ MIGRATIONS: list[str] = [
         after_2 INTEGER, after_4 INTEGER, after_6 INTEGER, end_of_induction INTEGER, last_observation INTEGER,
         response_session BIGINT, response_day BIGINT, last_scored_session BIGINT, last_scored_day BIGINT);
     """,
+    # 11: effect facts (kdash/derived.py): each side-effect report with its session's facts.
+    """
+    CREATE TABLE effect_facts (
+        session_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, dose_band VARCHAR NOT NULL,
+        k BIGINT NOT NULL, effect VARCHAR NOT NULL, severity VARCHAR);
+    INSERT INTO effect_facts SELECT * FROM ({{effect_facts_build}}) ORDER BY patient_id, k;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -5,7 +5,8 @@ them out of step. Each is built by sql/<name>_build.sql (which takes $ids: the p
 - score_points: every depression score with the sessions given before it (the outcome statistics);
 - session_facts: each completed session's number, dose band and measured extremes (side effects, excursions);
 - course_facts: each treated patient's course so far, first route, first and last day, session counts
-  (every clinic-wide cohort).
+  (every clinic-wide cohort);
+- effect_facts: each side-effect report with its session's route, dose band and number (side-effect rates).
 
 Two more depend on the clinic's settings as well as the record and are stamped with them (flag_log.py,
 course_scores.py): a write refreshes them while the stamp is current, and the dashboard rebuilds a stale one
@@ -20,7 +21,8 @@ from kdash import course_scores, db, flag_log
 # table → the order its rows are stored in (so a patient's rows sit together for the readers)
 TABLES = {"score_points": "patient_id, scale, assessed_on",
           "session_facts": "patient_id, scheduled_at",
-          "course_facts": "patient_id"}
+          "course_facts": "patient_id",
+          "effect_facts": "patient_id, k"}        # built from session_facts, so after it
 
 
 def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) -> None:

@@ -1,10 +1,9 @@
 -- Side-effect frequencies overall and by route, dose band and session number (k ≤ $max_k): per patient
--- (had it at least once) and per session, with each group's denominators. One row per completed session
--- comes from session_facts, so the session denominators need no DISTINCT.
+-- (had it at least once) and per session, with each group's denominators.
 WITH cohort AS ({{cohort}}),
-f AS MATERIALIZED (
-    SELECT session_id, patient_id, route, dose_band, CASE WHEN k <= $max_k THEN k::VARCHAR END AS k
-    FROM session_facts WHERE patient_id IN (SELECT patient_id FROM cohort)
+reports AS (   -- one row per report, with its session's facts (effect_facts)
+    SELECT patient_id, route, dose_band, CASE WHEN k <= $max_k THEN k::VARCHAR END AS k, effect, severity
+    FROM effect_facts WHERE patient_id IN (SELECT patient_id FROM cohort)
 ),
 counts AS (
     SELECT CASE WHEN grouping(route) = 0 THEN 'route' WHEN grouping(dose_band) = 0 THEN 'dose_band'
@@ -13,15 +12,16 @@ counts AS (
            count(DISTINCT patient_id) AS patients, count(*) AS sessions,
            count(*) FILTER (WHERE severity = 'mild') AS mild, count(*) FILTER (WHERE severity = 'moderate') AS moderate,
            count(*) FILTER (WHERE severity = 'severe') AS severe
-    FROM f JOIN side_effects e USING (session_id)
+    FROM reports
     GROUP BY GROUPING SETS ((effect), (route, effect), (dose_band, effect), (k, effect))
 ),
-denominators AS (
+denominators AS (   -- one row per completed session (session_facts), so sessions need no DISTINCT
     SELECT CASE WHEN grouping(route) = 0 THEN 'route' WHEN grouping(dose_band) = 0 THEN 'dose_band'
                 WHEN grouping(k) = 0 THEN 'k' ELSE 'all' END AS grouping_by,
            coalesce(route, dose_band, k, 'all') AS grp,
            count(DISTINCT patient_id) AS n_patients, count(*) AS n_sessions
-    FROM f
+    FROM (SELECT patient_id, route, dose_band, CASE WHEN k <= $max_k THEN k::VARCHAR END AS k
+          FROM session_facts WHERE patient_id IN (SELECT patient_id FROM cohort))
     GROUP BY GROUPING SETS ((), (route), (dose_band), (k))
 )
 SELECT c.*, d.n_patients, d.n_sessions

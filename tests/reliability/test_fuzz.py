@@ -35,7 +35,7 @@ EXAMPLES = int(os.environ.get("KDASH_FUZZ_EXAMPLES", "25"))
 CFG = settings.load()
 SAMPLE = ROOT / "data" / "sample_import"
 TABLES = ["patients", "antidepressant_trials", "screening", "sessions", "assessments", "vitals", "side_effects",
-          "eligibility_decisions", "users", "score_points", "session_facts", "course_facts", "flag_log"]
+          "eligibility_decisions", "users", "score_points", "session_facts", "course_facts", "effect_facts", "flag_log"]
 RESULTS = Path(__file__).parent / "results"
 CASES: Counter = Counter()
 TODAY = dt.date(2026, 11, 23)
