@@ -164,7 +164,7 @@ def _explain(path: str, exc: Exception) -> StoreError:
 
 def connect(path: str, *, read_only: bool = False, create: bool = True,
             upto: int = SCHEMA_VERSION) -> duckdb.DuckDBPyConnection:
-    """Open a store and bring its schema up to date (unless read-only)."""
+    """Open a store and bring its schema up to date (a read-only open of an older store migrates it first)."""
     if path != ":memory:":
         p = Path(path)
         if not p.exists() and (read_only or not create):
@@ -185,9 +185,15 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         raise _explain(path, exc) from None
     if not read_only:
         migrate(con, upto=upto)
-    elif schema_version(con) == 0:
+        return con
+    version = schema_version(con)
+    if version == 0:
         con.close()
         raise StoreError(f"{path} is not a kdash store (no kdash tables)")
+    if version < upto:       # a store from an earlier kdash: bring it up to date once, then read
+        con.close()
+        connect(path, upto=upto).close()
+        return connect(path, read_only=True, upto=upto)
     return con
 
 

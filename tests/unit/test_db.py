@@ -27,6 +27,23 @@ def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):
     con.execute("INSERT INTO audit_log (logged_at, action) VALUES (now(), 'test')")  # v2 table usable
 
 
+def test_a_read_only_open_of_an_older_store_migrates_it_first(tmp_path):
+    """A CLI report (read-only) on a store an earlier kdash wrote: the new tables are there to read."""
+    from kdash import demo, settings, side_effects
+    path = str(tmp_path / "older.duckdb")
+    demo.build(path, patients=20, seed=3)
+    con = db.connect(path)
+    con.execute("DROP TABLE effect_facts")
+    con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    con.close()
+    con = db.connect(path, read_only=True)
+    try:
+        assert db.schema_version(con) == db.SCHEMA_VERSION
+        assert not side_effects.rates(con, settings.load()).empty
+    finally:
+        con.close()
+
+
 def test_reopening_a_current_store_changes_nothing(tmp_path):
     path = str(tmp_path / "s.duckdb")
     db.connect(path).close()
