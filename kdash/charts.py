@@ -7,6 +7,7 @@ exported PNG looking like the figure on screen.
 
 from __future__ import annotations
 
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -527,12 +528,18 @@ def session_timeline(sessions: pd.DataFrame) -> go.Figure:
     return fig
 
 
+PRESENTATION_WIDTH_PX = 1020     # what a title may use of an exported figure's 1,100 pixels
+
+
 def for_presentation(fig: go.Figure | dict, scale: float = 1.3) -> dict:
     """The same figure with larger type, for a room and a projector (screen and export share it)."""
     fig = Figure(fig)
     base = TEMPLATE.layout.font.size or 13
     top = (fig.layout.margin.t or TEMPLATE.layout.margin.t or 80)
-    fig.update_layout(font=dict(size=round(base * scale)), title=dict(font=dict(size=round(15 * scale))),
+    # a long title in larger type would run off a 1,100-pixel figure: it keeps one line in smaller type
+    title = fig.layout.title.text or ""
+    title_size = min(round(15 * scale), int(PRESENTATION_WIDTH_PX / (0.55 * max(len(title), 1))))
+    fig.update_layout(font=dict(size=round(base * scale)), title=dict(font=dict(size=title_size)),
                       margin=dict(t=round(top * scale)))   # the larger title and legend keep their room
     fig.update_annotations(font_size=round(12 * scale))
     return fig.to_dict()

@@ -76,3 +76,14 @@ def test_every_page_chart_validates_in_full(demo_store):
     for spec in specs:
         assert spec["layout"]["template"] is charts.TEMPLATE_SPEC
         go.Figure(spec)                                       # raises on any invalid property
+
+
+def test_presentation_titles_keep_to_one_line_across_an_export():
+    """A long title shrinks to fit the exported width (it ran off the slide); a short one keeps the large type."""
+    long = charts.Figure(layout=dict(title="MADRS: response and remission by timepoint (all treated (last observation "
+                                           "carried forward), n = 292; 95 % Wilson intervals)"))
+    short = charts.Figure(layout=dict(title="MADRS change at the last observation (n = 284)"))
+    long_title, short_title = (charts.for_presentation(f)["layout"]["title"] for f in (long, short))
+    assert short_title["font"]["size"] == round(15 * 1.3)
+    assert long_title["font"]["size"] < short_title["font"]["size"]
+    assert 0.55 * long_title["font"]["size"] * len(long_title["text"]) <= charts.PRESENTATION_WIDTH_PX
