@@ -2,7 +2,7 @@
 over all time) and kept current on each write.
 
 It is stamped with a hash of the settings the rules used; when a clinic changes a threshold the log
-is stale and is rebuilt by the next writer (the dashboard on opening the store). A reader that finds
+is stale and is rebuilt by the dashboard on opening the store (derived.ensure_current). A reader that finds
 it stale evaluates the rules live instead, so a flag is never hidden by an old threshold.
 """
 
@@ -42,15 +42,6 @@ def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | 
     if patient_ids is None:
         cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": META_KEY, "v": settings_stamp(cfg)})
     return cur.execute("SELECT count(*) FROM flag_log").fetchall()[0][0]
-
-
-def ensure_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
-    """Rebuild the log if its settings stamp is not the current one; True when it was rebuilt."""
-    if is_fresh(con, cfg):
-        return False
-    with db.transaction(con) as cur:
-        refresh(cur, cfg)
-    return True
 
 
 def window_query(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
