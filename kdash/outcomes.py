@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from kdash import course_scores, db, scales, stats
@@ -107,15 +108,18 @@ def waterfall(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 1500, **fi
 def time_to_response(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     """Kaplan–Meier curves of time to first response per route, in sessions and in days, with the
     number at risk; patients who never responded are censored at their last score."""
-    df = _q(con, "time_to_response", cfg, filters)
+    counts = _q(con, "time_to_response", cfg, filters)
     curves = {}
     for unit in ("sessions", "days"):
         curves[unit] = {}
-        for route, part in df.groupby("route"):
+        for route, part in counts[counts["unit"] == unit].groupby("route"):
             if part["responded"].any():
-                km = stats.kaplan_meier(part[unit], part["responded"])
-                curves[unit][route] = {**km, "n": len(part), "events": int(part["responded"].sum()),
-                                       "durations": part[unit].to_numpy()}
+                # one duration per patient, expanded from the counts, for scipy and the numbers at risk
+                durations = np.repeat(part["time"].to_numpy(float), part["patients"])
+                responded = np.repeat(part["responded"].to_numpy(bool), part["patients"])
+                km = stats.kaplan_meier(durations, responded)
+                curves[unit][route] = {**km, "n": len(durations), "events": int(responded.sum()),
+                                       "durations": durations}
     return curves
 
 
@@ -144,7 +148,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     from kdash import charts, scales
     # the cohort and its course outcomes are computed once, on one cursor, and read by every query below
     shared_params = {**params(cfg, **filters), "max_k": MAX_K}
-    with db.Shared(con, shared_params, ["course_outcomes", "trajectory_points"]) as shared:
+    with db.Shared(con, shared_params, ["course_outcomes"]) as shared:
         summary_ = summary(shared, cfg, **filters)
         if summary_["n_treated"] == 0 or summary_["n_evaluable"] == 0:
             return {"summary": summary_}

@@ -102,6 +102,23 @@ def test_time_to_response_censors_non_responders(store):
     assert curves["time"][curves["survival"] < 1][0] == 6     # A, B, D first respond after 6 sessions (I: censored at 0)
 
 
+def test_trajectory_sample_is_a_fixed_choice_of_patients_with_a_baseline(store):
+    """The spaghetti lines: a sample of patients with a baseline, each with all of their observed points."""
+    every = outcomes.trajectories(store, CFG, sample=0, scale="MADRS")
+    with_baseline = set(every.loc[every["k"] == 0, "patient_id"])
+    assert with_baseline == set("ABCDEFHI")      # G: no score by the first session; J: too long before
+    sample = outcomes.trajectories(store, CFG, sample=3, scale="MADRS")
+    chosen = set(sample["patient_id"])
+    assert len(chosen) == 3 and chosen <= with_baseline
+    assert sample.equals(outcomes.trajectories(store, CFG, sample=3, scale="MADRS"))     # the same three each time
+    eight = outcomes.trajectories(store, CFG, sample=8, scale="MADRS")
+    assert set(eight["patient_id"]) == with_baseline          # never a patient without a baseline
+    mine = every[every["patient_id"].isin(chosen)].reset_index(drop=True)
+    assert sample.reset_index(drop=True).equals(mine)
+    a = every[every["patient_id"] == "A"]
+    assert list(zip(a["k"], a["total"])) == [(0, 30), (6, 10)]     # baseline, then the score after session 6
+
+
 def test_empty_cohort_gives_none_not_nan(store):
     s = outcomes.summary(store, CFG, "MADRS", route="esketamine")
     assert s["n_treated"] == 0 and s["response_rate"] is None and s["response_ci95"] is None
@@ -122,5 +139,5 @@ def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
     for unit, table in view["at_risk"].items():
         assert list(table.index) == ["IV ketamine"]     # everyone here had IV ketamine
         assert table.iloc[0, 0] == ttr[unit]["iv_ketamine"]["n"]     # at time 0 everyone evaluable is at risk
-    # the shared cursor's temp tables went with it: a second view builds its own
+    # the shared cursor's registered tables went with it: a second view builds its own
     assert outcomes.page_view(store, CFG, **f)["summary"] == view["summary"]
