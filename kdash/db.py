@@ -258,26 +258,23 @@ _INCLUDE = re.compile(r"\{\{([a-z_]+)\}\}")
 
 def sql(name: str, shared: frozenset[str] = frozenset()) -> str:
     """A named query from kdash/sql/NAME.sql, with any {{other}} replaced by sql/other.sql (or, for an
-    include already materialised on a Shared cursor, by a read of its registered table)."""
+    include already materialised on a Shared cursor, by a read of its temp table)."""
     text = resources.files("kdash").joinpath("sql", f"{name}.sql").read_text("utf-8")
     return _INCLUDE.sub(lambda m: f"SELECT * FROM shared_{m.group(1)}" if m.group(1) in shared
                         else sql(m.group(1), shared), text)
 
 
 class Shared:
-    """One cursor on which named includes (a cohort, its course outcomes) are computed once, held as Arrow
-    tables registered on it, and read by every query run through it: a page's several statistics over one
-    cohort then share that work instead of each re-deriving it. The registrations belong to the cursor and
-    go when it closes."""
+    """One cursor on which named includes (a cohort, its course outcomes) are computed once, as temp tables,
+    and read by every query run through it: a page's several statistics over one cohort then share that
+    work instead of each re-deriving it. Temp tables belong to the cursor and go when it closes."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, params: dict, includes: list[str]):
         self.cursor, self.params, self.includes = con.cursor(), params, frozenset()
         try:
             for name in includes:   # in dependency order: later ones read the earlier tables
                 text = sql(name, self.includes)
-                # held as an Arrow table the cursor reads in place: cheaper than writing a temp table
-                rows = self.cursor.sql(text, params=bind(text, params, con)).to_arrow_table()
-                self.cursor.register(f"shared_{name}", rows)
+                self.cursor.execute(f"CREATE TEMP TABLE shared_{name} AS {text}", bind(text, params, con))
                 self.includes |= {name}
         except BaseException:
             self.cursor.close()
