@@ -115,7 +115,26 @@ def shared_runtime(monkeypatch):
     monkeypatch.setattr(runtime, "get_instance", lambda: stand_in)
     monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: stand_in))
     monkeypatch.setattr(Runtime, "exists", classmethod(lambda cls: True))
+    # Each AppTest run turns on `global.appTest` by swapping config.get_option in and out (mock.patch), which
+    # is not thread-safe: one session ending restores the original under another still running, whose widgets
+    # then skip their testing records (KeyError in AppTest). The option stays on for the whole test instead.
+    from contextlib import nullcontext
+    from streamlit import config
+    from streamlit.testing.v1 import app_test
+    from streamlit.testing.v1.util import build_mock_config_get_option
+    monkeypatch.setattr(config, "get_option", build_mock_config_get_option({"global.appTest": True}))
+    monkeypatch.setattr(app_test, "patch_config_options", lambda overrides: nullcontext())
     yield stand_in
+
+
+def guarded(target, problems: list):
+    """A thread body whose exception is a problem the test sees, not a warning from a thread that died."""
+    def run(*args):
+        try:
+            target(*args)
+        except Exception as e:  # noqa: BLE001 - any failure of a session is what this test looks for
+            problems.append(f"{target.__name__} died: {type(e).__name__}: {e}")
+    return run
 
 
 def test_sessions_read_every_page_while_others_write(writable_app_store, shared_runtime):
@@ -129,9 +148,9 @@ def test_sessions_read_every_page_while_others_write(writable_app_store, shared_
     stop = time.time() + SECONDS
     seen, problems, saved, imported = [], [], [], []
     roles = [access.ROLES[i % 3] for i in range(READERS)]          # clinicians, managers, presenters
-    threads = [threading.Thread(target=reader, args=(r, stop, seen, problems)) for r in roles]
-    threads += [threading.Thread(target=recorder, args=(iv, saved, problems)),
-                threading.Thread(target=importer, args=(imported, problems))]
+    threads = [threading.Thread(target=guarded(reader, problems), args=(r, stop, seen, problems)) for r in roles]
+    threads += [threading.Thread(target=guarded(recorder, problems), args=(iv, saved, problems)),
+                threading.Thread(target=guarded(importer, problems), args=(imported, problems))]
     started = time.time()
     for t in threads:
         t.start()
