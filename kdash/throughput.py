@@ -82,19 +82,28 @@ def periods(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFram
 
 def totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     """The period's headline figures, each with the same figure for the period of equal length before it."""
+    return {"now": _totals(con, cfg, filters), "before": previous_totals(con, cfg, **filters)}
+
+
+def previous_totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+    """The headline figures of the period of equal length just before this one."""
     p = params(cfg, **filters)
     length = p["end"] - p["start"]
     before = {**filters, "start": p["start"] - length - dt.timedelta(days=1), "end": p["start"] - dt.timedelta(days=1)}
-    return {"now": _totals(con, cfg, filters), "before": _totals(con, cfg, before)}
+    return _totals(con, cfg, before)
 
 
 def _totals(con, cfg, filters) -> dict:
     p = params(cfg, **filters)
-    df = db.query(con, "throughput_periods", {**p, "grain": "year"})
-    s = df.sum(numeric_only=True) if len(df) else pd.Series(dtype=float)
+    per = db.query(con, "throughput_periods", {**p, "grain": "year"})
+    return headline(per, db.query(con, "lead_times", p), available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"]))
+
+
+def headline(per: pd.DataFrame, lead: pd.DataFrame, hours: float) -> dict:
+    """Headline figures from a period's bookings (rows of throughput_periods at any grain: they sum the same),
+    its lead times and the chair-hours on offer."""
+    s = per.sum(numeric_only=True) if len(per) else pd.Series(dtype=float)
     due = s.get("completed", 0) + s.get("cancelled", 0) + s.get("no_show", 0)
-    hours = available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"])
-    lead = db.query(con, "lead_times", p)
     to_treat = lead[lead["step"] == "referral → first treatment"]
     return {"completed": int(s.get("completed", 0)), "bookings": int(due + s.get("scheduled", 0)),
             "no_show_rate": stats.rate(s.get("no_show", 0), due), "late_cancel_rate": stats.rate(s.get("late_cancelled", 0), due),
@@ -154,8 +163,12 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     if per.empty:
         return {"periods": per}
     grain = filters.get("grain", "week")
-    tot, occ, times, leads, waiting, ph, stops, checks = db.parallel(
-        [totals, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring], con, cfg, filters)
+    before, occ, times, leads, waiting, ph, stops, checks = db.parallel(
+        [previous_totals, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring],
+        con, cfg, filters)
+    p = params(cfg, **filters)
+    hours = available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"])
+    tot = {"now": headline(per, leads, hours), "before": before}       # the same figures as totals(), fetched once
     observe = cfg["safety"]["esketamine_observation_minutes"]
     return {
         "periods": per, "totals": tot, "occupancy": occ, "chair_time": times,

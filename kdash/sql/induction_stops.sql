@@ -1,10 +1,6 @@
 -- Induction sessions completed per patient whose first session fell in [$start, $end] and whose course
 -- has settled (last session more than 21 days before $end): how far induction got.
-WITH c AS (
-    SELECT patient_id, arg_min(route, scheduled_at) AS route, min(scheduled_at)::DATE AS first_day,
-           max(scheduled_at)::DATE AS last_day, count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n
-    FROM sessions WHERE status = 'completed' GROUP BY patient_id
-)
+WITH c AS (SELECT patient_id, route, first_day, last_day, n_induction AS n FROM course_facts)
 SELECT route, n AS induction_sessions, count(*) AS patients,
        CASE route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk WHEN 'sc_ketamine' THEN $ind_sc
                   ELSE $ind_other END AS planned

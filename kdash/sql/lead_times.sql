@@ -1,8 +1,5 @@
 -- Lead times (days) for patients referred in [$start, $end]: median, quartiles and a weekly histogram.
-WITH first_done AS (
-    SELECT patient_id, min(scheduled_at)::DATE AS first_day FROM sessions WHERE status = 'completed'
-    GROUP BY patient_id
-),
+WITH first_done AS (SELECT patient_id, first_day FROM course_facts),
 x AS (
     SELECT p.consultation_date - p.referral_date AS to_consultation,
            f.first_day - p.consultation_date AS consultation_to_treatment,

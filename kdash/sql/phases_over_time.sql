@@ -1,11 +1,7 @@
 -- Patients per period by phase: treated in induction or maintenance that period, and courses that ended
 -- that period (last session then, none after it and none booked) as finished (induction complete) or stopped.
 WITH b AS ({{bookings}}),
-course AS (
-    SELECT patient_id, max(scheduled_at) AS last_at,
-           count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction, arg_min(route, scheduled_at) AS route
-    FROM sessions WHERE status = 'completed' GROUP BY patient_id
-),
+course AS (SELECT patient_id, last_day AS last_at, n_induction, route FROM course_facts),   -- last_at: a day
 ended AS (
     SELECT date_trunc($grain, c.last_at)::DATE AS period,
            CASE WHEN c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk

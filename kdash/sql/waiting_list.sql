@@ -1,5 +1,5 @@
 -- The waiting list on $end: referred, not yet consulted; consulted, not yet treated (booked or not).
-WITH first_done AS (SELECT DISTINCT patient_id FROM sessions WHERE status = 'completed' AND scheduled_at < $end::DATE + 1),
+WITH first_done AS (SELECT patient_id FROM course_facts WHERE first_day <= $end),
 booked AS (SELECT DISTINCT patient_id FROM sessions WHERE status = 'scheduled')
 SELECT CASE WHEN p.consultation_date IS NULL OR p.consultation_date > $end THEN 'awaiting consultation'
             WHEN b.patient_id IS NOT NULL THEN 'consulted, first treatment booked'
