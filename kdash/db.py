@@ -108,14 +108,13 @@ MIGRATIONS: list[str] = [
     INSERT INTO score_points SELECT * FROM ({{score_points_build}}) ORDER BY patient_id, scale, assessed_on;
     """,
     # 7: session facts (kdash/derived.py): each completed session's number, dose band and measured
-    # extremes, for the side-effect and safety-event pages.
+    # extremes, for the side-effect and safety-event pages (filled by migration 12, which adds its last columns).
     """
     CREATE TABLE session_facts (
         session_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, scheduled_at TIMESTAMP,
         k BIGINT NOT NULL, dose_band VARCHAR NOT NULL, has_pre BOOLEAN NOT NULL, has_post BOOLEAN NOT NULL,
         pre_systolic INTEGER, pre_diastolic INTEGER, post_systolic INTEGER, post_diastolic INTEGER,
         cadss_max INTEGER, moaas_min INTEGER);
-    INSERT INTO session_facts SELECT * FROM ({{session_facts_build}}) ORDER BY patient_id, scheduled_at;
     """,
     # 8: the store's own secret for de-identified pseudonyms (kdash/deid.py): random per store, never exported.
     """
@@ -136,11 +135,24 @@ MIGRATIONS: list[str] = [
         after_2 INTEGER, after_4 INTEGER, after_6 INTEGER, end_of_induction INTEGER, last_observation INTEGER,
         response_session BIGINT, response_day BIGINT, last_scored_session BIGINT, last_scored_day BIGINT);
     """,
-    # 11: effect facts (kdash/derived.py): each side-effect report with its session's facts.
+    # 11: effect facts (kdash/derived.py): each side-effect report with its session's facts (filled by 12).
     """
     CREATE TABLE effect_facts (
         session_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, route VARCHAR NOT NULL, dose_band VARCHAR NOT NULL,
         k BIGINT NOT NULL, effect VARCHAR NOT NULL, severity VARCHAR);
+    """,
+    # 12: first-of-group flags on session and effect facts (kdash/derived.py), so the side-effect rates count
+    # patients per group by summing flags. Migrations 7 and 11 create the tables; this fills them.
+    """
+    ALTER TABLE session_facts ADD COLUMN IF NOT EXISTS first_in_route BOOLEAN;
+    ALTER TABLE session_facts ADD COLUMN IF NOT EXISTS first_in_dose_band BOOLEAN;
+    DELETE FROM session_facts;
+    INSERT INTO session_facts SELECT * FROM ({{session_facts_build}}) ORDER BY patient_id, scheduled_at;
+    ALTER TABLE effect_facts ADD COLUMN IF NOT EXISTS first_of_effect BOOLEAN;
+    ALTER TABLE effect_facts ADD COLUMN IF NOT EXISTS first_in_route BOOLEAN;
+    ALTER TABLE effect_facts ADD COLUMN IF NOT EXISTS first_in_dose_band BOOLEAN;
+    ALTER TABLE effect_facts ADD COLUMN IF NOT EXISTS first_in_session BOOLEAN;
+    DELETE FROM effect_facts;
     INSERT INTO effect_facts SELECT * FROM ({{effect_facts_build}}) ORDER BY patient_id, k;
     """,
 ]

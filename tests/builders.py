@@ -70,6 +70,7 @@ class Clinic:
 
     def side_effect(self, sid: str, effect: str, severity: str = "mild") -> None:
         self.con.execute("INSERT INTO side_effects VALUES (?, ?, ?, NULL)", [sid, effect, severity])
+        self._points(self.con.execute("SELECT patient_id FROM sessions WHERE session_id = ?", [sid]).fetchone()[0])
 
     def close(self) -> None:
         self.con.close()

@@ -101,3 +101,24 @@ def test_course_scores_follow_writes_and_a_settings_change_until_rebuilt(tmp_pat
         assert derived.ensure_current(con, wider) is False
     finally:
         con.close()
+
+
+def test_a_store_from_before_the_first_of_group_flags_gets_them_on_migration(tmp_path):
+    """A version-11 store: session and effect facts filled, without the flag columns (migration 12)."""
+    path = str(tmp_path / "v11.duckdb")
+    demo.build(path, patients=30, seed=5)
+    con = db.connect(path)
+    for table, flags in (("session_facts", ("first_in_route", "first_in_dose_band")),
+                         ("effect_facts", ("first_of_effect", "first_in_route", "first_in_dose_band",
+                                           "first_in_session"))):
+        for flag in flags:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {flag}")
+    con.execute("UPDATE meta SET value = '11' WHERE key = 'schema_version'")
+    con.close()
+    con = db.connect(path)
+    try:
+        assert db.schema_version(con) == db.SCHEMA_VERSION
+        assert all_current(con)
+        assert con.execute("SELECT count(*) FILTER (WHERE first_of_effect) FROM effect_facts").fetchone()[0] > 0
+    finally:
+        con.close()

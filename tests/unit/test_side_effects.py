@@ -75,6 +75,30 @@ def test_rates_by_route_dose_band_and_session_number(con):
     assert (second["sessions"], second["n_sessions"], second["n_patients"]) == (1, 3, 3)
 
 
+def test_a_patient_who_changes_route_counts_once_overall_and_once_in_each_route(tmp_path):
+    """D: IV sessions 1–2 at 40 mg (0.5 mg/kg) with nausea at both, then esketamine 56 mg at session 3 with nausea
+    and headache. One patient overall, in each route and in each dose band; three nausea sessions."""
+    c = Clinic(str(tmp_path / "switch.duckdb"))
+    try:
+        c.patient("D")
+        for n_day, route, dose in ((0, "iv_ketamine", 40), (3, "iv_ketamine", 40), (7, "esketamine", 56)):
+            sid = c.session("D", n_day, route=route, dose_mg=dose)
+            c.side_effect(sid, "nausea")
+        c.side_effect(sid, "headache")
+        rates = side_effects.rates(c.con, CFG, **ALL)
+        figures = lambda by, grp, effect: tuple(row(rates, by, grp, effect)[["patients", "n_patients", "sessions",
+                                                                             "n_sessions"]])
+        assert figures("all", "all", "nausea") == (1, 1, 3, 3)
+        assert figures("route", "iv_ketamine", "nausea") == (1, 1, 2, 2)
+        assert figures("route", "esketamine", "nausea") == (1, 1, 1, 1)
+        assert figures("dose_band", "0.5–0.74 mg/kg", "nausea") == (1, 1, 2, 2)
+        assert figures("dose_band", "56 mg", "nausea") == (1, 1, 1, 1)
+        assert figures("k", "3", "nausea") == (1, 1, 1, 1)
+        assert figures("route", "esketamine", "headache") == (1, 1, 1, 1)
+    finally:
+        c.close()
+
+
 def test_safety_events_against_the_clinic_thresholds(con):
     ev = side_effects.excursions(con, CFG, **ALL).set_index("event")
     assert tuple(ev.loc["Pre-dose BP > 140/90", ["sessions", "n_sessions", "patients", "n_patients"]]) == (1, 2, 1, 1)
