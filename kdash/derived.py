@@ -3,10 +3,12 @@ them per view; every write refreshes the patients it touched in the same transac
 them out of step. Each is built by sql/<name>_build.sql (which takes $ids: the patients to build, or NULL).
 
 - score_points: every depression score with the sessions given before it (the outcome statistics);
-- session_facts: each completed session's number, dose band and measured extremes (side effects, excursions);
+- session_facts: each completed session's number, dose band and measured extremes (side effects, excursions),
+  flagged when it is the patient's first of its route or dose band;
 - course_facts: each treated patient's course so far, first route, first and last day, session counts
   (every clinic-wide cohort);
-- effect_facts: each side-effect report with its session's route, dose band and number (side-effect rates).
+- effect_facts: each side-effect report with its session's route, dose band and number, flagged when it is the
+  patient's first report of the effect overall / in the route / dose band / session (side-effect rates).
 
 Two more depend on the clinic's settings as well as the record and are stamped with them (flag_log.py,
 course_scores.py): a write refreshes them while the stamp is current, and the dashboard rebuilds a stale one
