@@ -402,8 +402,9 @@ def by_session_number(df: pd.DataFrame, top: list[str]) -> go.Figure:
         part = df[df["effect"] == effect].assign(k=lambda d: d["grp"].astype(int)).sort_values("k")
         fig.add_scatter(x=part["k"], y=part["per_session"], mode="lines+markers", name=effect.replace("_", " "),
                         line=dict(color=palette[i % len(palette)]))
-    fig.update_layout(title="Side effects by session number (share of that session's patients)",
-                      xaxis=dict(title="Session", dtick=1), yaxis=dict(title="Share of sessions", tickformat=".0%"))
+    fig.update_layout(title="Side effects by session number",        # session k: one per patient who had it
+                      xaxis=dict(title="Session", dtick=1),
+                      yaxis=dict(title="Share of patients at that session", tickformat=".0%"))
     return fig
 
 

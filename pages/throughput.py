@@ -91,8 +91,11 @@ if figs["lead_times"]:
     ui.chart(figs["lead_times"], left)
 waiting = v["waiting"]
 right.subheader("Waiting list now")
-right.dataframe(waiting, hide_index=True, width="stretch")
-right.caption("Patients referred in the last 180 days who have not started treatment.")
+right.dataframe(waiting, hide_index=True, width="stretch",
+                column_config={"stage": "Stage", "patients": st.column_config.NumberColumn("Patients", width="small"),
+                               "median_days_waiting": st.column_config.NumberColumn(
+                                   "Waited", format="%.0f d", width="small", help="Median days since referral")})
+right.caption("Patients referred in the last 180 days who have not started treatment; waited: median days since referral.")
 csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 
 st.header("Patients and retention", divider="gray")
