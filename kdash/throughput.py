@@ -96,7 +96,12 @@ def previous_totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dic
 def _totals(con, cfg, filters) -> dict:
     p = params(cfg, **filters)
     per = db.query(con, "throughput_periods", {**p, "grain": "year"})
-    return headline(per, db.query(con, "lead_times", p), available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"]))
+    return headline(per, db.query(con, "lead_times", p), _offered_hours(con, cfg, p))
+
+
+def _offered_hours(con, cfg: dict, p: dict) -> float:
+    """Chair-hours on offer over the whole period of these query parameters (the chair filter: one chair)."""
+    return available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"])
 
 
 def headline(per: pd.DataFrame, lead: pd.DataFrame, hours: float) -> dict:
@@ -166,9 +171,8 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     before, occ, times, leads, waiting, ph, stops, checks = db.parallel(
         [previous_totals, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring],
         con, cfg, filters)
-    p = params(cfg, **filters)
-    hours = available_hours(cfg, chair_count(con, p["chair"]), p["start"], p["end"])
-    tot = {"now": headline(per, leads, hours), "before": before}       # the same figures as totals(), fetched once
+    tot = {"now": headline(per, leads, _offered_hours(con, cfg, params(cfg, **filters))),   # as totals(), fetched once
+           "before": before}
     observe = cfg["safety"]["esketamine_observation_minutes"]
     return {
         "periods": per, "totals": tot, "occupancy": occ, "chair_time": times,
