@@ -13,7 +13,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-
 from kdash.roster import ROUTE_NAMES   # one vocabulary for tables and charts
 
 BLUE, SKY, ORANGE, VERMILLION, GREEN, YELLOW, PURPLE, GREY = (
