@@ -1,7 +1,7 @@
 """The throughput page from app.py: figures on the demo store, an empty period, a reversed period."""
 
 import datetime as dt
-
+import json
 
 from tests.app.session import signed_in
 
@@ -21,6 +21,10 @@ def test_throughput_page_on_the_demo_store(app_env):
     # counts and rates only: no patient ID or demo name anywhere on the page
     text = " ".join(str(e.value) for e in at.markdown) + " ".join(str(df.value) for df in at.dataframe)
     assert "P000" not in text
+    # the waiting list reads as words, not column names
+    waiting = next(df for df in at.dataframe if "stage" in df.value.columns)
+    labels = {name: c.get("label") for name, c in json.loads(waiting.proto.columns).items()}
+    assert labels["stage"] == "Stage" and labels["median_days_waiting"] == "Waited"
 
 
 def test_a_period_without_sessions(app_env):
