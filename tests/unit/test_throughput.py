@@ -63,7 +63,8 @@ def test_lead_times(clinic):
 
 def test_headline_figures_and_the_period_before(clinic):
     span = dict(start=day(-60), end=day(6))
-    now = throughput.totals(clinic, CFG, **span)["now"]
+    figures = throughput.totals(clinic, CFG, **span)
+    now, before = figures["now"], figures["before"]
     open_days = sum(1 for i in range(-60, 7) if day(i).weekday() < 5)
     assert (now["completed"], now["bookings"]) == (4, 7)
     assert now["no_show_rate"] == pytest.approx(1 / 7) and now["late_cancel_rate"] == pytest.approx(1 / 7)
@@ -71,11 +72,10 @@ def test_headline_figures_and_the_period_before(clinic):
     assert now["scheduled_utilisation"] == pytest.approx((5 + 75 / 60) / (2 * 10 * open_days))
     assert now["median_days_to_treatment"] == pytest.approx((40 + 21) / 2)
     # the 67 days before: no bookings, no referrals
-    before = throughput.totals(clinic, CFG, **span)["before"]
     assert (before["completed"], before["bookings"], before["no_show_rate"], before["median_days_to_treatment"]) == \
         (0, 0, None, None)
     # the page's view reuses its weekly rows for the headline: the same figures
-    assert throughput.page_view(clinic, CFG, **span)["totals"] == {"now": now, "before": before}
+    assert throughput.page_view(clinic, CFG, **span)["totals"] == figures
 
 
 def test_a_reversed_range_is_refused():
