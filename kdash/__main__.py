@@ -44,6 +44,12 @@ def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="python -m kdash", description="kdash: decision support for ketamine clinics")
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    p = sub.add_parser("init", help="create an empty store for a clinic's own data, with its first administrator")
+    p.add_argument("--db")
+    p.add_argument("--admin", help="the first administrator's user name (asked for when not given on a terminal; "
+                                   "default admin)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("demo", help="build a synthetic demo clinic store")
     p.add_argument("--db", help="store path (default $KDASH_DB or data/kdash.duckdb)")
     p.add_argument("--patients", type=_positive, default=400)
@@ -75,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true", help="import the valid rows; write the rest to a rejects file")
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--rejects", default="import-rejects.csv", help="where --skip-invalid writes rejected rows")
+    p.add_argument("--into-demo", action="store_true",
+                   help="allow an import into a synthetic demo store, for a trial (the store stays marked demo)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("conference", help="a de-identified case-conference pack (PDF or PPTX)")
@@ -128,6 +136,34 @@ def _emit(args, summary: str, document) -> None:
     if getattr(args, "json", False):
         json.dump(document, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
+
+
+def cmd_init(args) -> int:
+    from pathlib import Path
+    from kdash import users
+    path = settings.store_path(args.db)
+    if Path(path).exists():
+        raise db.StoreError(f"init: {path} exists already; init makes a new store (choose another --db)")
+    cfg = settings.load(path)
+    name = args.admin
+    if name is None:
+        name = (input("First administrator's user name [admin]: ").strip() or "admin") if sys.stdin.isatty() \
+            else "admin"
+    try:   # everything that can be wrong is checked before the store exists, so a refusal leaves no file
+        name = users.check_name(name)
+        password = _read_password(f"Password for {name}: ")
+        users.check_password(password, cfg)
+    except users.UserError as exc:
+        raise UsageError(f"init: {exc}") from None
+    con = db.init_store(path)
+    try:
+        users.add(con, cfg, name, "admin", password, by=f"cli:{os.environ.get('USER', 'unknown')}")
+    finally:
+        con.close()
+    _emit(args, f"init: created {path} (empty, schema {db.SCHEMA_VERSION}) with administrator {name}; next: "
+                f"python -m kdash import --db {path} FOLDER", {"store": path, "schema_version": db.SCHEMA_VERSION,
+                                                             "admin": name})
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -207,7 +243,8 @@ def cmd_import(args) -> int:
     path = settings.store_path(args.db)
     con = db.connect(path, create=False)
     try:
-        rep = importing.run(con, settings.load(path), args.sources, args.skip_invalid, args.dry_run)
+        rep = importing.run(con, settings.load(path), args.sources, args.skip_invalid, args.dry_run,
+                            into_demo=args.into_demo)
     finally:
         con.close()
     for problem in rep.problems:
@@ -280,11 +317,11 @@ def _read_password(prompt: str) -> str:
         import getpass
         first = getpass.getpass(prompt)
         if getpass.getpass("Again: ") != first:
-            raise UsageError("users: the two passwords differ")
+            raise UsageError("the two passwords differ")
         return first
     line = sys.stdin.readline()
     if not line:
-        raise UsageError("users: no password on stdin")
+        raise UsageError("no password on stdin")
     return line.rstrip("\r\n")
 
 
@@ -347,7 +384,7 @@ def cmd_bench(args) -> int:
     return bench.main(args)
 
 
-COMMANDS = {"demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
+COMMANDS = {"init": cmd_init, "demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
             "import": cmd_import, "conference": cmd_conference, "users": cmd_users, "backup": cmd_backup,
             "restore": cmd_restore, "bench": cmd_bench}
 

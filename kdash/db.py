@@ -155,6 +155,17 @@ MIGRATIONS: list[str] = [
     DELETE FROM effect_facts;
     INSERT INTO effect_facts SELECT * FROM ({{effect_facts_build}}) ORDER BY patient_id, k;
     """,
+    # 13: imported rows that leave optional fields blank (data-contract §3). A session without a phase gets one
+    # derived from the induction length (kdash/derived.py derive_phases), marked so that it can be derived again;
+    # a reading named by session and minute is taken at the session's start (else its scheduled time) plus the
+    # minute, as the record form stores it.
+    """
+    ALTER TABLE sessions ADD COLUMN IF NOT EXISTS phase_derived BOOLEAN DEFAULT FALSE;
+    UPDATE sessions SET phase_derived = (phase IS NULL);
+    UPDATE vitals SET measured_at = coalesce(s.started_at, s.scheduled_at) + to_minutes(vitals.minute)
+    FROM sessions s
+    WHERE vitals.session_id = s.session_id AND vitals.measured_at IS NULL AND vitals.minute IS NOT NULL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -180,7 +191,8 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
     if path != ":memory:":
         p = Path(path)
         if not p.exists() and (read_only or not create):
-            raise StoreError(f"no store at {path} (create one with: python -m kdash demo --db {path})")
+            raise StoreError(f"no store at {path} (make a clinic's own store with: python -m kdash init --db {path}; "
+                             f"or a synthetic one with: python -m kdash demo --db {path})")
         if p.is_dir():
             raise StoreError(f"{path} is a folder, not a store file")
         if not p.exists():
@@ -207,6 +219,21 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         connect(path, upto=upto).close()
         return connect(path, read_only=True, upto=upto)
     return con
+
+
+def init_store(path: str) -> duckdb.DuckDBPyConnection:
+    """A new, empty, migrated store for a clinic's own data: marked as not a demo store, with no accounts."""
+    if Path(path).exists():
+        raise StoreError(f"{path} exists already; init makes a new store (choose another --db)")
+    con = connect(path)
+    with transaction(con) as cur:
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ('demo', 'false')")
+    return con
+
+
+def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """A store built by the demo generator (synthetic patients, published demo accounts)."""
+    return meta(con, "demo") == "true"
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

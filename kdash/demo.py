@@ -135,6 +135,9 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
     as_of = as_of or dt.date.today()
     con = db.connect(path)
     try:
+        if db.meta(con, "demo") == "false":
+            raise db.StoreError(f"{path} is a clinic's own store (made by init); demo builds a new store "
+                                "(choose another --db)")
         if db.scalar(con, "SELECT count(*) FROM patients"):
             raise db.StoreError(f"{path} already holds patients; demo builds a new store (choose another --db)")
         tables = generate(patients, seed, as_of, settings.load(path))

@@ -16,6 +16,8 @@ when it opens the store."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from kdash import course_scores, db, flag_log
@@ -38,6 +40,38 @@ def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None
                     {"ids": patient_ids}).fetchall()
 
 
+PHASES_KEY = "derived_phase_settings"
+
+
+def _phase_params(cfg: dict) -> dict:
+    ind = cfg["induction"]
+    return {"iv": ind["iv_ketamine"], "esk": ind["esketamine"], "sc": ind["sc_ketamine"], "im": ind["im_ketamine"],
+            "oral": ind["oral_ketamine"]}
+
+
+def derive_phases(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> None:
+    """Give every session whose source left its phase blank (or whose phase was derived before) the phase its
+    place in the course implies, inside the caller's transaction; before refresh(), which counts phases."""
+    cur.execute("UPDATE sessions SET phase = d.phase, phase_derived = TRUE FROM ("
+                + db.sql("derive_phases") + ") d WHERE sessions.session_id = d.session_id "
+                "AND (sessions.phase IS NULL OR d.phase_derived) AND sessions.phase IS DISTINCT FROM d.phase",
+                {**_phase_params(cfg), "ids": patient_ids}).fetchall()
+    stamped = cur.execute("SELECT count(*) FROM meta WHERE key = $k", {"k": PHASES_KEY}).fetchall()[0][0]
+    if patient_ids is None or not stamped:    # a partial derivation stamps only a store that had none
+        cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)",
+                    {"k": PHASES_KEY, "v": json.dumps(_phase_params(cfg), sort_keys=True)}).fetchall()
+
+
+def _phases_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
+    """Derived phases follow the induction lengths they were derived with, and no session lacks a phase."""
+    if db.scalar(con, "SELECT count(*) FROM sessions WHERE phase IS NULL"):
+        return False
+    stamp = db.meta(con, PHASES_KEY)
+    if stamp is None:        # nothing was ever derived (a demo store, or only recorded sessions)
+        return not db.scalar(con, "SELECT count(*) FROM sessions WHERE phase_derived")
+    return stamp == json.dumps(_phase_params(cfg), sort_keys=True)
+
+
 def refresh_stamped(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, cfg: dict,
                     patient_ids: list[str] | None) -> None:
     """These patients' rows in the settings-stamped tables (None: all rows, stamping them), where the stamp is
@@ -53,6 +87,12 @@ def refresh_stamped(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnecti
 def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     """Rebuild each settings-stamped table whose stamp is not the current settings (after an upgrade or a
     threshold change); True when anything was rebuilt."""
+    if not _phases_current(con, cfg):     # an import from before phases were derived, or new induction lengths
+        with db.transaction(con) as cur:
+            derive_phases(cur, cfg)
+            refresh(cur)
+            refresh_stamped(con, cur, cfg, None)
+        return True
     stale_flags = not flag_log.is_fresh(con, cfg)
     stale_scores = not course_scores.is_current(con, course_scores.settings_params(cfg))
     if stale_flags or stale_scores:

@@ -1,6 +1,7 @@
 """`python -m kdash import`: validate every source first; write all of it in one transaction, or nothing.
 
-CSV folders follow data-contract §3. FHIR R4 (§4) is not built yet: such a source is reported, not guessed at.
+CSV folders follow data-contract §3 (kdash/importers/csv_folder.py), FHIR R4 §4 (kdash/importers/fhir.py). A synthetic
+demo store takes no import unless asked (into_demo): a clinic's data goes into a store made by `init`.
 """
 
 from __future__ import annotations
@@ -45,8 +46,15 @@ def _sources(paths: list[str]) -> tuple[dict[str, str], list[Path], list[str]]:
     return files, fhir_paths, problems
 
 
+DEMO_REFUSAL = ("this is a synthetic demo store: a clinic's own data goes into a store of its own, made with "
+                "python -m kdash init --db PATH (to try an import on the demo anyway, pass --into-demo; the store "
+                "stays marked as demo)")
+
+
 def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invalid: bool = False,
-        dry_run: bool = False, username: str | None = None) -> csv_folder.Report:
+        dry_run: bool = False, username: str | None = None, into_demo: bool = False) -> csv_folder.Report:
+    if db.is_demo(con) and not into_demo:
+        return csv_folder.Report(problems=[DEMO_REFUSAL])
     files, fhir_paths, source_problems = _sources(paths)
     fhir_rows, fhir_problems, skipped = {}, [], {}
     if fhir_paths:
@@ -76,6 +84,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
         rep.written = csv_folder.write(cur, rep)
         touched = csv_folder.touched_patients(rep)
         if touched:
+            derived.derive_phases(cur, cfg, touched)
             derived.refresh(cur, touched)
             derived.refresh_stamped(con, cur, cfg, touched)
         audit.log(cur, "import", username=username,

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import duckdb
 import pandas as pd
 
-from kdash import db, rules
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+from kdash import db, ids, rules
 
 
 def id_problem(text: str | None) -> str | None:
-    """Why a patient ID from a link or a form cannot be one, or None."""
-    if text is None or not text.strip():
-        return "no patient ID was given"
-    if not _ID.match(text.strip()):
-        return "a patient ID is 1–64 letters, digits, '.', '_', ':' or '-'"
-    return None
+    """Why a patient ID from a link or a form cannot be one, or None (the importers' rule, kdash/ids.py)."""
+    return ids.problem(text)
 
 
 def header(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date) -> dict | None:

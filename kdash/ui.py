@@ -130,7 +130,7 @@ def sign_in_page(con, cfg: dict) -> None:
     note = st.session_state.pop("sign_in_note", None)
     if note:
         st.info(note, icon=":material/logout:")
-    if db.meta(con, "demo") == "true":
+    if db.is_demo(con):
         st.info("Demo accounts on this synthetic store: " + ", ".join(f"**{n}**" for n in users.DEMO_ACCOUNTS)
                 + f" (one per role), each with the password `{users.DEMO_PASSWORD}`.", icon=":material/key:")
     provider = _oidc_provider()
@@ -150,7 +150,7 @@ def sign_in_page(con, cfg: dict) -> None:
         st.error(result.message, icon=":material/lock:")
     if not users.count(con):
         st.warning("This store has no accounts yet. Create the first administrator on the server with "
-                   "`python -m kdash users add NAME --role admin --db PATH`.", icon=":material/person_add:")
+                   f"`python -m kdash users add NAME --role admin --db {store_path()}`.", icon=":material/person_add:")
 
 
 def sidebar(sections: dict[str, list], role: str, name: str) -> None:
@@ -216,8 +216,12 @@ def open_store_or_stop():
         st.stop()
 
 
+def is_demo_store() -> bool:
+    return db.is_demo(connection())
+
+
 def demo_banner(con) -> None:
-    if db.meta(con, "demo") == "true":
+    if db.is_demo(con):
         st.warning("**Synthetic demo data.** Every patient, name and number shown here is made up by the "
                    "kdash demo generator, and the store has documented demo accounts (one per role). Do not use "
                    "it for clinical decisions.", icon=":material/science:")

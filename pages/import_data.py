@@ -21,6 +21,11 @@ st.download_button("Download the CSV templates (a sample folder, zip)", uploads.
                    "kdash-import-sample.zip", "application/zip")
 files = st.file_uploader("Files to import", type=["csv", "json", "ndjson", "zip"], accept_multiple_files=True)
 skip = st.checkbox("Import the valid rows and leave out the rest", help="Without this, any problem stops the import.")
+into_demo = False
+if ui.is_demo_store():
+    st.warning("This is the synthetic demo store. A clinic's own data belongs in a store of its own, made on the "
+               "server with `python -m kdash init --db PATH`.", icon=":material/science:")
+    into_demo = st.checkbox("Import into this demo store anyway, as a trial (it stays marked as synthetic demo data)")
 if not files:
     st.info("Choose files to see what they would add.", icon=":material/upload_file:")
     st.stop()
@@ -31,7 +36,8 @@ except uploads.UploadError as exc:
     st.error(f"Cannot read the upload: {exc}.", icon=":material/error:")
     st.stop()
 try:
-    report = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, dry_run=True)
+    report = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, dry_run=True,
+                            into_demo=into_demo)
     found = {t: len(rows) for t, rows in report.rows.items()}
     st.subheader("What the files hold")
     st.dataframe(pd.DataFrame({"table": list(found), "rows read": list(found.values()),
@@ -47,7 +53,7 @@ try:
         st.dataframe(pd.DataFrame({"problem": report.problems}), hide_index=True, width="stretch")
     ready = not report.problems or skip
     if st.button("Import", type="primary", disabled=not ready or not sum(report.written.values())):
-        done = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip)
+        done = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, into_demo=into_demo)
         if done.problems and not skip:
             st.error("The files changed since the check; nothing was imported.", icon=":material/error:")
         else:

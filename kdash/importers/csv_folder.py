@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import scales
+from kdash import ids, scales
 
 ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 EFFECTS = ("dissociation", "nausea", "dizziness", "vertigo", "headache", "somnolence", "dysgeusia", "hypoaesthesia",
@@ -39,7 +39,7 @@ FILES = {
     "screening.csv": ("screening", ["patient_id", "item", "status", "assessed_on"], {"patient_id", "item", "status"},
                       ["patient_id", "item", "assessed_on"]),
     "sessions.csv": ("sessions", ["session_id", "patient_id", "scheduled_at", "status", "route", "dose_mg", "weight_kg",
-                                  "chair", "clinician", "started_at", "ended_at"],
+                                  "chair", "clinician", "started_at", "ended_at", "phase"],
                      {"session_id", "patient_id", "scheduled_at", "status", "route"}, ["session_id"]),
     "assessments.csv": ("assessments", ["patient_id", "assessed_on", "scale", "total", "items", "session_id"],
                         {"patient_id", "assessed_on", "scale"}, ["patient_id", "assessed_on", "scale"]),
@@ -76,6 +76,15 @@ class Report:
 def _text(v: str) -> str | None:
     v = v.strip()
     return v or None
+
+
+def _id(v: str, name: str) -> str | None:
+    if not v.strip():
+        return None
+    problem = ids.problem(v, name.replace("_id", " ID"))
+    if problem:
+        raise RowError(f"{name} {v!r}: {problem}")
+    return v
 
 
 def _date(v: str, name: str) -> dt.date | None:
@@ -144,7 +153,7 @@ def _patient(r: dict) -> dict:
     born = _date(r["birth_date"], "birth_date")
     if born > dt.date.today():
         raise RowError(f"birth_date {born} is in the future")
-    return {"patient_id": _text(r["patient_id"]), "given_name": _text(r.get("given_name", "")),
+    return {"patient_id": _id(r["patient_id"], "patient_id"), "given_name": _text(r.get("given_name", "")),
             "family_name": _text(r.get("family_name", "")), "birth_date": born,
             "sex": _code(r["sex"], "sex", ("F", "M", "X")), "referral_date": _date(r.get("referral_date", ""), "referral_date"),
             "primary_diagnosis": _code(r.get("primary_diagnosis", ""), "primary_diagnosis",
@@ -160,7 +169,7 @@ def _trial(r: dict) -> dict:
     episode = (r.get("current_episode") or "true").strip().lower()
     if episode not in ("true", "false"):
         raise RowError(f"current_episode {episode!r} is not true or false")
-    return {"patient_id": _text(r["patient_id"]), "drug": r["drug"].strip().lower(),
+    return {"patient_id": _id(r["patient_id"], "patient_id"), "drug": r["drug"].strip().lower(),
             "dose_mg_per_day": _number(r["dose_mg_per_day"], "dose_mg_per_day", 0.001, 10000),
             "start_date": start, "end_date": end,
             "outcome": _code(r["outcome"], "outcome", ("no_response", "partial_response", "response", "intolerance",
@@ -170,7 +179,7 @@ def _trial(r: dict) -> dict:
 
 def _screening(r: dict) -> dict:
     _required(r, ["patient_id", "item", "status"])
-    return {"patient_id": _text(r["patient_id"]), "item": _code(r["item"], "item", SCREENING_ITEMS),
+    return {"patient_id": _id(r["patient_id"], "patient_id"), "item": _code(r["item"], "item", SCREENING_ITEMS),
             "status": _code(r["status"], "status", ("present", "absent", "unknown")),
             "assessed_on": _date(r.get("assessed_on", ""), "assessed_on")}
 
@@ -180,14 +189,15 @@ def _session(r: dict) -> dict:
     started, ended = _datetime(r.get("started_at", ""), "started_at"), _datetime(r.get("ended_at", ""), "ended_at")
     if started and ended and ended < started:
         raise RowError(f"ended_at {ended} is before started_at {started}")
-    return {"session_id": _text(r["session_id"]), "patient_id": _text(r["patient_id"]),
+    return {"session_id": _id(r["session_id"], "session_id"), "patient_id": _id(r["patient_id"], "patient_id"),
             "scheduled_at": _datetime(r["scheduled_at"], "scheduled_at"),
             "status": _code(r["status"], "status", ("completed", "cancelled", "no_show", "scheduled")),
             "route": _code(r["route"], "route", ROUTES),
             "dose_mg": _number(r.get("dose_mg", ""), "dose_mg", 0, 2000),
             "weight_kg": _number(r.get("weight_kg", ""), "weight_kg", 20, 400),
             "chair": _text(r.get("chair", "")), "clinician": _text(r.get("clinician", "")),
-            "started_at": started, "ended_at": ended}
+            "started_at": started, "ended_at": ended,
+            "phase": _code(r.get("phase", ""), "phase", ("induction", "maintenance"))}
 
 
 def _assessment(r: dict) -> dict:
@@ -212,14 +222,14 @@ def _assessment(r: dict) -> dict:
     problem = scales.total_problem(code, total)
     if problem:
         raise RowError(problem)
-    return {"patient_id": _text(r["patient_id"]), "assessed_on": _date(r["assessed_on"], "assessed_on"),
-            "scale": code, "total": total, "items": items, "session_id": _text(r.get("session_id", ""))}
+    return {"patient_id": _id(r["patient_id"], "patient_id"), "assessed_on": _date(r["assessed_on"], "assessed_on"),
+            "scale": code, "total": total, "items": items, "session_id": _id(r.get("session_id", ""), "session_id")}
 
 
 def _vital(r: dict) -> dict:
     _required(r, ["systolic", "diastolic"])
-    row = {"session_id": _text(r.get("session_id", "")), "minute": _whole(r.get("minute", ""), "minute", -240, 1440),
-           "patient_id": _text(r.get("patient_id", "")),
+    row = {"session_id": _id(r.get("session_id", ""), "session_id"), "minute": _whole(r.get("minute", ""), "minute", -240, 1440),
+           "patient_id": _id(r.get("patient_id", ""), "patient_id"),
            "measured_at": _datetime(r.get("measured_at", ""), "measured_at"),
            "systolic": _whole(r["systolic"], "systolic", 40, 300), "diastolic": _whole(r["diastolic"], "diastolic", 20, 200),
            "heart_rate": _whole(r.get("heart_rate", ""), "heart_rate", 20, 250),
@@ -235,7 +245,7 @@ def _vital(r: dict) -> dict:
 
 def _side_effect(r: dict) -> dict:
     _required(r, ["session_id", "effect"])
-    return {"session_id": _text(r["session_id"]), "effect": _code(r["effect"], "effect", EFFECTS),
+    return {"session_id": _id(r["session_id"], "session_id"), "effect": _code(r["effect"], "effect", EFFECTS),
             "severity": _code(r.get("severity", ""), "severity", ("mild", "moderate", "severe")),
             "note": _text(r.get("note", ""))}
 
@@ -325,8 +335,10 @@ def _known(con, table: str, column: str) -> set[str]:
 def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
     """A row's patient and session must exist, in the store or in this import; duplicates in a file are errors."""
     patients = _known(con, "patients", "patient_id") | {r["patient_id"] for r in rep.rows.get("patients", [])}
-    sessions = dict(con.cursor().execute("SELECT session_id, patient_id FROM sessions").fetchall())
-    sessions.update({r["session_id"]: r["patient_id"] for r in rep.rows.get("sessions", [])})
+    sessions = {sid: (pid, start) for sid, pid, start in con.cursor().execute(
+        "SELECT session_id, patient_id, coalesce(started_at, scheduled_at) FROM sessions").fetchall()}
+    sessions.update({r["session_id"]: (r["patient_id"], r.get("started_at") or r.get("scheduled_at"))
+                     for r in rep.rows.get("sessions", [])})
     file_of = {FILES[n][0]: n for n in FILES}
     for table, rows in rep.rows.items():
         name, keys = file_of[table], FILES[file_of[table]][3]
@@ -335,12 +347,19 @@ def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
         first: dict[tuple, dict] = {}
         for row in rows:
             reason = None
+            if table == "vitals" and row.get("session_id") in sessions:
+                _place_reading(row, *sessions[row["session_id"]])
             key = tuple(row.get(k) for k in keys)
             if key in seen and row.get("_where") and _same_reading(first[key], row):
                 if row.get("items") is not None:          # FHIR: one PHQ-9 as a total and as a questionnaire
                     first[key]["items"] = row["items"]
                 continue
-            if key in seen:
+            bad_id = row.get("_where") and next(filter(None, (ids.problem(row[k], k.replace("_id", " ID"))
+                                                             for k in ("patient_id", "session_id")
+                                                             if row.get(k) is not None)), None)
+            if bad_id:      # FHIR ids (CSV cells are checked as they are parsed)
+                reason = bad_id
+            elif key in seen:
                 at = seen[key] if isinstance(seen[key], str) else f"line {seen[key]}"
                 reason = f"the same {', '.join(keys)} as {at}"
             elif row.get("patient_id") is not None and table != "patients" and row["patient_id"] not in patients:
@@ -348,8 +367,9 @@ def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
             elif row.get("session_id") is not None and table in ("vitals", "side_effects", "assessments") \
                     and row["session_id"] not in sessions:
                 reason = f"unknown session {row['session_id']!r}"
-            elif table == "vitals" and row.get("session_id") and row.get("patient_id") is None:
-                row["patient_id"] = sessions[row["session_id"]]
+            elif row.get("session_id") in sessions and row.get("patient_id") is not None \
+                    and table in ("vitals", "assessments") and sessions[row["session_id"]][0] != row["patient_id"]:
+                reason = f"session {row['session_id']!r} is another patient's"
             if reason and row.get("_where"):       # a FHIR resource: named by its file and id
                 rep.problems.append(f"{row['_where']}: {reason}")
                 rep.rejected_rows.append((row["_where"], 0, {k: v for k, v in row.items() if not k.startswith("_")},
@@ -361,6 +381,15 @@ def _check_references(con: duckdb.DuckDBPyConnection, rep: Report) -> None:
                 first[key] = row
                 kept.append(row)
         rep.rows[table] = kept
+
+
+def _place_reading(row: dict, patient_id: str, start) -> None:
+    """A reading named by its session and minute (data-contract §3) belongs to the session's patient and is taken
+    at the session's start (else its scheduled time) plus the minute, as the record form stores it."""
+    if row.get("patient_id") is None:
+        row["patient_id"] = patient_id
+    if row.get("measured_at") is None and row.get("minute") is not None and start is not None:
+        row["measured_at"] = start + dt.timedelta(minutes=row["minute"])
 
 
 def _same_reading(a: dict, b: dict) -> bool:

@@ -22,7 +22,8 @@ def store(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("bk") / "clinic.duckdb")
     demo.build(path, patients=80, seed=3)
     con = db.connect(path)
-    assert importing.run(con, settings.load(), [str(ROOT / "data" / "sample_import")]).ok   # audit rows, imports
+    assert importing.run(con, settings.load(), [str(ROOT / "data" / "sample_import")],
+                          into_demo=True).ok   # audit rows, imports
     con.close()
     return path
 

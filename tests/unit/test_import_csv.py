@@ -26,8 +26,7 @@ def checksums(con):
 @pytest.fixture
 def store(tmp_path):
     path = str(tmp_path / "s.duckdb")
-    demo.build(path, patients=20, seed=2)
-    con = db.connect(path)
+    con = db.init_store(path)      # a clinic's own store, as init makes it
     yield con
     con.close()
 
@@ -117,9 +116,14 @@ def test_skip_invalid_imports_the_valid_part_and_dry_run_writes_nothing(store, f
     assert "MADRS total 99 is outside 0–60" in rejects
 
 
+def kdash(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "kdash", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
 def test_cli_lists_every_problem_and_exits_1(tmp_path, folder):
     path = str(tmp_path / "c.duckdb")
-    demo.build(path, patients=10, seed=3)
+    assert kdash("init", "--db", path, "--admin", "boss", stdin="a-long-enough-pass\n").returncode == 0
     with open(folder / "assessments.csv", "a") as fh:
         fh.write("C001,2026-10-09,MADRS,70,,\nC001,2026-10-10,PHQ9,30,,\n")
     out = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(folder)], cwd=ROOT,
@@ -131,3 +135,42 @@ def test_cli_lists_every_problem_and_exits_1(tmp_path, folder):
     missing = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(tmp_path / "nowhere")],
                              cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no such file or folder" in missing.stderr
+
+
+def test_a_demo_store_refuses_an_import_unless_asked_and_stays_demo(tmp_path, folder):
+    path = str(tmp_path / "d.duckdb")
+    demo.build(path, patients=5, seed=3)
+    refused = kdash("import", "--db", path, str(folder))
+    assert refused.returncode == 1 and "synthetic demo store" in refused.stderr and "kdash init" in refused.stderr
+    con = db.connect(path, read_only=True)
+    assert con.execute("SELECT count(*) FROM patients").fetchone()[0] == 5
+    con.close()
+    trial = kdash("import", "--db", path, str(folder), "--into-demo")
+    assert trial.returncode == 0, trial.stderr
+    con = db.connect(path, read_only=True)
+    assert con.execute("SELECT count(*) FROM patients").fetchone()[0] == 7 and db.is_demo(con)
+    con.close()
+
+
+def test_init_makes_an_empty_clinic_store_with_its_administrator(tmp_path, folder):
+    path = str(tmp_path / "clinic.duckdb")
+    short = kdash("init", "--db", path, "--admin", "boss", stdin="short\n")
+    assert short.returncode != 0 and "at least 12 characters" in short.stderr and not (tmp_path / "clinic.duckdb").exists()
+    made = kdash("init", "--db", path, "--admin", "boss", stdin="a-long-enough-pass\n", )
+    assert made.returncode == 0, made.stderr
+    again = kdash("init", "--db", path, "--admin", "boss", stdin="a-long-enough-pass\n")
+    assert again.returncode == 1 and "exists already" in again.stderr and "Traceback" not in again.stderr
+    con = db.connect(path, read_only=True)
+    assert not db.is_demo(con) and db.meta(con, "demo") == "false"
+    assert con.execute("SELECT username, role FROM users").fetchall() == [("boss", "admin")]
+    assert con.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
+    con.close()
+    assert kdash("import", "--db", path, str(folder)).returncode == 0
+    refused = kdash("demo", "--db", path)
+    assert refused.returncode == 1 and "clinic's own store" in refused.stderr
+
+
+def test_a_command_on_a_missing_store_says_how_to_make_one(tmp_path, folder):
+    out = kdash("import", "--db", str(tmp_path / "none.duckdb"), str(folder))
+    assert out.returncode == 1 and "python -m kdash init --db" in out.stderr
+    assert not (tmp_path / "none.duckdb").exists()
