@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import pandas as pd
@@ -13,6 +14,27 @@ from kdash import db, ids, rules
 def id_problem(text: str | None) -> str | None:
     """Why a patient ID from a link or a form cannot be one, or None (the importers' rule, kdash/ids.py)."""
     return ids.problem(text)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def plain(text) -> str:
+    """Text from the record shown inside Streamlit markdown as the characters it is, never as markup or a link."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def identity(h: dict) -> str:
+    """The two identifiers a clinician checks before any decision (name with birth date and age, and the ID, with
+    the MRN where known), as markdown-safe text: "Ada Lovelace · born 1980-05-01 (46) · ID P000001 · MRN 12345"."""
+    name = " ".join(str(x) for x in (h.get("given_name"), h.get("family_name")) if pd.notna(x) and str(x).strip())
+    born = h.get("birth_date")
+    parts = [plain(name) if name else "Name not recorded",
+             f"born {pd.Timestamp(born):%Y-%m-%d} ({h['age']})" if pd.notna(born) else "birth date not recorded",
+             f"ID {plain(h['patient_id'])}"]
+    if pd.notna(h.get("mrn")) and str(h["mrn"]).strip():
+        parts.append(f"MRN {plain(h['mrn'])}")
+    return " · ".join(parts)
 
 
 def header(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date) -> dict | None:
@@ -28,9 +50,13 @@ def header(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt
 
 def record(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> rules.PatientRecord:
     p = {"patient_id": patient_id}
+    scores = db.query(con, "patient_assessments", p)
+    # NULLs as None, not pandas' NA (whose truth value raises): a total without items, a score outside a session
+    scores["items"] = [rules.item_scores(x) for x in scores["items"]]
+    scores["session_id"] = scores["session_id"].astype(object).where(scores["session_id"].notna(), None)
     return rules.PatientRecord(
         sessions=db.query(con, "patient_sessions", p),
-        assessments=db.query(con, "patient_assessments", p),
+        assessments=scores,
         vitals=db.query(con, "patient_vitals", p),
         main_scale=cfg["clinic"]["main_scale"],
         induction=cfg["induction"])
@@ -144,7 +170,8 @@ def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
 
 def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:
     """Everything the patient page draws, built once per (patient, day, axis) so the page can cache it."""
-    from kdash import charts, deid, scales  # charts pull in plotly: only the page view needs them
+    from kdash import deid, scales
+    from kdash.sections import guarded
 
     h = header(con, cfg, patient_id, today)
     if h is None:
@@ -152,38 +179,53 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     rec = record(con, cfg, patient_id)
     flags = rules.evaluate(rec, cfg)
     done = completed_sessions(rec)
-    trends = []
-    for code in scales.DEPRESSION_SCALES:
-        scores = scale_scores(rec, code)
-        if scores.empty:
-            continue
-        scale = scales.SCALES[code]
-        base = rules.baseline(rec, code, cfg)
-        status, sentence = status_line(rec, scale, cfg)
-        with_items = scores[scores["items"].notna()]
-        trends.append({
-            "code": code, "name": scale.name, "status": status, "sentence": sentence,
-            "trend": charts.mood_trend(scores, done, scale, base[0] if base else None, cfg["remission"].get(code),
-                                       cfg["outcomes"]["response_pct"], by).to_dict(),
-            "items": charts.item_heatmap(with_items, scale, by).to_dict() if scale.n_items and len(with_items) else None,
-            "table": scores[["assessed_on", "after_session", "total"]].rename(
-                columns={"assessed_on": "date", "after_session": "sessions before"}),
-        })
+    return {
+        "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags,
+        "open": rules.open_flags(flags, cfg, today), "unchecked": rules.unchecked_suicide_items(rec),
+        "eligibility": guarded("eligibility", _eligibility, con, cfg, today, patient_id),
+        "trends": [guarded(f"{scales.SCALES[code].name} trend", _trend, rec, done, code, cfg, by)
+                   for code in scales.DEPRESSION_SCALES if not scale_scores(rec, code).empty],
+        "safety": guarded("session safety", _session_safety, con, cfg, rec, done, patient_id),
+        "sessions": rec.sessions[["scheduled_at", "status", "route", "phase", "dose_mg", "mg_per_kg", "chair",
+                                  "chair_minutes", "session_number"]],
+    }
+
+
+def _eligibility(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_id: str) -> dict | None:
+    from kdash import eligibility
+    checked = eligibility.checklist_for(con, cfg, today, [patient_id])
+    return {k: checked[0][k] for k in ("route", "verdict", "override")} if checked else None
+
+
+def _trend(rec: rules.PatientRecord, done: pd.DataFrame, code: str, cfg: dict, by: str) -> dict:
+    from kdash import charts, scales
+    scores = scale_scores(rec, code)
+    scale = scales.SCALES[code]
+    base = rules.baseline(rec, code, cfg)
+    status, sentence = status_line(rec, scale, cfg)
+    with_items = scores[scores["items"].notna()]
+    return {
+        "code": code, "name": scale.name, "status": status, "sentence": sentence,
+        "trend": charts.mood_trend(scores, done, scale, base[0] if base else None, cfg["remission"].get(code),
+                                   cfg["outcomes"]["response_pct"], by).to_dict(),
+        "items": charts.item_heatmap(with_items, scale, by).to_dict() if scale.n_items and len(with_items) else None,
+        "totals_only": int(len(scores) - len(with_items)),
+        "table": scores[["assessed_on", "after_session", "total"]].rename(
+            columns={"assessed_on": "date", "after_session": "sessions before"}),
+    }
+
+
+def _session_safety(con: duckdb.DuckDBPyConnection, cfg: dict, rec: rules.PatientRecord, done: pd.DataFrame,
+                    patient_id: str) -> dict:
+    from kdash import charts
     s = cfg["safety"]
     bp = bp_by_session(rec)
     cadss, moaas = session_scale(rec, "CADSS"), session_scale(rec, "MOAAS")
     effects = side_effects(con, cfg, patient_id).merge(done[["session_id", "session_number"]], on="session_id")
-    from kdash import eligibility
-    checked = eligibility.checklist_for(con, cfg, today, [patient_id])
     return {
-        "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags, "open": rules.open_flags(flags, cfg, today),
-        "eligibility": {k: checked[0][k] for k in ("route", "verdict", "override")} if checked else None,
-        "trends": trends,
         "bp": bp[["session_number", "day", "minute", "point", "systolic", "diastolic", "heart_rate", "spo2"]],
         "bp_chart": charts.session_bp(bp, s).to_dict() if len(bp) else None,
         "alertness": charts.session_alertness(cadss, moaas, s).to_dict() if len(cadss) or len(moaas) else None,
         "effects": effects[["session_number", "day", "effect", "severity"]],
         "effects_chart": charts.side_effect_grid(effects).to_dict() if len(effects) else None,
-        "sessions": rec.sessions[["scheduled_at", "status", "route", "phase", "dose_mg", "mg_per_kg", "chair",
-                                  "chair_minutes", "session_number"]],
     }

@@ -100,14 +100,22 @@ def _completed(record: PatientRecord) -> pd.DataFrame:
     return s[s["status"] == "completed"].sort_values("scheduled_at")
 
 
+def item_scores(x) -> list[int] | None:
+    """An assessment's item scores, or None when the source gave a total only (stored NULL, read as NA)."""
+    if x is None or (not hasattr(x, "__len__") and pd.isna(x)):
+        return None
+    return [int(i) for i in x]
+
+
 def suicidal_thoughts(record: PatientRecord, cfg: dict) -> list[Flag]:
     s, flags = cfg["safety"], []
     for a in record.assessments.itertuples():
-        if a.scale in SUICIDE_ITEMS and a.items is not None and len(a.items) >= SUICIDE_ITEMS[a.scale][1]:
+        items = item_scores(a.items) if a.scale in SUICIDE_ITEMS else None
+        if items is not None and len(items) >= SUICIDE_ITEMS[a.scale][1]:
             key, number, label = SUICIDE_ITEMS[a.scale]
-            if a.items[number - 1] >= s[key]:
+            if items[number - 1] >= s[key]:
                 flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on),
-                                  f"{label} = {a.items[number - 1]}", a.session_id))
+                                  f"{label} = {items[number - 1]}", a.session_id))
         elif a.scale == "CSSRS" and a.total >= s["cssrs_level_min"]:
             flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on), f"C-SSRS level {a.total}",
                               a.session_id))
@@ -115,6 +123,20 @@ def suicidal_thoughts(record: PatientRecord, cfg: dict) -> list[Flag]:
             flags.append(Flag("suicidal_thoughts", "urgent", _day(a.assessed_on), f"PHQ-9 item 9 = {a.total}",
                               a.session_id))
     return flags
+
+
+def unchecked_suicide_items(record: PatientRecord) -> list[tuple[str, dt.date]]:
+    """Scores of a scale with a suicide item recorded as a total only, so the suicidal-thoughts rule could not look
+    at the item: (scale label, day), latest first. A PHQ-9 total with its item 9 recorded on the same day (FHIR
+    44260-8) was checked."""
+    a = record.assessments
+    item9_days = {_day(d) for d in a.loc[a["scale"] == "PHQ9_I9", "assessed_on"]}
+    out = []
+    for row in a[a["scale"].isin(list(SUICIDE_ITEMS))].itertuples():
+        day = _day(row.assessed_on)
+        if item_scores(row.items) is None and not (row.scale == "PHQ9" and day in item9_days):
+            out.append((SUICIDE_ITEMS[row.scale][2].rsplit(" item", 1)[0], day))
+    return sorted(out, key=lambda x: x[1], reverse=True)
 
 
 def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:

@@ -242,6 +242,26 @@ class _Built(BaseFigure):
         return self._spec
 
 
+@contextlib.contextmanager
+def section(name: str):
+    """Draw one part of a page; if it fails, say so in its place (with the server-log reference) and go on with
+    the rest of the page. Streamlit's own stop and rerun pass through."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+    from kdash import sections
+    try:
+        yield
+    except ScriptControlException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the rest of the page still renders
+        failed(sections.Failed(name, sections.log_failure(name, exc)))
+
+
+def failed(marker) -> None:
+    st.error(f"This part of the page ({marker.section}) could not be shown because of an error in kdash; the rest of "
+             f"the page is unaffected. Reference for the administrator: {marker.ref} (in the server log).",
+             icon=":material/report:")
+
+
 def percent(x: float | None, digits: int = 0) -> str:
     return "n/a" if x is None else f"{x:.{digits}%}"
 

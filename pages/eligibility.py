@@ -29,7 +29,7 @@ if pid:
         st.stop()
     found = ui.fetch("eligibility.checklist_for", today=today, patient_ids=(pid,))
     if not found:
-        st.error(f"No patient with ID {pid!r} in this store.", icon=":material/person_off:")
+        st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
         st.stop()
     default_route = found[0]["route"]
     route = right.segmented_control("Route", list(eligibility.ROUTES), default=default_route,

@@ -1,8 +1,10 @@
 """Patient progress (/patient?patient_id=ID): header, safety flags, mood-score trends, item view, session safety."""
 
+import pandas as pd
 import streamlit as st
 
-from kdash import patient, roster, rules, ui
+from kdash import ids, patient, roster, rules, ui
+from kdash.sections import Failed
 
 ui.require_app_frame()
 
@@ -24,7 +26,7 @@ if problem:
 by = st.session_state.get("time_axis") or "session"
 v = ui.fetch("patient.view", patient_id=pid, today=today, by=by)
 if v is None:
-    st.error(f"No patient with ID {pid!r} in this store.", icon=":material/person_off:")
+    st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
 if given != pid:
     st.query_params["patient_id"] = pid
@@ -32,30 +34,36 @@ ui.audit_view("view_patient", pid)
 h, open_now, window = v["header"], v["open"], cfg["safety"]["flag_window_days"]
 
 # --- header -----------------------------------------------------------------------------------------
-st.subheader(f"{h['given_name']} {h['family_name']} · {pid} · {h['mrn']}")
+st.subheader(patient.identity(h))
 planned = h["planned_induction"]
 top = st.columns(4)
 top[0].metric("Age · sex", f"{h['age']} · {h['sex']}")
-top[1].metric("Diagnosis", {"mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD"}.get(
-    h["primary_diagnosis"], h["primary_diagnosis"] or "not recorded"))
-top[2].metric("Route", roster.ROUTE_NAMES.get(h["route"], "none yet"))
-top[3].metric("Phase", v["phase"].capitalize())
+top[1].metric("Diagnosis", {"mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD", "other": "Other"}.get(
+    h["primary_diagnosis"], "Not recorded"))
+top[2].metric("Route", roster.ROUTE_NAMES.get(h["route"], "Not started"))
+top[3].metric("Phase", (v["phase"] or "unknown").capitalize())
 low = st.columns(4)
 low[0].metric("Sessions done", f"{int(h['n_sessions'] or 0)}")
 low[1].metric("Induction", f"{int(h['n_induction'] or 0)} / {planned}" if planned else "—",
               help="Completed induction sessions of the planned course for this route.")
 low[2].metric("Days since first treatment", "—" if h["days_since_first"] is None else f"{h['days_since_first']}")
-low[3].metric("Open flags", f"{len(open_now)}", help=f"Safety rules with evidence from the last {window} days.")
-next_text = f"next session {h['next_session']:%a %d %b %H:%M}" if h["next_session"] == h["next_session"] \
-    and h["next_session"] is not None else "no session booked"
+open_rules = rules.by_rule(open_now)
+low[3].metric("Open flags", f"{len(open_rules)}", help=f"Safety rules with evidence from the last {window} days, as "
+              f"listed below ({len(open_now)} pieces of evidence).")
+next_text = f"next session {h['next_session']:%a %d %b %H:%M}" if pd.notna(h["next_session"]) else "no session booked"
 VERDICT = {"eligible": "eligible", "not_eligible": "not eligible", "needs_review": "needs review"}
 e = v["eligibility"]
-decided = e["override"]
-eligibility_text = (f"[eligibility for {roster.ROUTE_NAMES[e['route']]}](/eligibility?patient_id={pid}): "
-                    f"{VERDICT[e['verdict']]} (computed)"
-                    + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
-                       f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
-st.caption(f"Clinician {h['clinician']} · referred {h['referral_date']:%Y-%m-%d} · {next_text} · {eligibility_text}")
+if isinstance(e, Failed) or e is None:
+    eligibility_text = "eligibility could not be computed (see the Eligibility page)"
+else:
+    decided = e["override"]
+    eligibility_text = (f"[eligibility for {roster.ROUTE_NAMES[e['route']]}]({ids.link('eligibility', 'patient_id', pid)}): "
+                        f"{VERDICT[e['verdict']]} (computed)"
+                        + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
+                           f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
+referred = f"referred {h['referral_date']:%Y-%m-%d}" if pd.notna(h["referral_date"]) else "referral date not recorded"
+clinician = f"Clinician {h['clinician']}" if pd.notna(h["clinician"]) else "No clinician recorded"
+st.caption(f"{clinician} · {referred} · {next_text} · {eligibility_text}")
 st.page_link("pages/conference.py", label=f"Present as {v['case']} at a case conference (de-identified)",
              icon=":material/co_present:", query_params={"case": v["case"]})
 
@@ -76,10 +84,16 @@ def show(group: list[rules.Flag]) -> None:
 
 if open_now:
     st.caption(f"Open: evidence from the last {window} days, most severe first.")
-    for group in rules.by_rule(open_now):
+    for group in open_rules:
         show(group)
 else:
     st.success(f"No safety rule fired in the last {window} days.", icon=":material/check_circle:")
+if v["unchecked"]:
+    latest = ", ".join(f"{scale} {day:%Y-%m-%d}" for scale, day in v["unchecked"][:3])
+    st.warning(f"**Suicide item not checked** for {len(v['unchecked'])} score(s) recorded as a total without item "
+               f"scores (latest: {latest}{' …' if len(v['unchecked']) > 3 else ''}). The suicidal-thoughts rule needs "
+               "the item (PHQ-9 item 9, MADRS item 10, HAM-D item 3): ask about it, or record the items.",
+               icon=":material/help:")
 earlier = [f for f in v["flags"] if f not in open_now]
 if earlier:
     with st.expander(f"Earlier flags ({len(earlier)})"):
@@ -88,40 +102,53 @@ if earlier:
 
 # --- mood-score trends --------------------------------------------------------------------------------
 st.header("Mood scores", divider="gray")
-if not v["trends"]:
+for broken in [t for t in v["trends"] if isinstance(t, Failed)]:
+    ui.failed(broken)
+trends = [t for t in v["trends"] if not isinstance(t, Failed)]
+if not trends:
     st.info("No depression scale recorded yet.", icon=":material/info:")
 else:
-    names = {t["code"]: t["name"] for t in v["trends"]}
-    pick, axis = st.columns([3, 2])
-    code = pick.segmented_control("Scale", list(names), default=list(names)[0], format_func=names.get,
-                                  key="scale") or list(names)[0]
-    axis.segmented_control("Time axis", ["session", "date"], default="session", key="time_axis",
-                           format_func=lambda x: "By session" if x == "session" else "By date")
-    t = next(t for t in v["trends"] if t["code"] == code)
-    ui.chart(t["trend"])
-    st.markdown(f"**{t['sentence']}**")
-    with st.expander("Numbers behind the chart"):
-        st.dataframe(t["table"], hide_index=True, width="stretch")
-        st.download_button("Download CSV", t["table"].to_csv(index=False), f"{pid}-{code}.csv", "text/csv")
-    if t["items"]:
-        ui.chart(t["items"])
+    with ui.section("mood-score trend"):
+        names = {t["code"]: t["name"] for t in trends}
+        pick, axis = st.columns([3, 2])
+        code = pick.segmented_control("Scale", list(names), default=list(names)[0], format_func=names.get,
+                                      key="scale") or list(names)[0]
+        code = code if code in names else list(names)[0]
+        axis.segmented_control("Time axis", ["session", "date"], default="session", key="time_axis",
+                               format_func=lambda x: "By session" if x == "session" else "By date")
+        t = next(t for t in trends if t["code"] == code)
+        ui.chart(t["trend"])
+        st.markdown(f"**{t['sentence']}**")
+        with st.expander("Numbers behind the chart"):
+            st.dataframe(t["table"], hide_index=True, width="stretch")
+            st.download_button("Download CSV", t["table"].to_csv(index=False), f"{pid}-{code}.csv", "text/csv")
+        if t["items"]:
+            ui.chart(t["items"])
+        if t["totals_only"]:
+            st.caption(f"{t['totals_only']} of the {t['name']} scores were recorded as a total without item scores, so "
+                       "they have no place in the item view.")
 
 # --- session safety -----------------------------------------------------------------------------------
 st.header("Session safety", divider="gray")
-if v["bp_chart"]:
-    ui.chart(v["bp_chart"])
-    with st.expander("Numbers behind the chart"):
-        st.dataframe(v["bp"], hide_index=True, width="stretch")
-        st.download_button("Download CSV", v["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
+safety = v["safety"]
+if isinstance(safety, Failed):
+    ui.failed(safety)
 else:
-    st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
-if v["alertness"]:
-    ui.chart(v["alertness"])
-if v["effects_chart"]:
-    ui.chart(v["effects_chart"])
-    with st.expander("Side effects, session by session"):
-        st.dataframe(v["effects"], hide_index=True, width="stretch")
-else:
-    st.caption("No side effects recorded.")
+    with ui.section("session safety"):
+        if safety["bp_chart"]:
+            ui.chart(safety["bp_chart"])
+            with st.expander("Numbers behind the chart"):
+                st.dataframe(safety["bp"], hide_index=True, width="stretch")
+                st.download_button("Download CSV", safety["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
+        else:
+            st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
+        if safety["alertness"]:
+            ui.chart(safety["alertness"])
+        if safety["effects_chart"]:
+            ui.chart(safety["effects_chart"])
+            with st.expander("Side effects, session by session"):
+                st.dataframe(safety["effects"], hide_index=True, width="stretch")
+        else:
+            st.caption("No side effects recorded.")
 with st.expander(f"All bookings ({len(v['sessions'])})"):
     st.dataframe(v["sessions"], hide_index=True, width="stretch")

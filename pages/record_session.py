@@ -32,7 +32,7 @@ if patient.id_problem(pid):
     st.stop()
 h = ui.fetch("patient.header", patient_id=pid, today=today)
 if h is None:
-    st.error(f"No patient with ID {pid!r} in this store.", icon=":material/person_off:")
+    st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
 st.caption(f"{h['given_name']} {h['family_name']} · {pid} · {int(h['n_sessions'] or 0)} sessions so far")
 
