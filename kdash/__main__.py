@@ -140,7 +140,7 @@ def _emit(args, summary: str, document) -> None:
 
 def cmd_init(args) -> int:
     from pathlib import Path
-    from kdash import users
+    from kdash import clinic_store, users
     path = settings.store_path(args.db)
     if Path(path).exists():
         raise db.StoreError(f"init: {path} exists already; init makes a new store (choose another --db)")
@@ -155,7 +155,7 @@ def cmd_init(args) -> int:
         users.check_password(password, cfg)
     except users.UserError as exc:
         raise UsageError(f"init: {exc}") from None
-    con = db.init_store(path)
+    con = clinic_store.create(path, cfg)
     try:
         users.add(con, cfg, name, "admin", password, by=f"cli:{os.environ.get('USER', 'unknown')}")
     finally:

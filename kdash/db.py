@@ -221,16 +221,6 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
     return con
 
 
-def init_store(path: str) -> duckdb.DuckDBPyConnection:
-    """A new, empty, migrated store for a clinic's own data: marked as not a demo store, with no accounts."""
-    if Path(path).exists():
-        raise StoreError(f"{path} exists already; init makes a new store (choose another --db)")
-    con = connect(path)
-    with transaction(con) as cur:
-        cur.execute("INSERT OR REPLACE INTO meta VALUES ('demo', 'false')")
-    return con
-
-
 def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """A store built by the demo generator (synthetic patients, published demo accounts)."""
     return meta(con, "demo") == "true"

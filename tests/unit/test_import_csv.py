@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from kdash import db, demo, importing, settings
+from kdash import clinic_store, db, demo, importing, settings
 from tests.conftest import ROOT
 
 CFG = settings.load()
@@ -26,7 +26,7 @@ def checksums(con):
 @pytest.fixture
 def store(tmp_path):
     path = str(tmp_path / "s.duckdb")
-    con = db.init_store(path)      # a clinic's own store, as init makes it
+    con = clinic_store.create(path)      # a clinic's own store, as init makes it
     yield con
     con.close()
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from kdash import db, importing, settings
+from kdash import clinic_store, importing, settings
 from tests.conftest import ROOT
 
 CFG = settings.load()
@@ -15,7 +15,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
 @pytest.fixture
 def store(tmp_path):
     path = str(tmp_path / "f.duckdb")
-    con = db.init_store(path)      # a clinic's own store, as init makes it
+    con = clinic_store.create(path)      # a clinic's own store, as init makes it
     yield con
     con.close()
 
@@ -92,7 +92,7 @@ def test_ndjson_and_malformed_resources(store, tmp_path):
 
 def test_cli_imports_fhir_folder(tmp_path):
     path = str(tmp_path / "c.duckdb")
-    db.init_store(path).close()
+    clinic_store.create(path).close()
     out = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(FIXTURES / "cms128_fhir_testcases"),
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
