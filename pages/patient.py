@@ -39,7 +39,7 @@ planned = h["planned_induction"]
 top = st.columns(4)
 top[0].metric("Age · sex", f"{h['age']} · {h['sex']}")
 top[1].metric("Diagnosis", {"mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD", "other": "Other"}.get(
-    h["primary_diagnosis"], "Not recorded"))
+    h["primary_diagnosis"], "—"), help=None if pd.notna(h["primary_diagnosis"]) else "No primary diagnosis recorded.")
 top[2].metric("Route", roster.ROUTE_NAMES.get(h["route"], "Not started"))
 top[3].metric("Phase", (v["phase"] or "unknown").capitalize())
 low = st.columns(4)
