@@ -34,7 +34,8 @@ h = ui.fetch("patient.header", patient_id=pid, today=today)
 if h is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
-st.caption(f"{h['given_name']} {h['family_name']} · {pid} · {int(h['n_sessions'] or 0)} sessions so far")
+st.subheader(patient.identity(h))
+st.caption(f"{int(h['n_sessions'] or 0)} sessions so far")
 
 
 def initial(key: str, value) -> dict:
@@ -49,7 +50,8 @@ with st.expander("Edit or delete an earlier session of this patient"):
         st.caption("No completed session yet.")
     else:
         labels = {r.session_id: f"{r.scheduled_at:%Y-%m-%d %H:%M} · {roster.ROUTE_NAMES.get(r.route, r.route)} · "
-                                f"{r.dose_mg:g} mg" for r in done.itertuples()}
+                                + (f"{r.dose_mg:g} mg" if r.dose_mg == r.dose_mg else "dose not recorded")
+                  for r in done.itertuples()}
         chosen_sid = st.selectbox("Session", list(labels), format_func=labels.get, key="rec_pick")
         left, right = st.columns(2)
         if left.button("Load it into the form to edit"):

@@ -69,3 +69,32 @@ def test_first_run_without_a_store_builds_the_demo_clinic(tmp_path, monkeypatch)
         assert at.metric[0].label == "Active patients" and at.metric[0].value != "0"
     finally:
         st.cache_resource.clear()
+
+
+def test_a_named_store_that_does_not_exist_says_how_to_make_one_and_is_never_filled(app_env, tmp_path, monkeypatch):
+    missing = tmp_path / "clinic" / "kdash.duckdb"          # the default's file name, in another folder
+    monkeypatch.setenv("KDASH_DB", str(missing))
+    at = start()
+    assert not at.exception
+    assert "python -m kdash init --db" in at.error[0].value
+    assert not missing.exists()
+
+
+def test_a_clinic_store_made_by_init_has_no_demo_banner_or_demo_accounts(app_env, tmp_path, monkeypatch):
+    from kdash import clinic_store, users, settings
+    import streamlit as st
+    path = str(tmp_path / "own.duckdb")
+    con = clinic_store.create(path)
+    users.add(con, settings.load(path), "clinic.admin", "admin", "long-enough-password")
+    con.close()
+    monkeypatch.setenv("KDASH_DB", path)
+    st.cache_resource.clear()
+    at = start(role=None)
+    assert not at.exception
+    assert at.title[0].value == "Sign in to kdash"
+    assert not any("Synthetic demo data" in w.value for w in at.warning)
+    assert not any("Demo accounts" in i.value for i in at.info)
+    for role in ("clinician", "manager"):
+        at = start(role=role)
+        assert not at.exception and not any("Synthetic demo data" in w.value for w in at.warning)
+    st.cache_resource.clear()
