@@ -2,7 +2,7 @@
 
 import pytest
 
-from kdash import db
+from kdash import db, demo
 from tests.app.session import signed_in
 from tests.conftest import ROOT
 
@@ -10,9 +10,24 @@ SAMPLE = ROOT / "data" / "sample_import"
 
 
 @pytest.fixture
-def own_store(writable_app_store):
-    """A store of our own: these tests write."""
-    return writable_app_store(30, 4)
+def own_store(tmp_path, monkeypatch):
+    """A clinic's own store, as init makes it, holding 30 patients of an earlier import: these tests write."""
+    import streamlit as st
+    from kdash import clinic_store, importing, settings
+    from tests.reliability.clinic_csv import write_folder
+    demo_path = str(tmp_path / "source.duckdb")
+    demo.build(demo_path, patients=30, seed=4)
+    path = str(tmp_path / "own.duckdb")
+    con = clinic_store.create(path)
+    write_folder(demo_path, tmp_path / "earlier")
+    assert importing.run(con, settings.load(path), [str(tmp_path / "earlier")]).ok
+    con.close()
+    monkeypatch.setenv("KDASH_DB", path)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield path
+    st.cache_resource.clear()
 
 
 def open_page(files):
@@ -74,3 +89,19 @@ def test_a_rejected_file_is_explained_and_nothing_is_written(own_store):
     assert problems == ["assessments.csv:2: MADRS total 75 is outside 0–60"]
     assert at.button[0].disabled
     assert count(own_store, "patients") == 30
+
+
+def test_a_demo_store_takes_an_import_only_as_a_marked_trial(writable_app_store):
+    path = writable_app_store(30, 4)
+    at = open_page(sample_files())
+    assert not at.exception
+    assert any("synthetic demo store" in w.value and "kdash init" in w.value for w in at.warning)
+    assert "synthetic demo store" in at.dataframe[1].value["problem"].tolist()[0]
+    assert at.button[0].disabled and count(path, "patients") == 30
+    at.checkbox[1].check().run()                          # "Import into this demo store anyway, as a trial"
+    assert not at.exception and not at.error
+    at.button[0].click().run()
+    assert "Imported: 2 patients" in at.success[0].value and count(path, "patients") == 32
+    con = db.connect(path, create=False)         # as the app's own connection is configured
+    assert db.is_demo(con)
+    con.close()

@@ -32,7 +32,7 @@ def test_derived_rows_follow_demo_import_record_and_delete(tmp_path):
     con = db.connect(path)
     try:
         assert all_current(con)
-        assert importing.run(con, CFG, [str(ROOT / "data" / "sample_import")]).ok
+        assert importing.run(con, CFG, [str(ROOT / "data" / "sample_import")], into_demo=True).ok
         assert all_current(con)
         pid = con.execute("SELECT patient_id FROM sessions WHERE status = 'completed' LIMIT 1").fetchone()[0]
         entry = recording.Entry(patient_id=pid, day=dt.date.today(), route="iv_ketamine", weight_kg=70, dose_mg=35,
@@ -83,7 +83,7 @@ def test_course_scores_follow_writes_and_a_settings_change_until_rebuilt(tmp_pat
     con = db.connect(path)
     try:
         assert stored(con, "course_scores") and scores_current(con)
-        assert importing.run(con, CFG, [str(ROOT / "data" / "sample_import")]).ok
+        assert importing.run(con, CFG, [str(ROOT / "data" / "sample_import")], into_demo=True).ok
         pid = con.execute("SELECT patient_id FROM course_facts LIMIT 1").fetchone()[0]
         entry = recording.Entry(patient_id=pid, day=dt.date.today(), route="iv_ketamine", weight_kg=70, dose_mg=35,
                                 start=dt.time(9), end=dt.time(10), scores={"MADRS": "3"})
