@@ -101,7 +101,7 @@ def test_csv_import(store, tmp_path_factory, file, rows):
         for cells in rows:
             fh.write(",".join(c.replace(",", " ").replace("\n", " ").replace("\r", " ") for c in cells) + "\n")
     before = fingerprint(store)
-    rep = importing.run(store, CFG, [str(folder)])
+    rep = importing.run(store, CFG, [str(folder)], into_demo=True)
     if rep.problems:
         refused_cleanly(store, before, all(isinstance(p, str) and ":" in p for p in rep.problems))
     shutil.rmtree(folder, ignore_errors=True)
@@ -119,7 +119,7 @@ def test_fhir_import(store, tmp_path_factory, resources, ndjson):
         (folder / "bundle.json").write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
                                                         "entry": [{"resource": r} for r in resources]}))
     before = fingerprint(store)
-    rep = importing.run(store, CFG, [str(folder)])
+    rep = importing.run(store, CFG, [str(folder)], into_demo=True)
     if rep.problems:
         refused_cleanly(store, before, all(isinstance(p, str) and p for p in rep.problems))
     shutil.rmtree(folder, ignore_errors=True)
@@ -139,7 +139,7 @@ def test_uploaded_files(store, files):
         refused_cleanly(store, before, bool(str(exc)))
         return
     try:
-        rep = importing.run(store, CFG, sources)
+        rep = importing.run(store, CFG, sources, into_demo=True)
         if rep.problems:
             refused_cleanly(store, before, all(isinstance(p, str) and p for p in rep.problems))
     finally:

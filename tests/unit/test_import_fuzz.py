@@ -43,7 +43,7 @@ def test_malformed_csv_row(store, tmp_path_factory, file, cells):
     with open(folder / file, "a", newline="") as fh:
         fh.write(",".join(c.replace(",", " ").replace("\n", " ").replace("\r", " ") for c in cells) + "\n")
     before = fingerprint(store)
-    rep = importing.run(store, CFG, [str(folder)])
+    rep = importing.run(store, CFG, [str(folder)], into_demo=True)
     if rep.problems:
         assert fingerprint(store) == before
         assert all(isinstance(p, str) and p for p in rep.problems)
@@ -74,9 +74,9 @@ def test_malformed_fhir_resources(store, tmp_path_factory, resources):
     f = tmp_path_factory.mktemp("fhir") / "export.ndjson"
     f.write_text("\n".join(json.dumps(r) for r in resources))
     before = fingerprint(store)
-    rep = importing.run(store, CFG, [str(f)])
+    rep = importing.run(store, CFG, [str(f)], into_demo=True)
     if rep.problems:
         assert fingerprint(store) == before
     else:                                   # a clean import can be repeated without adding anything
-        again = importing.run(store, CFG, [str(f)])
+        again = importing.run(store, CFG, [str(f)], into_demo=True)
         assert sum(again.written.values()) == 0
