@@ -54,6 +54,7 @@ class Facts:
     diagnosis: str | None
     first_day: dt.date | None = None
     route: str | None = None
+    first_start: dt.datetime | None = None   # when the first completed session started (else was scheduled)
     trials: list[dict] = field(default_factory=list)
     screening: dict[str, tuple[str, dt.date | None]] = field(default_factory=dict)
     bp: list[tuple[dt.datetime, int, int]] = field(default_factory=list)
@@ -180,9 +181,14 @@ def absolute(f: Facts, cfg: dict, today: dt.date) -> dict:
 
 def blood_pressure(f: Facts, cfg: dict, today: dt.date) -> dict:
     e, label = cfg["eligibility"], "Blood pressure at screening"
-    cut = dt.datetime.combine(_as_of(f, today), dt.time.max) if f.first_day is None else \
-        dt.datetime.combine(f.first_day, dt.time.min)
-    readings = [b for b in f.bp if b[0] <= cut]
+    # "the latest reading outside a session before the first treatment" (data-contract §3): before the first
+    # completed session started, so a reading on the morning of that day counts and one after it does not
+    if f.first_start is not None:
+        readings = [b for b in f.bp if b[0] < f.first_start]
+    elif f.first_day is not None:   # a start time unknown to the caller: the treatment day is excluded
+        readings = [b for b in f.bp if b[0] < dt.datetime.combine(f.first_day, dt.time.min)]
+    else:
+        readings = [b for b in f.bp if b[0] <= dt.datetime.combine(today, dt.time.max)]
     source = LABEL + " (consider delaying above 140/90); many IV trials excluded > 160/90"
     if not readings:
         return _item("blood_pressure", "Warnings", label, "unknown", "no reading outside a session before treatment",
@@ -274,7 +280,7 @@ def facts(con: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) 
     out: dict[str, Facts] = {}
     for r in db.query(con, "eligibility_facts", p).itertuples():
         out[r.patient_id] = Facts(r.patient_id, _date(r.birth_date), r.sex, _none(r.primary_diagnosis),
-                                  _date(r.first_day), _none(r.route))
+                                  _date(r.first_day), _none(r.route), first_start=_time(r.first_start))
     for r in db.query(con, "eligibility_trials", p).itertuples():
         out[r.patient_id].trials.append({"drug": r.drug, "dose_mg_per_day": float(r.dose_mg_per_day),
                                          "start_date": _date(r.start_date), "end_date": _date(r.end_date),
@@ -298,6 +304,10 @@ def _none(x):
 
 def _date(x) -> dt.date | None:
     return None if x is None or pd.isna(x) else pd.Timestamp(x).date()
+
+
+def _time(x) -> dt.datetime | None:
+    return None if x is None or pd.isna(x) else pd.Timestamp(x).to_pydatetime()
 
 
 def checklist(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_id: str | None = None,
