@@ -81,8 +81,9 @@ def adult(f: Facts, cfg: dict, today: dt.date) -> dict:
         return _item("adult", "Indication", "Adult, within the age policy", "unknown", "no birth date on file",
                      "clinical-reference §2")
     age = _age(f.birth_date, _as_of(f, today))
-    if age < e["min_age"]:
-        status, detail = "not_met", f"age {age}: under {e['min_age']}"
+    if age < e["min_age"]:   # clinical-reference §2 lists "age outside 18–65" under Warnings: review, not a bar
+        status, detail = "warning", (f"age {age}: under {e['min_age']}, outside the clinic's age policy "
+                                     f"{e['min_age']}–{e['max_age']}")
     elif age > e["max_age"]:
         status, detail = "warning", f"age {age}: outside the clinic's age policy {e['min_age']}–{e['max_age']}"
     else:
@@ -256,11 +257,11 @@ CHECKS = (adult, diagnosis, trd, severity, absolute, blood_pressure, *(warning_i
 
 
 def verdict(items: list[dict]) -> str:
-    """clinical-reference §2: an absolute contraindication, fewer than 2 adequate failed trials (or a minor)
-    → not eligible; otherwise any warning, unknown item or missing work-up → needs review; else eligible."""
+    """clinical-reference §2: an absolute contraindication or fewer than 2 adequate failed trials → not eligible;
+    otherwise any warning (an age outside the policy among them), unknown item or missing work-up → needs review;
+    else eligible."""
     status = {i["code"]: i["status"] for i in items}
-    if status.get("absolute_contraindications") == "not_met" or status.get("trd") == "not_met" \
-            or status.get("adult") == "not_met":
+    if status.get("absolute_contraindications") == "not_met" or status.get("trd") == "not_met":
         return "not_eligible"
     if any(i["status"] != "met" for i in items):
         return "needs_review"
