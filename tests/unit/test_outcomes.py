@@ -141,3 +141,57 @@ def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
         assert table.iloc[0, 0] == ttr[unit]["iv_ketamine"]["n"]     # at time 0 everyone evaluable is at risk
     # the shared cursor's registered tables went with it: a second view builds its own
     assert outcomes.page_view(store, CFG, **f)["summary"] == view["summary"]
+
+
+# time to response counts only the score that counts for a session (clinical-reference §1, "score after session k")
+LATE = {
+    # sessions 0, 2, 4, 7. Day 1 (25) counts for session 1; day 2 (14, −53 %) is on session 2's day, so it is the
+    # second score after session 1 and counts for nothing; day 3 (20) counts for session 2; day 5 (14) for
+    # session 3: the first response is after session 3, on day 5 (not after session 1 on day 2).
+    "K": ([0, 2, 4, 7], [(0, 30), (1, 25), (2, 14), (3, 20), (5, 14)]),
+    # sessions 0, 2. Day 3 (20) counts for session 2; day 12 (10, −67 %) is 10 days after the last session,
+    # outside the 7-day window: no response, censored after session 2 on day 3.
+    "L": ([0, 2], [(0, 30), (3, 20), (12, 10)]),
+    # sessions 0, 2, 4. Day 3 (15, −50 %) counts for session 2: a response at the boundary.
+    "M": ([0, 2, 4], [(0, 30), (1, 28), (3, 15)]),
+}
+
+
+@pytest.fixture(scope="module")
+def late_store(tmp_path_factory):
+    c = Clinic(str(tmp_path_factory.mktemp("late") / "late.duckdb"))
+    for pid, (sessions, scores) in LATE.items():
+        c.patient(pid)
+        for d in sessions:
+            c.session(pid, d)
+        for d, total in scores:
+            c.score(pid, d, "MADRS", total=total)
+    yield c.con
+    c.close()
+
+
+def _responses(con):
+    rows = outcomes.per_patient(con, CFG, scale="MADRS").set_index("patient_id")
+    import pandas as pd
+    return {p: tuple(None if pd.isna(v) else int(v) for v in rows.loc[p, ["response_session", "response_day",
+                                                                     "last_scored_session", "last_scored_day"]])
+            for p in rows.index}
+
+
+EXPECTED_RESPONSES = {"K": (3, 5, 3, 5), "L": (None, None, 2, 3), "M": (2, 3, 2, 3)}
+
+
+def test_time_to_response_event_is_the_score_that_counts_for_the_session(late_store):
+    from kdash import course_scores, derived
+    params = outcomes.params(CFG, "MADRS")
+    assert not course_scores.is_current(late_store, params)          # no stamped rows yet: the live path
+    assert _responses(late_store) == EXPECTED_RESPONSES
+    derived.ensure_current(late_store, CFG)
+    assert course_scores.is_current(late_store, params)              # the stored path gives the same rows
+    assert _responses(late_store) == EXPECTED_RESPONSES
+    km = outcomes.time_to_response(late_store, CFG, scale="MADRS")
+    sessions, days = km["sessions"]["iv_ketamine"], km["days"]["iv_ketamine"]
+    assert sessions["n"] == 3 and sessions["events"] == 2
+    assert sorted(zip(sessions["durations"], days["durations"])) == [(2, 3), (2, 3), (3, 5)]
+    # K and L at risk after session 2, M responds there; L is censored there; K responds after session 3
+    assert list(sessions["time"]) == [2, 3] and list(sessions["survival"]) == pytest.approx([2 / 3, 0])
