@@ -87,8 +87,21 @@ def _band(low: float, high: float, tint: str, label: str) -> list[dict]:
                  font=dict(size=10, color=GREY))]
 
 
+def _note(text: str) -> list:
+    """A note in the plot's top right corner, without a shape (for `_decorate`)."""
+    return [None, dict(xref="paper", yref="paper", x=1, xanchor="right", y=1, yanchor="top", text=text,
+                       showarrow=False, font=dict(color=GREY, size=11), bgcolor="rgba(255,255,255,0.85)")]
+
+
+def _remission_mark(remission: float | None, scale_name: str, where: str = "top left") -> list:
+    """The remission line, or where the scale has no remission threshold (BDI-II) a note saying so."""
+    if remission is None:
+        return _note(f"Remission: not defined for {scale_name} (no sourced threshold)")
+    return _threshold(remission, f"Remission ≤ {remission:g}", GREEN, dash="dot", where=where)
+
+
 def _decorate(fig: go.Figure, *pairs: list[dict]) -> None:
-    fig.update_layout(shapes=[p[0] for p in pairs], annotations=[p[1] for p in pairs])
+    fig.update_layout(shapes=[p[0] for p in pairs if p[0] is not None], annotations=[p[1] for p in pairs])
 
 
 def _session_ticks(first: float, last: float) -> dict:
@@ -118,8 +131,7 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
         marks.append(_threshold(baseline, f"Baseline {baseline:g}", GREY))
         marks.append(_threshold(baseline * (1 - response_pct / 100), f"Response: {response_pct:g} % fall "
                                 f"(≤ {baseline * (1 - response_pct / 100):g})", BLUE, where="top right"))
-    if remission is not None:
-        marks.append(_threshold(remission, f"Remission ≤ {remission:g}", GREEN, dash="dot", where="bottom left"))
+    marks.append(_remission_mark(remission, scale.name, where="bottom left"))
     _decorate(fig, *marks)
     fig.add_scatter(x=x_of(scores), y=scores["total"], mode="lines+markers", name=scale.name,
                     line=dict(color=BLUE, width=2.5), marker=dict(size=8),
@@ -255,16 +267,21 @@ def _error_bars(rate, low, high) -> dict:
 
 
 def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.Figure:
-    """Response and remission at fixed timepoints with 95 % Wilson intervals."""
+    """Response and remission at fixed timepoints with 95 % Wilson intervals. Where remission is not defined for
+    the scale (remitters all null: no threshold, BDI-II) its bars give way to a note saying so."""
     fig = Figure(layout=dict(template="kdash", height=380, barmode="group"))
-    for what, colour in (("response", BLUE), ("remission", ORANGE)):
+    remission_defined = not (len(df) and df["remitters"].isna().all())
+    for what, colour in (("response", BLUE), ("remission", ORANGE))[:2 if remission_defined else 1]:
         rate = df[f"{what}_rate"].fillna(0)
         fig.add_bar(x=df["label"], y=rate, name=what.capitalize(), marker_color=colour,
                     error_y=_error_bars(rate, df[f"{what}_low"], df[f"{what}_high"]),
                     text=[f"{r:.0%}" for r in rate], textposition="outside",
                     customdata=df["n_evaluable"], hovertemplate="%{y:.1%} of %{customdata} evaluable<extra></extra>")
+    if not remission_defined:
+        _decorate(fig, _remission_mark(None, scale_name))
     n = int(df["n"].iloc[0]) if len(df) else 0
-    fig.update_layout(title=f"{scale_name}: response and remission by timepoint ({analysis_set}, n = {n:,}; "
+    what = "response and remission" if remission_defined else "response (remission not defined)"
+    fig.update_layout(title=f"{scale_name}: {what} by timepoint ({analysis_set}, n = {n:,}; "
                             "95 % Wilson intervals)", yaxis=dict(title="Share of evaluable patients",
                                                                  tickformat=".0%", range=[0, 1.05]))
     return fig
@@ -281,8 +298,7 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
                     hoverinfo="skip")
     fig.add_scatter(x=means["k"], y=means["mean"], mode="lines+markers", name="Mean", line=dict(color=BLUE, width=3),
                     customdata=means["n"], hovertemplate="mean %{y:.1f} (n = %{customdata})<extra></extra>")
-    marks = [_threshold(remission, f"Remission ≤ {remission:g}", GREEN, dash="dot")] if remission is not None else []
-    _decorate(fig, *marks)
+    _decorate(fig, _remission_mark(remission, scale.name))
     n = int(means["n"].iloc[0]) if len(means) else 0
     fig.update_layout(title=f"{scale.name} after each session: mean and 95 % interval (n = {n:,} at baseline; "
                             f"{lines['patient_id'].nunique()} individual courses in grey)",

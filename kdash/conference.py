@@ -259,7 +259,7 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
     pack.figures.append(_deid_figure("mean_course", f"Mean {scale.name} by session",
                                      f"Mean with 95 % interval at each session reached by at least {deid.MIN_CELL} "
                                      "patients; a fixed sample of individual courses in grey.",
-                                     charts.mean_trajectory(means, lines, scale, cfg["remission"].get(scale.code))))
+                                     charts.mean_trajectory(means, lines, scale, outcomes.remission_threshold(cfg, scale.code))))
     fall = outcomes.waterfall(con, cfg, **filters)
     if len(fall):
         pack.figures.append(_deid_figure("waterfall", "Change from baseline, patient by patient",
@@ -288,7 +288,9 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
     return pack
 
 
-def _rate_phrase(what: str, count: int, rate: float | None, ci: list | None) -> str:
+def _rate_phrase(what: str, count: int | None, rate: float | None, ci: list | None) -> str:
+    if count is None:   # remission on a scale without a threshold (BDI-II)
+        return f"{what} not defined"
     if 0 < count < deid.MIN_CELL or rate is None:
         return f"{what}: fewer than {deid.MIN_CELL} patients"
     ci_text = f" (95 % CI {ci[0]:.0%}–{ci[1]:.0%})" if ci else ""

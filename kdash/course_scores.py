@@ -17,6 +17,9 @@ from kdash import db
 
 META_KEY = "course_scores_settings"
 SETTINGS = ("lookback", "window", "response", "ind_iv", "ind_esk", "ind_sc", "ind_other")
+# Raise when course_scores_build.sql changes what a row means, so stores built before are rebuilt on opening.
+# 2: time to response counts only the score that counts for a session (the timepoint definition).
+DEFINITIONS = 2
 
 
 def settings_params(cfg: dict) -> dict:
@@ -27,8 +30,10 @@ def settings_params(cfg: dict) -> dict:
 
 
 def stamp(params: dict) -> str:
-    """A hash of the settings the rows were built with (from any parameter set that names them)."""
-    return hashlib.sha256(json.dumps({k: params[k] for k in SETTINGS}, sort_keys=True).encode()).hexdigest()[:16]
+    """A hash of the settings the rows were built with (from any parameter set that names them) and of the
+    version of their definitions."""
+    named = {**{k: params[k] for k in SETTINGS}, "definitions": DEFINITIONS}   # stamps before 2: settings alone
+    return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def is_current(con: duckdb.DuckDBPyConnection, params: dict) -> bool:

@@ -183,7 +183,7 @@ def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table
     consult = referral + np.round(rng.gamma(2.2, 7.0, n)).astype(np.int64) + 2      # median ≈ 2 weeks
     consulted = consult <= today
     kind = rng.choice(5, size=n, p=KIND_P)
-    kind[minor] = FEW_TRIALS       # never treated in the demo; the checklist marks them not adult
+    kind[minor] = FEW_TRIALS       # never treated in the demo: too few trials; the checklist flags the age for review
     clinician_idx = rng.integers(0, len(clinicians), n)
     patients = pa.table({
         "p": np.arange(n), "given_name": pa.array(first_names[name_idx].tolist()),

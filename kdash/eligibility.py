@@ -54,6 +54,7 @@ class Facts:
     diagnosis: str | None
     first_day: dt.date | None = None
     route: str | None = None
+    first_start: dt.datetime | None = None   # when the first completed session started (else was scheduled)
     trials: list[dict] = field(default_factory=list)
     screening: dict[str, tuple[str, dt.date | None]] = field(default_factory=dict)
     bp: list[tuple[dt.datetime, int, int]] = field(default_factory=list)
@@ -80,8 +81,9 @@ def adult(f: Facts, cfg: dict, today: dt.date) -> dict:
         return _item("adult", "Indication", "Adult, within the age policy", "unknown", "no birth date on file",
                      "clinical-reference §2")
     age = _age(f.birth_date, _as_of(f, today))
-    if age < e["min_age"]:
-        status, detail = "not_met", f"age {age}: under {e['min_age']}"
+    if age < e["min_age"]:   # clinical-reference §2 lists "age outside 18–65" under Warnings: review, not a bar
+        status, detail = "warning", (f"age {age}: under {e['min_age']}, outside the clinic's age policy "
+                                     f"{e['min_age']}–{e['max_age']}")
     elif age > e["max_age"]:
         status, detail = "warning", f"age {age}: outside the clinic's age policy {e['min_age']}–{e['max_age']}"
     else:
@@ -180,9 +182,14 @@ def absolute(f: Facts, cfg: dict, today: dt.date) -> dict:
 
 def blood_pressure(f: Facts, cfg: dict, today: dt.date) -> dict:
     e, label = cfg["eligibility"], "Blood pressure at screening"
-    cut = dt.datetime.combine(_as_of(f, today), dt.time.max) if f.first_day is None else \
-        dt.datetime.combine(f.first_day, dt.time.min)
-    readings = [b for b in f.bp if b[0] <= cut]
+    # "the latest reading outside a session before the first treatment" (data-contract §3): before the first
+    # completed session started, so a reading on the morning of that day counts and one after it does not
+    if f.first_start is not None:
+        readings = [b for b in f.bp if b[0] < f.first_start]
+    elif f.first_day is not None:   # a start time unknown to the caller: the treatment day is excluded
+        readings = [b for b in f.bp if b[0] < dt.datetime.combine(f.first_day, dt.time.min)]
+    else:
+        readings = [b for b in f.bp if b[0] <= dt.datetime.combine(today, dt.time.max)]
     source = LABEL + " (consider delaying above 140/90); many IV trials excluded > 160/90"
     if not readings:
         return _item("blood_pressure", "Warnings", label, "unknown", "no reading outside a session before treatment",
@@ -250,11 +257,11 @@ CHECKS = (adult, diagnosis, trd, severity, absolute, blood_pressure, *(warning_i
 
 
 def verdict(items: list[dict]) -> str:
-    """clinical-reference §2: an absolute contraindication, fewer than 2 adequate failed trials (or a minor)
-    → not eligible; otherwise any warning, unknown item or missing work-up → needs review; else eligible."""
+    """clinical-reference §2: an absolute contraindication or fewer than 2 adequate failed trials → not eligible;
+    otherwise any warning (an age outside the policy among them), unknown item or missing work-up → needs review;
+    else eligible."""
     status = {i["code"]: i["status"] for i in items}
-    if status.get("absolute_contraindications") == "not_met" or status.get("trd") == "not_met" \
-            or status.get("adult") == "not_met":
+    if status.get("absolute_contraindications") == "not_met" or status.get("trd") == "not_met":
         return "not_eligible"
     if any(i["status"] != "met" for i in items):
         return "needs_review"
@@ -274,7 +281,7 @@ def facts(con: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) 
     out: dict[str, Facts] = {}
     for r in db.query(con, "eligibility_facts", p).itertuples():
         out[r.patient_id] = Facts(r.patient_id, _date(r.birth_date), r.sex, _none(r.primary_diagnosis),
-                                  _date(r.first_day), _none(r.route))
+                                  _date(r.first_day), _none(r.route), first_start=_time(r.first_start))
     for r in db.query(con, "eligibility_trials", p).itertuples():
         out[r.patient_id].trials.append({"drug": r.drug, "dose_mg_per_day": float(r.dose_mg_per_day),
                                          "start_date": _date(r.start_date), "end_date": _date(r.end_date),
@@ -298,6 +305,10 @@ def _none(x):
 
 def _date(x) -> dt.date | None:
     return None if x is None or pd.isna(x) else pd.Timestamp(x).date()
+
+
+def _time(x) -> dt.datetime | None:
+    return None if x is None or pd.isna(x) else pd.Timestamp(x).to_pydatetime()
 
 
 def checklist(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_id: str | None = None,

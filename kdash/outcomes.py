@@ -28,6 +28,12 @@ def check(scale: str, analysis_set: str = "itt", age_band: str | None = None) ->
         raise ValueError(f"unknown age band {age_band!r}; choose one of {', '.join(AGE_BANDS)}")
 
 
+def remission_threshold(cfg: dict, scale: str) -> float | None:
+    """The scale's remission threshold (at or under), or None where the clinical reference gives none
+    (BDI-II): remission is then "not defined", never a rate counted against a threshold of 0."""
+    return cfg["remission"].get(scale)
+
+
 def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
            start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
            sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
@@ -38,7 +44,7 @@ def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
         "scale": scale, "route": route, "set": analysis_set, "start": start, "end": end,
         "diagnosis": diagnosis, "sex": sex, "clinician": clinician, "age_min": age_min, "age_max": age_max,
         **course_scores.settings_params(cfg),   # look-back, window, response, planned induction lengths
-        "partial": cfg["outcomes"]["partial_response_pct"] / 100, "remission": cfg["remission"].get(scale, 0),
+        "partial": cfg["outcomes"]["partial_response_pct"] / 100, "remission": remission_threshold(cfg, scale),
         "patient_ids": None,
     }
 
@@ -51,18 +57,21 @@ def per_patient(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.Data
 def summary(con: duckdb.DuckDBPyConnection, cfg: dict, scale: str = "MADRS", route: str = "all",
             analysis_set: str = "itt", start: dt.date | None = None, end: dt.date | None = None,
             **filters) -> dict:
-    """Response and remission with Wilson intervals, shaped as data-contract §6."""
+    """Response and remission with Wilson intervals, shaped as data-contract §6; remission is null (not defined)
+    for a scale without a remission threshold."""
     p = params(cfg, scale, route, analysis_set, start, end, **filters)
     row = db.query(con, "summary", p).iloc[0]
     n_treated, n_eval, resp, remit = (int(row[k]) for k in ("n_treated", "n_evaluable", "responders", "remitters"))
     mean_base, mean_change = (None if pd.isna(row[k]) else float(row[k]) for k in ("mean_baseline", "mean_change"))
-    r_ci, m_ci = stats.wilson(resp, n_eval), stats.wilson(remit, n_eval)
+    defined = p["remission"] is not None
+    r_ci, m_ci = stats.wilson(resp, n_eval), stats.wilson(remit, n_eval) if defined else None
     return {
         "scale": scale, "route": route, "set": analysis_set,
         "n_treated": int(n_treated), "n_evaluable": int(n_eval),
         "responders": int(resp), "response_rate": _round(stats.rate(resp, n_eval)),
         "response_ci95": [_round(x) for x in r_ci] if r_ci else None,
-        "remitters": int(remit), "remission_rate": _round(stats.rate(remit, n_eval)),
+        "remitters": int(remit) if defined else None,
+        "remission_rate": _round(stats.rate(remit, n_eval)) if defined else None,
         "remission_ci95": [_round(x) for x in m_ci] if m_ci else None,
         "mean_baseline": _round(mean_base, 1), "mean_change": _round(mean_change, 1),
     }
@@ -78,10 +87,12 @@ def _q(con, name: str, cfg: dict, filters: dict, **extra) -> pd.DataFrame:
 
 def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
     """Response and remission after sessions 2, 4, 6, at the end of induction and at the last observation,
-    each with n, Wilson intervals and the patients not evaluable."""
+    each with n, Wilson intervals and the patients not evaluable (remission all null where it is not defined)."""
     df = _q(con, "timepoints", cfg, filters)
     for what, count in (("response", "responders"), ("remission", "remitters")):
         df[f"{what}_rate"], df[f"{what}_low"], df[f"{what}_high"] = stats.wilson_columns(df[count], df["n_evaluable"])
+    if remission_threshold(cfg, filters["scale"]) is None:
+        df[["remitters", "remission_rate", "remission_low", "remission_high"]] = np.nan
     df["not_evaluable"] = df["n"] - df["n_evaluable"]
     return df
 
@@ -160,7 +171,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     return {
         "summary": summary_, "set_name": set_name, "points": points, "means": means, "funnel": funnel,
         "timepoint_chart": charts.timepoint_rates(points, scale.name, set_name).to_dict(),
-        "trajectory_chart": charts.mean_trajectory(means, lines, scale, cfg["remission"].get(scale.code)).to_dict(),
+        "trajectory_chart": charts.mean_trajectory(means, lines, scale, remission_threshold(cfg, scale.code)).to_dict(),
         "waterfall_chart": charts.waterfall(fall, scale.name, int(fall["n_evaluable"].iloc[0])).to_dict()
         if len(fall) else None,
         "funnel_chart": charts.retention_funnel(funnel).to_dict(),

@@ -148,7 +148,8 @@ def status_line(rec: rules.PatientRecord, scale, cfg: dict) -> tuple[str, str]:
     words = {"remitter": f"Remitter since session {since}", "responder": f"Responder since session {since}",
              "partial": f"Partial response since session {since}", "worsening": "Worsening",
              "non-responder": f"No response after {int(later['after_session'].iloc[-1])} sessions"}
-    return now, f"{words[now]}: {numbers}"
+    undefined = "" if remission is not None else f"; remission not defined for {scale.name}"
+    return now, f"{words[now]}: {numbers}{undefined}"
 
 
 def bp_by_session(rec: rules.PatientRecord) -> pd.DataFrame:

@@ -49,10 +49,11 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("monitoring", "caution", "Esketamine monitoring incomplete",
          "BP before dosing and at ~40 min, and ≥ {esketamine_observation_minutes} min observation", LABEL),
     Rule("iv_nonresponse", "review", "No response to IV ketamine",
-         "no response (≥ 50 % fall) after {iv_nonresponse_sessions} infusions; review the course after "
-         "{iv_review_sessions}", CONSENSUS),
+         "no response (≥ 50 % fall) on the score after infusion {iv_nonresponse_sessions}; review the course when "
+         "the score after infusion {iv_review_sessions} is not a response either", CONSENSUS),
     Rule("esketamine_nonresponse", "review", "No response at the end of esketamine induction",
-         "judged at the end of induction, not before", LABEL + "; TRANSFORM-2"),
+         "no response (≥ 50 % fall) on the score after the last induction session, judged then and not before",
+         LABEL + "; TRANSFORM-2"),
     Rule("dose_creep", "review", "Dose creep", "maintenance dose ≥ {dose_creep_mg_per_kg} mg/kg above the first "
          "maintenance dose", "clinical-reference §4"),
     Rule("long_term_use", "review", "Long-term use",
@@ -234,33 +235,60 @@ def _outcome_scale(record: PatientRecord, cfg: dict) -> tuple[str, tuple[float, 
     return (record.main_scale, base) if base is not None and base[0] > 0 else None
 
 
+def score_after_session(record: PatientRecord, scale: str, k: int, cfg: dict) -> pd.Series | None:
+    """The score after session k (clinical-reference §1): the first assessment of the scale after session k's
+    day and on or before session k+1's day, or within the window after session k when it is the last one;
+    None when there is no such score (or session k was never given)."""
+    done = _completed(record)
+    if len(done) < k:
+        return None
+    a = record.assessments
+    after = a[(a["scale"] == scale) & (a["after_session"] == k)].sort_values(["assessed_on", "total"], kind="stable")
+    if after.empty:
+        return None
+    first = after.iloc[0]
+    if len(done) == k and (_day(first["assessed_on"]) - _day(done["day"].iloc[k - 1])).days \
+            > cfg["outcomes"]["after_session_window_days"]:
+        return None
+    return first
+
+
 def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
-    """IV: no response after 4 infusions (review the course after 6); esketamine: at the end of induction."""
+    """Judged on the score after a fixed session (clinical-reference §1, §4), never on a later one: IV, no response
+    after the 4th infusion, and "review the course" when the score after the 6th is not a response either;
+    esketamine, no response at the end of induction. No score at that timepoint: no flag. A response that is
+    later lost is the worsening rule's to flag, not this one's."""
     done = _completed(record)
     found = _outcome_scale(record, cfg)
     if done.empty or found is None:
         return []
     scale, (base, _) = found
-    route = done["route"].iloc[0]
-    s = cfg["safety"]
+    route, s = done["route"].iloc[0], cfg["safety"]
+    response = cfg["outcomes"]["response_pct"] / 100
+
+    def judged(k: int) -> tuple[pd.Series, bool] | None:
+        score = score_after_session(record, scale, k, cfg)
+        return None if score is None else (score, (base - score["total"]) / base >= response)
+
+    def flag(rule: str, score: pd.Series, timepoint: str) -> Flag:
+        total = int(score["total"])
+        return Flag(rule, "review", _day(score["assessed_on"]),
+                    f"{scale} {base:g} → {total} ({(total - base) / base:+.0%}) after {timepoint}")
+
+    flags = []
     if route == "iv_ketamine":
-        after, rule = s["iv_nonresponse_sessions"], "iv_nonresponse"
+        at, later = s["iv_nonresponse_sessions"], s["iv_review_sessions"]
+        first, review = judged(at), judged(later) if later > at else None
+        if first is not None and not first[1]:
+            flags.append(flag("iv_nonresponse", first[0], f"infusion {at}"))
+        if review is not None and not review[1] and (first is None or not first[1]):
+            flags.append(flag("iv_nonresponse", review[0], f"infusion {later} — review the course"))
     elif route == "esketamine":
-        after, rule = cfg["induction"]["esketamine"], "esketamine_nonresponse"
-    else:
-        return []
-    a = record.assessments
-    judged = a[(a["scale"] == scale) & (a["after_session"] >= after)]
-    if len(done) < after or judged.empty:
-        return []
-    latest = judged.sort_values("assessed_on").iloc[-1]
-    fall = (base - latest["total"]) / base
-    if fall >= cfg["outcomes"]["response_pct"] / 100:
-        return []
-    n = int(latest["after_session"])
-    note = " — review the course" if rule == "iv_nonresponse" and n >= s["iv_review_sessions"] else ""
-    return [Flag(rule, "review", _day(latest["assessed_on"]),
-                 f"{scale} {base:g} → {int(latest['total'])} ({-fall:+.0%}) after {n} sessions{note}")]
+        k = cfg["induction"]["esketamine"]
+        end = judged(k)
+        if end is not None and not end[1]:
+            flags.append(flag("esketamine_nonresponse", end[0], f"session {k}, the end of induction"))
+    return flags
 
 
 def dose_creep(record: PatientRecord, cfg: dict) -> list[Flag]:
@@ -309,7 +337,8 @@ def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | Non
             "cssrs": s["cssrs_level_min"], "pre_sys": s["predose_systolic_max"], "pre_dia": s["predose_diastolic_max"],
             "post_sys": s["postdose_systolic_max"], "post_dia": s["postdose_diastolic_max"],
             "cadss": s["cadss_max"], "moaas": s["moaas_min"], "observe": s["esketamine_observation_minutes"],
-            "iv_after": s["iv_nonresponse_sessions"], "esk_after": cfg["induction"]["esketamine"],
+            "iv_after": s["iv_nonresponse_sessions"], "iv_review": s["iv_review_sessions"],
+            "esk_after": cfg["induction"]["esketamine"], "window": cfg["outcomes"]["after_session_window_days"],
             "response": cfg["outcomes"]["response_pct"] / 100, "lookback": cfg["outcomes"]["baseline_lookback_days"],
             "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"]}
 

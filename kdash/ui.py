@@ -344,8 +344,7 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
     clinician = c[1].selectbox("Clinician", [None, *fetch("roster.clinicians")], format_func=lambda v: v or "All")
     filters = {"route": route, "diagnosis": diagnosis, "age_band": age_band, "sex": sex, "clinician": clinician}
     if with_scale:
-        filters["scale"] = c[2].selectbox("Scale", [s for s in scales.DEPRESSION_SCALES if s in ("MADRS", "PHQ9",
-                                                                                                  "QIDS_SR16", "HAMD17")],
+        filters["scale"] = c[2].selectbox("Scale", list(scales.DEPRESSION_SCALES),   # BDI-II: remission not defined
                                           format_func=lambda s: scales.SCALES[s].name)
         filters["analysis_set"] = c[3].selectbox(
             "Analysis set", ["itt", "completers"],

@@ -50,5 +50,6 @@ with right:
         st.success("No safety rule fired in the last 30 days.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")
     st.write(f"{out['n_treated']:,} patients treated, {out['n_evaluable']:,} evaluable on {out['scale']}; "
-             f"{out['responders']:,} responders and {out['remitters']:,} remitters "
-             f"({ui.percent(out['remission_rate'])} remission).")
+             f"{out['responders']:,} responders and " + (
+                 f"{out['remitters']:,} remitters ({ui.percent(out['remission_rate'])} remission)."
+                 if out["remitters"] is not None else "remission not defined for this scale."))

@@ -31,9 +31,13 @@ r, m = summary["response_ci95"], summary["remission_ci95"]
 c[2].metric("Response, last observation", f"{summary['response_rate']:.1%}",
             f"95% CI {r[0]:.1%}–{r[1]:.1%} · {summary['responders']:,}/{summary['n_evaluable']:,}",
             delta_color="off", delta_arrow="off")
-c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
-            f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
-            delta_color="off", delta_arrow="off")
+if summary["remission_rate"] is None:   # no sourced remission threshold for this scale (BDI-II)
+    c[3].metric("Remission, last observation", "not defined",
+                help=f"{scale.name} has no sourced remission threshold (clinical-reference §1): no rate is given.")
+else:
+    c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
+                f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
+                delta_color="off", delta_arrow="off")
 
 st.header("By timepoint", divider="gray")
 ui.chart(v["timepoint_chart"])
@@ -73,4 +77,6 @@ ours = pd.DataFrame([{"study": f"This clinic ({v['set_name']})", "n": summary["n
 side_by_side = pd.concat([ours, outcomes.PUBLISHED], ignore_index=True)
 for column in ("response", "remission"):
     side_by_side[column] = side_by_side[column].map(lambda x: "—" if pd.isna(x) else f"{x:.1%}")
+if summary["remission_rate"] is None:
+    side_by_side.loc[0, "remission"] = "not defined"
 st.dataframe(side_by_side, hide_index=True, width="stretch")

@@ -59,8 +59,8 @@ class Clinic:
         self._points(pid)
 
     def bp(self, pid: str, sid: str | None, minute: int | None, systolic: int, diastolic: int,
-           n_day: int | None = None) -> None:
-        at = None if n_day is None else dt.datetime.combine(day(n_day), dt.time(10, 0))
+           n_day: int | None = None, at_time: dt.time = dt.time(10, 0)) -> None:
+        at = None if n_day is None else dt.datetime.combine(day(n_day), at_time)
         if sid is not None:
             at = self.con.execute("SELECT scheduled_at + to_minutes(?) FROM sessions WHERE session_id = ?",
                                   [minute, sid]).fetchone()[0]

@@ -1,6 +1,7 @@
 -- One row per treated patient: baseline and last observation on one scale (clinical-reference §1; both defined
 -- in course_scores_build.sql); no score after baseline → the baseline is carried forward (change 0). Each row
 -- keeps the patient's cohort and course-score columns, so the other outcome queries can read this alone.
+-- A scale without a remission threshold ($remission NULL, BDI-II): remitter is NULL, remission not defined.
 WITH joined AS (
     SELECT * REPLACE (coalesce(last_score, baseline) AS last_score),
            CASE WHEN baseline > 0 THEN (baseline - coalesce(last_score, baseline)) / baseline END AS pct_change
@@ -9,7 +10,7 @@ WITH joined AS (
 SELECT *,
        pct_change IS NOT NULL AS evaluable,
        pct_change >= $response AS responder,
-       pct_change IS NOT NULL AND last_score <= $remission AS remitter,
+       CASE WHEN $remission IS NOT NULL THEN pct_change IS NOT NULL AND last_score <= $remission END AS remitter,
        CASE WHEN pct_change IS NULL THEN 'not evaluable'
             WHEN pct_change >= $response AND last_score <= $remission THEN 'remitter'
             WHEN pct_change >= $response THEN 'responder'

@@ -4,8 +4,9 @@
 -- last session); the score at each fixed timepoint, after sessions 2, 4, 6, at the end of induction and at the
 -- last observation (the first score after session k, on or before session k+1's day or within $window days
 -- when there is none; missing or session k never reached: the last score so far, LOCF); and the first
--- session and day at which the score had fallen by ≥ $response from baseline, with the last ones scored
--- (time to response, censored there). Read by the outcome queries through cohort_scores.sql.
+-- session and day at which the score counting for a session under that same definition had fallen by
+-- ≥ $response from baseline, with the last session and day so scored (time to response, censored there).
+-- Read by the outcome queries through cohort_scores.sql.
 WITH course AS (
     SELECT patient_id, first_day, last_day,
            CASE WHEN n_sessions >= 2 THEN 2 END AS k1, CASE WHEN n_sessions >= 4 THEN 4 END AS k2,
@@ -45,12 +46,15 @@ ends AS (
     FROM pts
     GROUP BY patient_id, scale
 ),
-responses AS (   -- after the first session only; needs the baseline, so a second pass over the points
+responses AS (   -- after the first session only, on the scores that count for a session (counts_after: the
+                 -- timepoint definition above, at most one per session, so the first session and day go together);
+                 -- needs the baseline, so a second pass over the points
     SELECT e.patient_id, e.scale,
            min(p.after_session) FILTER (WHERE (e.baseline - p.total) / e.baseline >= $response) AS response_session,
            min(p.assessed_on - e.first_day) FILTER (WHERE (e.baseline - p.total) / e.baseline >= $response) AS response_day,
            max(p.after_session) AS last_scored_session, max(p.assessed_on - e.first_day) AS last_scored_day
     FROM ends e JOIN pts p ON p.patient_id = e.patient_id AND p.scale = e.scale AND p.after_session >= 1
+                              AND p.counts_after
     WHERE e.baseline > 0
     GROUP BY e.patient_id, e.scale
 )

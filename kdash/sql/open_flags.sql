@@ -39,16 +39,32 @@ later AS (
     FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
     WHERE s.assessed_on > c.first_day
 ),
-judged_from AS (   -- response is judged on scores taken after the 4th infusion / the end of esketamine induction
-    SELECT d.patient_id, c.route, d.day
-    FROM done d JOIN course c USING (patient_id)
-    WHERE d.k = CASE c.route WHEN 'iv_ketamine' THEN $iv_after WHEN 'esketamine' THEN $esk_after END
+timepoint AS (   -- the main-scale score after session k (clinical-reference §1): the first score after session k's
+                 -- day, on or before session k+1's day, or within $window days when session k is the last one
+    SELECT s.patient_id, c.route, d.k, s.assessed_on AS day, s.total, b.base,
+           (b.base - s.total) / b.base >= $response AS responded
+    FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
+    ASOF JOIN done d ON s.patient_id = d.patient_id AND s.assessed_on > d.day
+    WHERE s.scale = $main_scale AND b.base > 0
+      AND d.k IN ($iv_after, $iv_review, $esk_after)
+    QUALIFY row_number() OVER (PARTITION BY s.patient_id, d.k ORDER BY s.assessed_on, s.total) = 1
+        AND (d.k < c.n OR s.assessed_on - d.day <= $window::INTEGER)
 ),
-judged AS (   -- the latest main-scale score once enough sessions were given to judge response
-    SELECT s.patient_id, j.route, arg_max(s.total, s.assessed_on) AS total, max(s.assessed_on) AS day, b.base
-    FROM scored s JOIN judged_from j USING (patient_id) JOIN baselines b USING (patient_id, scale)
-    WHERE s.scale = $main_scale AND b.base > 0 AND s.assessed_on > j.day
-    GROUP BY s.patient_id, j.route, b.base
+judged AS (   -- non-response is judged on the score after the 4th infusion (and the 6th: review the course) or
+              -- after the last session of esketamine induction, never on a later score; no score there, no flag
+    SELECT t.patient_id,
+           CASE t.route WHEN 'iv_ketamine' THEN 'iv_nonresponse' ELSE 'esketamine_nonresponse' END AS rule,
+           t.day, t.base, t.total,
+           CASE WHEN t.route = 'esketamine' THEN 'session ' || t.k || ', the end of induction'
+                WHEN t.k = $iv_after THEN 'infusion ' || t.k
+                ELSE 'infusion ' || t.k || ' — review the course' END AS timepoint
+    FROM timepoint t
+    LEFT JOIN timepoint f ON f.patient_id = t.patient_id AND f.k = $iv_after
+    WHERE NOT t.responded
+      AND ((t.route = 'esketamine' AND t.k = $esk_after)
+           OR (t.route = 'iv_ketamine' AND t.k = $iv_after)
+           OR (t.route = 'iv_ketamine' AND t.k = $iv_review AND $iv_review > $iv_after
+               AND NOT coalesce(f.responded, FALSE)))
 ),
 watched AS (   -- esketamine sessions in the window, whose monitoring is checked
     SELECT * FROM done WHERE route = 'esketamine' AND day BETWEEN $since AND $today
@@ -108,9 +124,10 @@ flags AS (
            scale || ' ' || previous || ' then ' || total || ', baseline ' || base
     FROM later WHERE total > base AND previous > base
     UNION ALL
-    SELECT patient_id, CASE route WHEN 'iv_ketamine' THEN 'iv_nonresponse' ELSE 'esketamine_nonresponse' END,
-           'review', day, $main_scale || ' ' || base || ' → ' || total
-    FROM judged WHERE (base - total) / base < $response
+    SELECT patient_id, rule, 'review', day,
+           $main_scale || ' ' || base || ' → ' || total || ' (' || printf('%+.0f%%', (total - base) / base * 100)
+           || ') after ' || timepoint
+    FROM judged
     UNION ALL
     SELECT patient_id, 'dose_creep', 'review', day, first_mgkg || ' → ' || last_mgkg || ' mg/kg'
     FROM maintenance WHERE n >= 2 AND last_mgkg - first_mgkg >= $creep - 1e-9

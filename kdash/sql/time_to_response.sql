@@ -1,6 +1,8 @@
 -- Time to first response of the evaluable patients (a fall from baseline of at least the response threshold),
 -- in sessions given and in days since the first session; censored at the last score when response never came
--- (at 0 without one). The first response and the last score are found in course_scores_build.sql.
+-- (at 0 without one). Only a score that counts for a session under the timepoint definition of
+-- clinical-reference §1 (the first after session k, by session k+1's day or within the window after the last
+-- session) is an event or a censoring time: both are found in course_scores_build.sql.
 -- Counted per route, unit, time and outcome: a Kaplan–Meier curve needs only these counts.
 WITH r AS (
     SELECT route, response_session IS NOT NULL AS responded,

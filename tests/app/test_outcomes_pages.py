@@ -102,3 +102,38 @@ def test_side_effects_page_shows_frequencies_and_trial_rates(app_env):
     everyone = n(metrics(at)["Treated patients"])
     select(at, "Route", "iv_ketamine")
     assert n(metrics(at)["Treated patients"]) < everyone
+
+
+def test_bdi2_remission_reads_not_defined(tmp_path, monkeypatch):
+    """BDI-II has no sourced remission threshold: the page says "not defined", never a rate against 0."""
+    import streamlit as st
+    from tests.builders import Clinic
+    c = Clinic(str(tmp_path / "bdi.duckdb"))
+    for pid, (base, last) in {"N": (30, 0), "O": (30, 20), "Q": (20, 8)}.items():
+        c.patient(pid)
+        for d in (0, 2, 4, 7, 9, 11):
+            c.session(pid, d)
+        c.score(pid, 0, "BDI2", total=base)
+        c.score(pid, 12, "BDI2", total=last)
+    c.close()
+    monkeypatch.setenv("KDASH_DB", c.path)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = open_page("pages/outcomes.py")
+        at.date_input[0].set_value((dt.date(1990, 1, 1), dt.date.today())).run()
+        at = select(at, "Scale", "BDI2")
+        assert not at.exception
+        m = metrics(at)
+        assert n(m["Treated"]) == 3 and m["Response, last observation"] == "66.7%"
+        assert m["Remission, last observation"] == "not defined"
+        specs = [json.loads(ch.proto.spec) for ch in at.get("plotly_chart")]
+        bars = next(s for s in specs if "by timepoint" in s["layout"]["title"]["text"])
+        assert [t["name"] for t in bars["data"]] == ["Response"]
+        assert any("Remission: not defined" in a["text"] for a in bars["layout"]["annotations"])
+        ours = at.dataframe[-1].value.iloc[0]
+        assert ours["remission"] == "not defined"
+    finally:
+        st.cache_data.clear()
+        st.cache_resource.clear()

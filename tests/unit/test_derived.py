@@ -122,3 +122,23 @@ def test_a_store_from_before_the_first_of_group_flags_gets_them_on_migration(tmp
         assert con.execute("SELECT count(*) FILTER (WHERE first_of_effect) FROM effect_facts").fetchone()[0] > 0
     finally:
         con.close()
+
+
+def test_course_scores_built_by_an_earlier_definition_are_rebuilt(tmp_path):
+    """A store whose course scores were stamped before time to response was judged on the timepoint scores
+    (a stamp of the settings alone): stale, so read live, and rebuilt when the dashboard opens it."""
+    import hashlib
+    import json
+    path = str(tmp_path / "old-scores.duckdb")
+    demo.build(path, patients=30, seed=5)
+    con = db.connect(path)
+    try:
+        params = course_scores.settings_params(CFG)
+        old = hashlib.sha256(json.dumps({k: params[k] for k in course_scores.SETTINGS},
+                                        sort_keys=True).encode()).hexdigest()[:16]
+        con.execute("UPDATE meta SET value = ? WHERE key = ?", [old, course_scores.META_KEY])
+        assert not course_scores.is_current(con, params)
+        assert derived.ensure_current(con, CFG) is True
+        assert course_scores.is_current(con, params) and scores_current(con)
+    finally:
+        con.close()

@@ -83,6 +83,18 @@ CASES = [  # (name, facts, route, item code, expected item status, expected verd
     ("latest BP counts", with_(bp=[(dt.datetime(2026, 4, 1, 10), 150, 95), (dt.datetime(2026, 5, 1, 10), 130, 80)]),
      "iv_ketamine", "blood_pressure", "met", "eligible"),
     ("no BP reading", with_(bp=[]), "iv_ketamine", "blood_pressure", "unknown", "needs_review"),
+    ("BP on the first treatment morning, before the session", with_(
+        first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 8, 30), 150, 95)]),
+     "iv_ketamine", "blood_pressure", "warning", "needs_review"),
+    ("BP on the first treatment day, after the session started", with_(
+        first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9, 30), 150, 95)]),
+     "iv_ketamine", "blood_pressure", "met", "eligible"),
+    ("BP at the minute the first session started does not count", with_(
+        first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9), 150, 95)]),
+     "iv_ketamine", "blood_pressure", "met", "eligible"),
     ("aneurysm present", with_(answer={"aneurysmal_vascular_disease": "present"}), "iv_ketamine",
      "absolute_contraindications", "not_met", "not_eligible"),
     ("hypersensitivity unknown", with_(answer={"ketamine_hypersensitivity": "unknown"}), "iv_ketamine",
@@ -98,7 +110,10 @@ CASES = [  # (name, facts, route, item code, expected item status, expected verd
      "substance_use", "warning", "needs_review"),
     ("untreated sleep apnoea", with_(answer={"sleep_apnea_untreated": "present"}), "iv_ketamine", "medical",
      "warning", "needs_review"),
-    ("age 17", with_(birth_date=D(2008, 7, 1)), "iv_ketamine", "adult", "not_met", "not_eligible"),
+    ("age 17: a warning, not a bar", with_(birth_date=D(2008, 7, 1)), "iv_ketamine", "adult", "warning",
+     "needs_review"),
+    ("age 17 with too few trials", with_(birth_date=D(2008, 7, 1), trials=second_trial(dose=150, weeks=3)),
+     "iv_ketamine", "trd", "not_met", "not_eligible"),
     ("age 18 today", with_(birth_date=D(2008, 6, 1)), "iv_ketamine", "adult", "met", "eligible"),
     ("age 65", with_(birth_date=D(1961, 1, 1)), "iv_ketamine", "adult", "met", "eligible"),
     ("age 66: outside the age policy", with_(birth_date=D(1960, 1, 1)), "iv_ketamine", "adult", "warning",
@@ -194,3 +209,47 @@ def test_demo_has_every_kind_of_patient(demo_store):
                      and {i["status"] for i in s.values()} == {"met", "warning"}]
     assert warnings_only
     assert any(i["status"] == "unknown" for s in status for i in s.values())
+
+
+def _screening_bp(tmp_path, readings, started_at=None):
+    """A store with one patient: readings outside sessions [(day, time, sys, dia)] and a first completed
+    session on day 0 at 09:00 (started_at: its recorded start, "none" for no start recorded)."""
+    from tests.builders import Clinic, day
+    c = Clinic(str(tmp_path / "bp.duckdb"))
+    try:
+        c.patient("BP1")
+        sid = c.session("BP1", 0)
+        c.session("BP1", 3)
+        if started_at is not None:
+            c.con.execute("UPDATE sessions SET started_at = ? WHERE session_id = ?",
+                          [None if started_at == "none" else dt.datetime.combine(day(0), started_at), sid])
+        for n_day, at, sys_, dia in readings:
+            c.bp("BP1", None, None, sys_, dia, n_day=n_day, at_time=at)
+        result = eligibility.checklist(c.con, CFG, day(30), "BP1")[0]
+    finally:
+        c.close()
+    return next(i for i in result["items"] if i["code"] == "blood_pressure")
+
+
+EARLIER = (-10, dt.time(10, 0), 128, 82)
+
+
+@pytest.mark.parametrize("readings, started_at, status, shown", [
+    # first session on day 0 at 09:00: a reading at 08:30 that morning is the latest before treatment …
+    ([EARLIER, (0, dt.time(8, 30), 150, 95)], None, "warning", "150/95"),
+    # … one at 10:00 (after the start) is not, so the earlier reading is the screening one
+    ([EARLIER, (0, dt.time(10, 0), 150, 95)], None, "met", "128/82"),
+    # the session started late, at 11:00: a 10:00 reading still came before it
+    ([EARLIER, (0, dt.time(10, 0), 150, 95)], dt.time(11, 0), "warning", "150/95"),
+    # no start recorded: the scheduled 09:00 is the cut
+    ([EARLIER, (0, dt.time(8, 30), 150, 95)], "none", "warning", "150/95"),
+    ([EARLIER, (0, dt.time(9, 30), 150, 95)], "none", "met", "128/82"),
+    # a reading on a later treatment day never counts
+    ([EARLIER, (3, dt.time(8, 0), 150, 95)], None, "met", "128/82"),
+], ids=["morning before the first session", "same day after the start", "before a late start",
+        "before the scheduled time without a start", "after the scheduled time without a start",
+        "a later treatment day"])
+def test_screening_bp_is_the_latest_before_the_first_session_starts(tmp_path, readings, started_at, status, shown):
+    item = _screening_bp(tmp_path, readings, started_at)
+    assert item["status"] == status, item
+    assert item["detail"].startswith(shown + " mmHg"), item

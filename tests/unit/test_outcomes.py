@@ -141,3 +141,140 @@ def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
         assert table.iloc[0, 0] == ttr[unit]["iv_ketamine"]["n"]     # at time 0 everyone evaluable is at risk
     # the shared cursor's registered tables went with it: a second view builds its own
     assert outcomes.page_view(store, CFG, **f)["summary"] == view["summary"]
+
+
+# time to response counts only the score that counts for a session (clinical-reference §1, "score after session k")
+LATE = {
+    # sessions 0, 2, 4, 7. Day 1 (25) counts for session 1; day 2 (14, −53 %) is on session 2's day, so it is the
+    # second score after session 1 and counts for nothing; day 3 (20) counts for session 2; day 5 (14) for
+    # session 3: the first response is after session 3, on day 5 (not after session 1 on day 2).
+    "K": ([0, 2, 4, 7], [(0, 30), (1, 25), (2, 14), (3, 20), (5, 14)]),
+    # sessions 0, 2. Day 3 (20) counts for session 2; day 12 (10, −67 %) is 10 days after the last session,
+    # outside the 7-day window: no response, censored after session 2 on day 3.
+    "L": ([0, 2], [(0, 30), (3, 20), (12, 10)]),
+    # sessions 0, 2, 4. Day 3 (15, −50 %) counts for session 2: a response at the boundary.
+    "M": ([0, 2, 4], [(0, 30), (1, 28), (3, 15)]),
+}
+
+
+@pytest.fixture(scope="module")
+def late_store(tmp_path_factory):
+    c = Clinic(str(tmp_path_factory.mktemp("late") / "late.duckdb"))
+    for pid, (sessions, scores) in LATE.items():
+        c.patient(pid)
+        for d in sessions:
+            c.session(pid, d)
+        for d, total in scores:
+            c.score(pid, d, "MADRS", total=total)
+    yield c.con
+    c.close()
+
+
+def _responses(con):
+    rows = outcomes.per_patient(con, CFG, scale="MADRS").set_index("patient_id")
+    import pandas as pd
+    return {p: tuple(None if pd.isna(v) else int(v) for v in rows.loc[p, ["response_session", "response_day",
+                                                                     "last_scored_session", "last_scored_day"]])
+            for p in rows.index}
+
+
+EXPECTED_RESPONSES = {"K": (3, 5, 3, 5), "L": (None, None, 2, 3), "M": (2, 3, 2, 3)}
+
+
+def test_time_to_response_event_is_the_score_that_counts_for_the_session(late_store):
+    from kdash import course_scores, derived
+    params = outcomes.params(CFG, "MADRS")
+    assert not course_scores.is_current(late_store, params)          # no stamped rows yet: the live path
+    assert _responses(late_store) == EXPECTED_RESPONSES
+    derived.ensure_current(late_store, CFG)
+    assert course_scores.is_current(late_store, params)              # the stored path gives the same rows
+    assert _responses(late_store) == EXPECTED_RESPONSES
+    km = outcomes.time_to_response(late_store, CFG, scale="MADRS")
+    sessions, days = km["sessions"]["iv_ketamine"], km["days"]["iv_ketamine"]
+    assert sessions["n"] == 3 and sessions["events"] == 2
+    assert sorted(zip(sessions["durations"], days["durations"])) == [(2, 3), (2, 3), (3, 5)]
+    # K and L at risk after session 2, M responds there; L is censored there; K responds after session 3
+    assert list(sessions["time"]) == [2, 3] and list(sessions["survival"]) == pytest.approx([2 / 3, 0])
+
+
+# BDI-II has no sourced remission threshold (clinical-reference §1): remission is "not defined", never a rate
+# counted against 0. IV sessions on days 0, 2, 4, 7, 9, 11; BDI-II at baseline and on day 12.
+BDI = {"N": (30, 0),     # −100 %: a responder (a threshold of 0 would also make N a "remitter")
+       "O": (30, 20),    # −33 %: partial
+       "Q": (20, 8)}     # −60 %: a responder
+
+
+def _bdi_clinic(path) -> Clinic:
+    c = Clinic(str(path))
+    for pid, (base, last) in BDI.items():
+        c.patient(pid)
+        for d in (0, 2, 4, 7, 9, 11):
+            c.session(pid, d)
+        c.score(pid, 0, "BDI2", total=base)
+        c.score(pid, 12, "BDI2", total=last)
+        c.score(pid, 0, "MADRS", items=[3] * 10)                          # 30
+        c.score(pid, 12, "MADRS", items=[1 if pid == "N" else 2] * 10)    # 10 (a remitter) or 20
+    return c
+
+
+@pytest.fixture(scope="module")
+def bdi_store(tmp_path_factory):
+    c = _bdi_clinic(tmp_path_factory.mktemp("bdi") / "bdi.duckdb")
+    yield c
+    c.close()
+
+
+def test_remission_is_not_defined_for_a_scale_without_a_threshold(bdi_store):
+    con = bdi_store.con
+    s = outcomes.summary(con, CFG, "BDI2")
+    assert (s["n_treated"], s["n_evaluable"], s["responders"]) == (3, 3, 2)
+    assert s["remitters"] is None and s["remission_rate"] is None and s["remission_ci95"] is None
+    statuses = outcomes.per_patient(con, CFG, scale="BDI2").set_index("patient_id")["status"].to_dict()
+    assert statuses == {"N": "responder", "O": "partial", "Q": "responder"}
+    tp = outcomes.timepoints(con, CFG, scale="BDI2")
+    assert tp[["remitters", "remission_rate", "remission_low", "remission_high"]].isna().all().all()
+    assert tp.set_index("label").loc["last observation", "responders"] == 2
+    # the same store on MADRS (threshold 10): remission is counted as usual
+    madrs = outcomes.summary(con, CFG, "MADRS")
+    assert (madrs["remitters"], madrs["remission_rate"]) == (1, round(1 / 3, 3))
+
+
+def test_outcome_charts_say_remission_is_not_defined(bdi_store):
+    view = outcomes.page_view(bdi_store.con, CFG, scale="BDI2")
+    assert view["summary"]["remission_rate"] is None
+    bars = view["timepoint_chart"]
+    assert [t["name"] for t in bars["data"]] == ["Response"]          # no remission bars at 0 %
+    assert any("Remission: not defined for BDI-II" in a["text"] for a in bars["layout"]["annotations"])
+    assert "remission not defined" in bars["layout"]["title"]["text"]
+    course = view["trajectory_chart"]["layout"]
+    texts = [a["text"] for a in course["annotations"]]
+    assert any("Remission: not defined for BDI-II" in t for t in texts)
+    assert not any(t.startswith("Remission ≤") for t in texts)
+
+
+def test_outcomes_cli_gives_null_remission_for_bdi2(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    c = _bdi_clinic(tmp_path / "bdi-cli.duckdb")
+    c.close()
+    out = subprocess.run([sys.executable, "-m", "kdash", "outcomes", "--db", c.path, "--scale", "BDI2",
+                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["responders"] == 2
+    assert doc["remitters"] is None and doc["remission_rate"] is None and doc["remission_ci95"] is None
+
+
+def test_patient_status_line_says_remission_is_not_defined_for_bdi2(bdi_store):
+    from kdash import patient, scales
+    rec = patient.record(bdi_store.con, CFG, "N")
+    status, sentence = patient.status_line(rec, scales.SCALES["BDI2"], CFG)
+    assert status == "responder"                                      # BDI-II 0: not a "remitter"
+    assert sentence.endswith("remission not defined for BDI-II"), sentence
+    trend = patient.view(bdi_store.con, CFG, "N", day(20))["trends"]
+    bdi = next(t for t in trend if t["code"] == "BDI2")["trend"]["layout"]
+    assert any("Remission: not defined for BDI-II" in a["text"] for a in bdi["annotations"])
+    madrs = next(t for t in trend if t["code"] == "MADRS")["trend"]["layout"]
+    assert any(a["text"].startswith("Remission ≤ 10") for a in madrs["annotations"])

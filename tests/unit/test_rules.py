@@ -3,6 +3,7 @@ evaluations: Python over one patient's rows (patient page) and SQL over the clin
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from kdash import db, patient, rules, settings
@@ -169,7 +170,60 @@ def test_rule_fires_exactly_at_its_threshold(clinic, i):
 def test_six_iv_infusions_without_response_say_review_the_course(clinic):
     i = next(i for i, c in enumerate(CASES) if c[0] == "6 infusions, no response")
     flag = next(f for f in patient.flags(clinic.con, CFG, f"R{i:03d}") if f.rule == "iv_nonresponse")
-    assert "review the course" in flag.value and "after 6 sessions" in flag.value
+    assert flag.value == "MADRS 30 → 25 (-17%) after infusion 6 — review the course"
+
+
+IV, ESK = "iv_ketamine", "esketamine"
+ESK_28 = [3 * i for i in range(28)]          # esketamine twice weekly-ish: session 8 on day 21, session 9 on day 24
+NONRESPONSE = [  # (id, route, session days, [(day, MADRS)], expected [(rule, day, value)]); baseline on day 0
+    ("IV: no response after infusion 4, response after 6", IV, [0, 2, 4, 6, 8, 10], [(0, 30), (7, 25), (11, 14)],
+     [("iv_nonresponse", 7, "MADRS 30 → 25 (-17%) after infusion 4")]),
+    ("IV: response after infusion 4, lost by infusion 6", IV, [0, 2, 4, 6, 8, 10], [(0, 30), (7, 14), (11, 25)], []),
+    ("IV: no response after infusion 4 nor 6", IV, [0, 2, 4, 6, 8, 10], [(0, 30), (7, 25), (11, 20)],
+     [("iv_nonresponse", 7, "MADRS 30 → 25 (-17%) after infusion 4"),
+      ("iv_nonresponse", 11, "MADRS 30 → 20 (-33%) after infusion 6 — review the course")]),
+    ("IV: the first score after infusion 4 counts, not a later one", IV, [0, 2, 4, 6, 10],
+     [(0, 30), (7, 25), (9, 14)], [("iv_nonresponse", 7, "MADRS 30 → 25 (-17%) after infusion 4")]),
+    ("IV: a score on infusion 5's day counts for infusion 4", IV, [0, 2, 4, 6, 8], [(0, 30), (8, 16)],
+     [("iv_nonresponse", 8, "MADRS 30 → 16 (-47%) after infusion 4")]),
+    ("IV: a score the day after infusion 5 is not the one after infusion 4", IV, [0, 2, 4, 6, 8],
+     [(0, 30), (9, 16)], []),
+    ("IV: infusion 4 the last, scored 7 days after", IV, [0, 2, 4, 6], [(0, 30), (13, 16)],
+     [("iv_nonresponse", 13, "MADRS 30 → 16 (-47%) after infusion 4")]),
+    ("IV: infusion 4 the last, scored 8 days after", IV, [0, 2, 4, 6], [(0, 30), (14, 16)], []),
+    ("IV: a 50 % fall after infusion 4 is a response", IV, [0, 2, 4, 6], [(0, 30), (7, 15)], []),
+    ("esketamine: response at the end of induction, relapse after 28 sessions", ESK, ESK_28,
+     [(0, 30), (22, 14), (82, 25)], []),
+    ("esketamine: no response at the end of induction, response later", ESK, ESK_28, [(0, 30), (22, 25), (82, 10)],
+     [("esketamine_nonresponse", 22, "MADRS 30 → 25 (-17%) after session 8, the end of induction")]),
+    ("esketamine: no score after session 8, only later ones", ESK, ESK_28, [(0, 30), (25, 25), (82, 25)], []),
+    ("esketamine: 8 sessions, scored 7 days after the last", ESK, ESK_28[:8], [(0, 30), (28, 25)],
+     [("esketamine_nonresponse", 28, "MADRS 30 → 25 (-17%) after session 8, the end of induction")]),
+    ("esketamine: 8 sessions, scored 8 days after the last", ESK, ESK_28[:8], [(0, 30), (29, 25)], []),
+]
+
+
+@pytest.mark.parametrize("name, route, sessions, scores, expected", NONRESPONSE, ids=[c[0] for c in NONRESPONSE])
+def test_nonresponse_is_judged_on_the_score_that_counts_for_the_timepoint(tmp_path, name, route, sessions, scores,
+                                                                          expected):
+    """clinical-reference §1 "score after session k" and §4: IV after the 4th infusion (review the course after
+    the 6th), esketamine at the end of induction; both evaluations give the same flags, value text included."""
+    from kdash import flag_log
+    c = Clinic(str(tmp_path / "nonresponse.duckdb"))
+    try:
+        c.patient("NR")
+        for d in sessions:
+            c.session("NR", d, route=route, **({"dose_mg": 84.0, "minutes": 130} if route == ESK else {}))
+        for d, total in scores:
+            c.score("NR", d, "MADRS", items=madrs(total))
+        kinds = ("iv_nonresponse", "esketamine_nonresponse")
+        python = sorted((f.rule, f.day, f.value) for f in patient.flags(c.con, CFG, "NR") if f.rule in kinds)
+        rows = flag_log.open_flags(c.con, CFG, *flag_log.ALL_TIME, ["NR"])
+        sql = sorted((r.rule, pd.Timestamp(r.day).date(), r.value) for r in rows.itertuples() if r.rule in kinds)
+    finally:
+        c.close()
+    assert python == sorted((rule, day(d), value) for rule, d, value in expected)
+    assert sql == python
 
 
 def test_flags_outside_the_window_are_not_open(clinic):
@@ -200,10 +254,16 @@ def test_python_and_sql_agree_on_every_demo_patient(demo_store):
     try:
         sql = rules.clinic_open_flags(con, CFG, today)
         expected = {(p, r, d.date()) for p, r, d in zip(sql.patient_id, sql.rule, sql.day)}
-        got = set()
+        got, got_values = set(), set()
         for (pid,) in con.execute("SELECT patient_id FROM patients").fetchall():
-            got |= {(pid, f.rule, f.day) for f in rules.open_flags(patient.flags(con, CFG, pid), CFG, today)}
+            flags = rules.open_flags(patient.flags(con, CFG, pid), CFG, today)
+            got |= {(pid, f.rule, f.day) for f in flags}
+            got_values |= {(pid, f.rule, f.day, f.value) for f in flags if f.rule.endswith("nonresponse")}
     finally:
         con.close()
     assert len(expected) > 50
     assert got == expected
+    # the non-response flags say the same in both, value text included (scale, baseline → score, timepoint)
+    assert got_values == {(p, r, d.date(), v) for p, r, d, v in zip(sql.patient_id, sql.rule, sql.day, sql.value)
+                          if r.endswith("nonresponse")}
+    assert got_values
