@@ -235,22 +235,25 @@ def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) ->
         title=f"Dissociation and sedation per session (n = {max(len(cadss), len(moaas))})", showlegend=False))
 
 
-SEVERITY_LEVEL = {"mild": 1, "moderate": 2, "severe": 3}
+SEVERITY_LEVEL = {None: 0, "mild": 1, "moderate": 2, "severe": 3}    # 0: the source did not say
 
 
 def side_effect_grid(effects: pd.DataFrame) -> go.Figure:
-    """Side effects by session, shaded by severity."""
+    """Side effects by session, shaded by severity (grey where the record gives none: never shown as mild)."""
     names = sorted(effects["effect"].unique())
     sessions = sorted(effects["session_number"].unique())
     z = [[None] * len(sessions) for _ in names]
     for e in effects.itertuples():
-        z[names.index(e.effect)][sessions.index(e.session_number)] = SEVERITY_LEVEL.get(e.severity, 1)
+        z[names.index(e.effect)][sessions.index(e.session_number)] = \
+            SEVERITY_LEVEL.get(e.severity if isinstance(e.severity, str) else None, 0)
+    steps = [(0, "#BBBBBB"), (1, YELLOW), (2, ORANGE), (3, VERMILLION)]        # one flat colour per level
+    scale = [[max(0.0, min(1.0, (lvl + edge) / 4)), colour] for lvl, colour in steps for edge in (0, 1)]
     fig = Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[n.replace("_", " ") for n in names],
-                               zmin=1, zmax=3, colorscale=[[0, YELLOW], [0.5, ORANGE], [1, VERMILLION]],
-                               colorbar=dict(title="severity", tickvals=[1, 2, 3],
-                                             ticktext=["mild", "moderate", "severe"]),
+                               zmin=-0.5, zmax=3.5, colorscale=scale,
+                               colorbar=dict(title="severity", tickvals=[0, 1, 2, 3],
+                                             ticktext=["not recorded", "mild", "moderate", "severe"]),
                                xgap=2, ygap=2, hovertemplate="%{y}, session %{x}<extra></extra>"),
-                    layout=dict(template="kdash", height=140 + 26 * len(names)))
+                    layout=dict(template="kdash", height=max(240, 140 + 26 * len(names))))
     fig.update_layout(title=f"Side effects by session (n = {len(effects)} reports)", xaxis_title="Session")
     return fig
 

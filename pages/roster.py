@@ -47,7 +47,7 @@ st.dataframe(
         "latest": st.column_config.TextColumn(f"Latest {scale}"),
         "change": st.column_config.TextColumn("Change", help="Latest against baseline; negative is a fall"),
         "status": "Status", "flags": st.column_config.TextColumn("Open flags", width="medium"),
-        "next_session": st.column_config.DatetimeColumn("Next session", format="ddd D MMM HH:mm"),
+        "next_session": st.column_config.TextColumn("Next session"),
         "clinician": "Clinician",
     })
 st.download_button("Download this page as CSV", table.to_csv(index=False), "roster.csv", "text/csv")
