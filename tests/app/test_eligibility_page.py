@@ -39,7 +39,8 @@ def test_checklist_shows_verdict_groups_and_trials(app_env):
     assert not at.exception
     banner = [m.value for m in at.success] + [m.value for m in at.warning] + [m.value for m in at.error]
     assert any(("Eligible" in b or "Needs review" in b or "Not eligible" in b) and " met," in b for b in banner)
-    assert [h.value for h in at.subheader][:4] == list(eligibility.GROUPS)
+    assert "ID P000002" in at.subheader[0].value and "born " in at.subheader[0].value   # two identifiers
+    assert [h.value for h in at.subheader][1:5] == list(eligibility.GROUPS)
     assert any("Treatment-resistant" in m.value for m in at.markdown)
     assert "counts as failed adequate trial" in at.dataframe[0].value.columns
 
