@@ -66,8 +66,9 @@ FILE_ORDER = list(COLUMNS)
 MINIMAL_EXTRA = {"assessments.csv": ["total"], "vitals.csv": ["session_id", "minute"]}
 
 SCREENING_ITEMS = (
-    "aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage", "ketamine_hypersensitivity",
-    "pregnancy", "psychosis_current", "psychotic_disorder_history", "substance_use_disorder_3m", "ketamine_or_pcp_misuse",
+    "aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage",
+    "ketamine_hypersensitivity", "pregnancy", "psychosis_current", "psychotic_disorder_history",
+    "substance_use_disorder_3m", "ketamine_or_pcp_misuse",
     "unstable_cardiovascular", "sleep_apnea_untreated", "seizures_unexplained", "raised_intracranial_pressure",
     "hepatic_impairment_moderate", "hepatic_impairment_severe", "cystitis", "cognitive_impairment", "ecg_done",
     "liver_kidney_tests_done", "stop_bang_done", "pregnancy_test_done", "consent_signed", "rems_enrolled")
@@ -83,8 +84,8 @@ DRUGS = ("sertraline", "Sertraline", "fluoxetine", "escitalopram", "citalopram",
 
 GIVEN = ("Anna", "Zoë", "José", "Łukasz", "Siobhán", "Mai", "Ørjan", "Nnamdi", "Fatima", "Björk", "Chloé", "Wei",
          "Ана", "Jean-Luc", "D'Arcy", "Sam")
-FAMILY = ("García Márquez", "Müller", "O'Brien", "Nguyễn", "Søndergaard", "Smith-Jones", "Ivanova", "van der Berg",
-          "Ó Súilleabháin", "Kowalczyk", "Dąbrowski", "Lee", "Al-Hassan", "Núñez, Jr.")
+FAMILY = ("García Márquez", "Müller", "O'Brien", "Nguyễn", "Søndergaard", "Smith-Jones", "Ivanova",
+          "van der Berg", "Ó Súilleabháin", "Kowalczyk", "Dąbrowski", "Lee", "Al-Hassan", "Núñez, Jr.")
 CLINICIANS = ("Dr Ahmed", "Dr Müller-Lüdenscheidt", "N. O'Connor & team", "Dr Søren Kierkegaard", "Dr Chen")
 CHAIRS = ("Chair 1", "Chair 2", "Chair 3", "Sessel Ü", "Room 2 & 3", "#4")
 NOTES = ("felt floaty, settled by 60 min", "nausea, \"mild\", ondansetron given", "Übelkeit; besser nach 30 min",
@@ -205,7 +206,8 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
         weight = r.randint(48, 135)
         clinician = r.choice(CLINICIANS)
         # sessions: induction twice weekly, then maintenance every one to four weeks; the last one no later than today
-        gaps = [0] + [r.randint(2, 4) if i < INDUCTION[p.route] else r.randint(7, 28) for i in range(1, p.n_sessions)]
+        every = r.choice([(7, 28), (7, 28), (21, 60)])          # maintenance: weekly to monthly, or a long course
+        gaps = [0] + [r.randint(2, 4) if i < INDUCTION[p.route] else r.randint(*every) for i in range(1, p.n_sessions)]
         span = sum(gaps)
         first = today - dt.timedelta(days=max(p.first_ago, span + 1))      # the last session yesterday at the latest
         referral = first - dt.timedelta(days=r.randint(14, 120)) if p.n_sessions else \
@@ -225,7 +227,8 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
             c.add("antidepressant_trials.csv", {
                 "patient_id": p.pid, "drug": drug, "dose_mg_per_day": r.choice(["20", "50", "75", "150", "225", "12.5",
                                                                                  "300"]),
-                "start_date": start.isoformat(), "end_date": "" if outcome == "ongoing" else min(end, today).isoformat(),
+                "start_date": start.isoformat(),
+                "end_date": "" if outcome == "ongoing" else min(end, today).isoformat(),
                 "outcome": outcome, "current_episode": r.choice(["true", "true", "false"])})
         items = r.sample(SCREENING_ITEMS, r.randint(0, 8))
         if r.random() < 0.4:
@@ -306,12 +309,11 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
 
         # scores: a baseline before treatment, then after sessions; CADSS and MOAA/S at sessions
         taken: set[tuple[dt.date, str]] = set()
-        trend = r.choice([-0.6, -0.4, -0.2, 0.0, 0.15])          # responder … worsening
+        trend = r.choice([-0.6, -0.4, -0.2, 0.0, 0.15, 0.35])    # responder … worsening
         sev = r.uniform(0.35, 0.8)
-        suicide_left = 1 if p.suicidal else 0
+        suicide_left = {"MADRS", "PHQ9", "HAMD17", "QIDS_SR16"} if p.suicidal else set()   # once per scale
 
         def score(code: str, on: dt.date, frac: float, sid: str = "") -> None:
-            nonlocal suicide_left
             if (on, code) in taken or on > today:
                 return
             taken.add((on, code))
@@ -319,8 +321,9 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
             sc = scales.SCALES[code]
             if sc.suicide_item and code in ("MADRS", "PHQ9", "HAMD17", "QIDS_SR16"):
                 low = {"MADRS": 4, "PHQ9": 1, "HAMD17": 2, "QIDS_SR16": 1}[code]
-                if suicide_left and r.random() < 0.5:
-                    suicide, suicide_left = r.randint(low, sc.item_max), suicide_left - 1
+                if code in suicide_left and r.random() < 0.5:
+                    suicide = r.randint(low, sc.item_max)
+                    suicide_left.discard(code)
                 elif r.random() < 0.7:
                     suicide = r.randint(0, low - 1)
             with_items = r.random() < p.with_items
@@ -351,12 +354,18 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
     return c
 
 
-def _blank(r: random.Random, name: str, row: dict, chance: float) -> dict:
-    """Random blanks in every optional column, keeping each row within the contract's row rules."""
+def _blanks(r: random.Random, name: str, rows: list[dict], chance: float) -> list[dict]:
+    """Random blanks in every optional column (each column blank in one row at least, where a row can lose it)."""
+    sure = {col: r.randrange(len(rows)) for col in COLUMNS[name][0]} if rows else {}
+    return [_blank(r, name, row, chance, {c for c, k in sure.items() if k == i}) for i, row in enumerate(rows)]
+
+
+def _blank(r: random.Random, name: str, row: dict, chance: float, sure: set[str] = frozenset()) -> dict:
+    """Random blanks in the optional columns of one row (those in sure for certain), within the row rules."""
     required = set(COLUMNS[name][1])
     out = dict(row)
     for col in row:
-        if col in required or r.random() >= chance:
+        if col in required or (col not in sure and r.random() >= chance):
             continue
         if name == "vitals.csv" and col in ("session_id", "minute", "patient_id", "measured_at"):
             in_session = row["session_id"] and row["minute"]
@@ -382,7 +391,7 @@ def _write_csv(r: random.Random, name: str, columns: list[str], rows: list[dict]
     return ("\ufeff" + text) if r.random() < 0.1 else text          # a BOM tolerated
 
 
-SHAPES = ("minimal", "all", "blanks")
+SHAPES = ("blanks", "minimal", "all")
 
 
 @st.composite
@@ -417,7 +426,7 @@ def csv_folders(draw, min_patients: int = 1, max_patients: int = 6, max_sessions
         rows = clinic.rows.get(name, [])
         rows = _fit(name, rows, cols, present)
         if shapes[name] == "blanks":
-            rows = [_blank(r, name, row, chance) for row in rows]
+            rows = _blanks(r, name, rows, chance)
         files[name] = _write_csv(r, name, cols, rows)
     return files
 
@@ -479,7 +488,8 @@ def describe(files: dict[str, str]) -> str:
     parts = []
     for name, text in files.items():
         lines = text.lstrip("\ufeff").splitlines()
-        parts.append(f"{name}: {len(list(csv.reader(io.StringIO(text)))) - 1} rows, header {lines[0] if lines else ''!r}")
+        n = len(list(csv.reader(io.StringIO(text)))) - 1
+        parts.append(f"{name}: {n} rows, header {lines[0] if lines else ''!r}")
     return "\n".join(parts)
 
 
@@ -725,7 +735,8 @@ def store_patients(store_path: str) -> list[tuple[str, str]]:
         con.close()
 
 
-def page_problems(store_path, patient_ids=None, roles=None, patient_pages=None, table_nulls: bool | None = None) -> list[str]:
+def page_problems(store_path, patient_ids=None, roles=None, patient_pages=None,
+                  table_nulls: bool | None = None) -> list[str]:
     """Every problem a user would see: every page as every role that may open it, then (as a clinician) the
     patient, eligibility, case-conference and record-session pages of every patient (or of patient_ids).
     Each problem reads "<page> [as <role>] [patient <id>]: <what>".
