@@ -8,7 +8,6 @@ import duckdb
 import pandas as pd
 
 from kdash import db, flag_log, ids, outcomes, rules
-from kdash.display import DASH
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
@@ -83,14 +82,13 @@ def display(rows: pd.DataFrame) -> pd.DataFrame:
     """The roster page's table: a link per patient, numbers as text with a dash when missing."""
     return pd.DataFrame({
         "open": [ids.link("patient", "patient_id", p) for p in rows["patient_id"]],
-        "name": rows["name"].fillna(DASH),
+        "name": rows["name"],
         "flags": [flag_text(u, r) for u, r in zip(rows["urgency"], rows["rules"])],
         "status": rows["status"],
         "baseline": rows["baseline"].map(_shown),
         "latest": rows["latest"].map(_shown),
         "change": rows["pct_change"].map(lambda x: _shown(None if pd.isna(x) else -100 * x, "{:+.0f} %")),
         "route": rows["route"].map(lambda r: ROUTE_NAMES.get(r, "—")),
-        "phase": rows["phase"].fillna(DASH), "sessions": rows["sessions"],
-        "next_session": [DASH if pd.isna(t) else f"{pd.Timestamp(t):%a %d %b %H:%M}" for t in rows["next_session"]],
-        "clinician": rows["clinician"].fillna(DASH),
+        "phase": rows["phase"], "sessions": rows["sessions"], "next_session": rows["next_session"],
+        "clinician": rows["clinician"],
     })

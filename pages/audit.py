@@ -30,7 +30,7 @@ filters = dict(username=username or None, action=action, patient_id=pid or None,
 con = ui.connection_for("audit_view.search")
 rows = audit_view.search(con, ui.clinic_settings(), **filters)
 st.caption(f"{len(rows):,} most recent matching rows shown (of {audit_view.total(con, None):,} in the log).")
-st.dataframe(rows, hide_index=True, width="stretch")
+st.dataframe(rows, hide_index=True, width="stretch", placeholder="—")
 
 
 def full_csv() -> bytes:

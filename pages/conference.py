@@ -83,4 +83,4 @@ for f in pack.figures:
 
 for t in pack.tables:
     with st.expander(t.title):
-        st.dataframe(t.df, hide_index=True, width="stretch")
+        st.dataframe(t.df, hide_index=True, width="stretch", placeholder="—")

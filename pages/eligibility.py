@@ -4,7 +4,7 @@ clinician's sign-off or override; with the list of referred patients awaiting a 
 import pandas as pd
 import streamlit as st
 
-from kdash import decisions, display, eligibility, ids, patient, roster, ui
+from kdash import decisions, eligibility, ids, patient, roster, ui
 
 ui.require_app_frame()
 
@@ -66,7 +66,7 @@ if pid:
     if trials.empty:
         st.caption("No antidepressant trial on file.")
     else:
-        st.dataframe(display.blanks_as_dash(trials), hide_index=True, width="stretch")
+        st.dataframe(trials, hide_index=True, width="stretch", placeholder="—")
         st.caption(f"Adequate: at or above the minimum dose (clinic-editable defaults) for at least "
                    f"{cfg['eligibility']['adequate_weeks']} weeks in the current episode; failed: no or partial "
                    "response. Intolerance is shown, not counted as a failure of efficacy.")
@@ -103,9 +103,9 @@ else:
                "treated and without a decision (oldest referral first; at most 100 shown).")
     table = pd.DataFrame({
         "open": [ids.link("eligibility", "patient_id", p) for p in waiting["patient_id"]],
-        "name": waiting["name"].fillna(display.DASH), "referred": waiting["referral_date"], "route": waiting["route"].map(roster.ROUTE_NAMES),
+        "name": waiting["name"].fillna("—"), "referred": waiting["referral_date"], "route": waiting["route"].map(roster.ROUTE_NAMES),
         "verdict": waiting["verdict"].map(VERDICT), "to check": waiting["to_check"],
-        "clinician": waiting["clinician"].fillna(display.DASH)})
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "clinician": waiting["clinician"].fillna("—")})
+    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
         "open": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)"),
         "referred": st.column_config.DateColumn("Referred")})

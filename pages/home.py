@@ -38,14 +38,14 @@ with left:
     weekly = ui.fetch("clinic.sessions_per_week", today=today, weeks=12)
     ui.chart(charts.sessions_per_week(weekly))
     with st.expander("Numbers behind the chart"):
-        st.dataframe(weekly, hide_index=True, width="stretch")
+        st.dataframe(weekly, hide_index=True, width="stretch", placeholder="—")
 with right:
     st.subheader("Safety flags, last 30 days")
     rows = sorted(glance["flag_rules"], key=lambda r: rules.SEVERITY_ORDER[r["severity"]])
     table = [{"Rule": rules.RULES[r["rule"]].title, "Severity": r["severity"], "Patients": r["patients"]}
              for r in rows]
     if table:
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", placeholder="—")
     else:
         st.success("No safety rule fired in the last 30 days.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")

@@ -42,7 +42,7 @@ try:
     st.subheader("What the files hold")
     st.dataframe(pd.DataFrame({"table": list(found), "rows read": list(found.values()),
                                "new (would be added)": [report.written.get(t, 0) for t in found]}),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", placeholder="—")
     if report.skipped:
         st.caption("Skipped (not used by kdash): " + ", ".join(f"{n} {k}" for k, n in report.skipped.items()))
     for w in report.warnings:
@@ -50,7 +50,7 @@ try:
     if report.problems:
         st.error(f"{len(report.problems)} problem(s) found" + ("; these rows will be left out." if skip else
                  "; nothing can be imported until they are fixed (or tick the box above)."), icon=":material/error:")
-        st.dataframe(pd.DataFrame({"problem": report.problems}), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame({"problem": report.problems}), hide_index=True, width="stretch", placeholder="—")
     ready = not report.problems or skip
     if st.button("Import", type="primary", disabled=not ready or not sum(report.written.values())):
         done = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, into_demo=into_demo)

@@ -45,14 +45,14 @@ points = v["points"]
 table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
                 "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
 with st.expander("Numbers behind the chart"):
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
         c: st.column_config.NumberColumn(format="percent") for c in table.columns if c.endswith(("rate", "low", "high"))})
     st.download_button("Download CSV", table.to_csv(index=False), "outcomes-timepoints.csv", "text/csv")
 
 st.header("Course of scores", divider="gray")
 ui.chart(v["trajectory_chart"])
 with st.expander("Numbers behind the chart"):
-    st.dataframe(v["means"], hide_index=True, width="stretch")
+    st.dataframe(v["means"], hide_index=True, width="stretch", placeholder="—")
 
 left, right = st.columns(2)
 if v["waterfall_chart"]:
@@ -64,7 +64,7 @@ unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions")
 if v["km_charts"][unit]:
     ui.chart(v["km_charts"][unit])
     st.caption(f"Number at risk (still followed, not yet responded or censored) at {unit}:")
-    st.dataframe(v["at_risk"][unit], width="stretch")
+    st.dataframe(v["at_risk"][unit], width="stretch", placeholder="—")
 else:
     st.caption("No response in this cohort yet.")
 
@@ -79,4 +79,4 @@ for column in ("response", "remission"):
     side_by_side[column] = side_by_side[column].map(lambda x: "—" if pd.isna(x) else f"{x:.1%}")
 if summary["remission_rate"] is None:
     side_by_side.loc[0, "remission"] = "not defined"
-st.dataframe(side_by_side, hide_index=True, width="stretch")
+st.dataframe(side_by_side, hide_index=True, width="stretch", placeholder="—")

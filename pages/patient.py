@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import display, ids, patient, roster, rules, ui
+from kdash import ids, patient, roster, rules, ui
 from kdash.sections import Failed
 
 ui.require_app_frame()
@@ -120,7 +120,7 @@ else:
         ui.chart(t["trend"])
         st.markdown(f"**{t['sentence']}**")
         with st.expander("Numbers behind the chart"):
-            st.dataframe(display.blanks_as_dash(t["table"]), hide_index=True, width="stretch")
+            st.dataframe(t["table"], hide_index=True, width="stretch", placeholder="—")
             st.download_button("Download CSV", t["table"].to_csv(index=False), f"{pid}-{code}.csv", "text/csv")
         if t["items"]:
             ui.chart(t["items"])
@@ -138,7 +138,7 @@ else:
         if safety["bp_chart"]:
             ui.chart(safety["bp_chart"])
             with st.expander("Numbers behind the chart"):
-                st.dataframe(display.blanks_as_dash(safety["bp"]), hide_index=True, width="stretch")
+                st.dataframe(safety["bp"], hide_index=True, width="stretch", placeholder="—")
                 st.download_button("Download CSV", safety["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
         else:
             st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
@@ -147,8 +147,8 @@ else:
         if safety["effects_chart"]:
             ui.chart(safety["effects_chart"])
             with st.expander("Side effects, session by session"):
-                st.dataframe(display.blanks_as_dash(safety["effects"]), hide_index=True, width="stretch")
+                st.dataframe(safety["effects"], hide_index=True, width="stretch", placeholder="—")
         else:
             st.caption("No side effects recorded.")
 with st.expander(f"All bookings ({len(v['sessions'])})"):
-    st.dataframe(display.blanks_as_dash(v["sessions"]), hide_index=True, width="stretch")
+    st.dataframe(v["sessions"], hide_index=True, width="stretch", placeholder="—")

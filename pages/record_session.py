@@ -105,7 +105,7 @@ start_vitals = st.session_state.get("rec_vitals_start")
 if start_vitals is None:
     start_vitals = pd.DataFrame({"minute": [-5, 40, discharge]})
 start_vitals = start_vitals.reindex(columns=["minute", "systolic", "diastolic", "heart_rate", "spo2"]).astype("Int64")
-vitals = st.data_editor(start_vitals, num_rows="dynamic", hide_index=True, width="stretch",
+vitals = st.data_editor(start_vitals, num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
                         key=f"vitals-{st.session_state.get('rec_editing') or 'new'}")
 problem(*[k for k in errors if k.startswith("vitals:")])
 

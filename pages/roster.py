@@ -39,7 +39,7 @@ st.caption(f"{total:,} patients match · showing {len(rows)} (page {page_no} of 
 
 table = roster.display(rows)
 st.dataframe(
-    table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 1800),
+    table, hide_index=True, width="stretch", placeholder="—", height=min(38 + 35 * len(table), 1800),
     column_config={
         "open": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)", width="small"),
         "name": "Name", "route": "Route", "phase": "Phase", "sessions": st.column_config.NumberColumn("Sessions"),
@@ -47,7 +47,7 @@ st.dataframe(
         "latest": st.column_config.TextColumn(f"Latest {scale}"),
         "change": st.column_config.TextColumn("Change", help="Latest against baseline; negative is a fall"),
         "status": "Status", "flags": st.column_config.TextColumn("Open flags", width="medium"),
-        "next_session": st.column_config.TextColumn("Next session"),
+        "next_session": st.column_config.DatetimeColumn("Next session", format="ddd D MMM HH:mm"),
         "clinician": "Clinician",
     })
 st.download_button("Download this page as CSV", table.to_csv(index=False), "roster.csv", "text/csv")

@@ -1,5 +1,6 @@
 """Side effects: how often, for whom, at which dose, and whether they fade; beside the trial rates (§6)."""
 
+import pandas as pd
 import streamlit as st
 
 from kdash import side_effects, ui
@@ -31,7 +32,7 @@ table = overall[["effect", "patients", "n_patients", "per_patient", "per_patient
                  "sessions", "n_sessions", "per_session", "per_session_low", "per_session_high",
                  "mild", "moderate", "severe"]].merge(side_effects.TRIAL_RATES, on="effect", how="left")
 with st.expander("Numbers behind the chart"):
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
         c: st.column_config.NumberColumn(format="percent") for c in table.columns if c.startswith("per_")})
     st.download_button("Download CSV", table.to_csv(index=False), "side-effects.csv", "text/csv")
 
@@ -47,9 +48,9 @@ st.header("Blood pressure, dissociation and sedation", divider="gray")
 events = v["events"]
 cols = st.columns(len(events))
 for col, e in zip(cols, events.itertuples()):
-    col.metric(e.event, "n/a" if e.per_session is None else f"{e.per_session:.1%} of sessions",
+    col.metric(e.event, "n/a" if pd.isna(e.per_session) else f"{e.per_session:.1%} of sessions",
                f"{e.patients:,} of {e.n_patients:,} patients ({e.per_patient:.0%})" if e.n_patients else "no readings",
                delta_color="off", delta_arrow="off")
 with st.expander("Numbers behind these figures"):
-    st.dataframe(events, hide_index=True, width="stretch", column_config={
+    st.dataframe(events, hide_index=True, width="stretch", placeholder="—", column_config={
         c: st.column_config.NumberColumn(format="percent") for c in events.columns if c.startswith("per_")})

@@ -91,7 +91,7 @@ if figs["lead_times"]:
     ui.chart(figs["lead_times"], left)
 waiting = v["waiting"]
 right.subheader("Waiting list now")
-right.dataframe(waiting, hide_index=True, width="stretch",
+right.dataframe(waiting, hide_index=True, width="stretch", placeholder="—",
                 column_config={"stage": "Stage", "patients": st.column_config.NumberColumn("Patients", width="small"),
                                "median_days_waiting": st.column_config.NumberColumn(
                                    "Waited", format="%.0f d", width="small", help="Median days since referral")})

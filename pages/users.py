@@ -15,7 +15,7 @@ st.caption("Local kdash accounts. Passwords are stored as argon2 hashes; an acco
 
 con = ui.connection_for("users.listing")
 accounts = users.listing(con)
-st.dataframe(accounts, hide_index=True, width="stretch")
+st.dataframe(accounts, hide_index=True, width="stretch", placeholder="—")
 
 
 def done(message: str) -> None:

@@ -753,10 +753,10 @@ def page_problems(store_path, patient_ids=None, roles=None, patient_pages=None,
     Each problem reads "<page> [as <role>] [patient <id>]: <what>".
 
     table_nulls: also count a table's empty cells, which st.dataframe draws as a grey "None" unless the page gives
-    it a placeholder (default: KDASH_REALSHAPE_TABLE_NULLS=1; off, since the demo's tables show them too)."""
+    it a placeholder (on by default: every kdash table gives one; KDASH_REALSHAPE_TABLE_NULLS=0 turns it off)."""
     from kdash import access
     if table_nulls is None:
-        table_nulls = os.environ.get("KDASH_REALSHAPE_TABLE_NULLS") == "1"
+        table_nulls = os.environ.get("KDASH_REALSHAPE_TABLE_NULLS", "1") == "1"
     store_path = str(store_path)
     everyone = store_patients(store_path)
     case_of = dict(everyone)

@@ -11,7 +11,7 @@
 KDASH_REALSHAPE_EXAMPLES sets the number of generated folders (default 12: about 75 s on two cores when they
 pass; a failure stops at the first failing folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
 kind of problem at the end; KDASH_REALSHAPE_SHRINK=1 lets hypothesis shrink a failing folder to a smaller one (slow:
-each step imports and renders a store); KDASH_REALSHAPE_TABLE_NULLS=1 counts table cells drawn as "None" too. A
+each step imports and renders a store); KDASH_REALSHAPE_TABLE_NULLS=0 stops counting table cells drawn as "None". A
 failing folder is kept on disk; its path is in the failure message.
 """
 
