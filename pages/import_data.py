@@ -25,7 +25,7 @@ into_demo = False
 if ui.is_demo_store():
     st.warning("This is the synthetic demo store. A clinic's own data belongs in a store of its own, made on the "
                "server with `python -m kdash init --db PATH`.", icon=":material/science:")
-    into_demo = st.checkbox("Import into this demo store anyway, as a trial (it stays marked as synthetic demo data)")
+    into_demo = st.checkbox("Import into this demo store anyway, as a trial (the store stays marked as a demo)")
 if not files:
     st.info("Choose files to see what they would add.", icon=":material/upload_file:")
     st.stop()
