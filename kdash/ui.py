@@ -262,6 +262,26 @@ def failed(marker) -> None:
              icon=":material/report:")
 
 
+def patient_choice(page: str, help: str | None = None) -> str:
+    """The patient ID this page shows, as typed (stripped). The box has a stable key and is driven from session
+    state, never from `value=` (a changing value makes a new widget, which dropped what was typed); the URL's
+    patient_id follows the box, and a link or the back button that changes the URL sets the box."""
+    key, url_key = f"patient_choice_{page}", f"patient_choice_{page}_url"
+    given = st.query_params.get("patient_id", "")
+    if st.session_state.get(url_key) != given:          # first visit, a link, or the browser's back button
+        st.session_state[key] = given
+        st.session_state[url_key] = given
+    typed = st.text_input("Patient ID", key=key, max_chars=200, placeholder="e.g. P000123", help=help)
+    pid = typed.strip()
+    if pid != given:
+        if pid:
+            st.query_params["patient_id"] = pid
+        else:
+            st.query_params.pop("patient_id", None)
+        st.session_state[url_key] = pid
+    return pid
+
+
 def percent(x: float | None, digits: int = 0) -> str:
     return "n/a" if x is None else f"{x:.{digits}%}"
 

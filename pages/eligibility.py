@@ -18,9 +18,9 @@ st.title("Eligibility")
 st.caption("Computed from the record by the rules of clinical-reference §2; every item shows its evidence and "
            "source. Thresholds and the minimum-dose table are clinic-editable defaults, not a guideline.")
 
-given = st.query_params.get("patient_id", "")
 left, right = st.columns([2, 1])
-pid = left.text_input("Patient ID", value=given, max_chars=200, placeholder="e.g. P000123").strip()
+with left:
+    pid = ui.patient_choice("eligibility")
 
 if pid:
     problem = patient.id_problem(pid)
@@ -37,8 +37,6 @@ if pid:
                                     format_func=roster.ROUTE_NAMES.get) or default_route
     result = found[0] if route == default_route else \
         ui.fetch("eligibility.checklist_for", today=today, patient_ids=(pid,), route=route)[0]
-    if given != pid:
-        st.query_params["patient_id"] = pid
     ui.audit_view("view_eligibility", pid)
 
     counts = pd.Series([i["status"] for i in result["items"]]).value_counts().to_dict()

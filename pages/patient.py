@@ -12,10 +12,7 @@ today = ui.today()
 cfg = ui.clinic_settings()
 
 st.title("Patient progress")
-given = st.query_params.get("patient_id")
-typed = st.text_input("Patient ID", value=given or "", max_chars=200, placeholder="e.g. P000123",
-                      help="Open a patient from the Patients list, or type the ID.")
-pid = typed.strip()
+pid = ui.patient_choice("patient", help="Open a patient from the Patients list, or type the ID.")
 if not pid:
     st.info("Choose a patient on the Patients page, or type an ID above.", icon=":material/person_search:")
     st.stop()
@@ -28,8 +25,6 @@ v = ui.fetch("patient.view", patient_id=pid, today=today, by=by)
 if v is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
-if given != pid:
-    st.query_params["patient_id"] = pid
 ui.audit_view("view_patient", pid)
 h, open_now, window = v["header"], v["open"], cfg["safety"]["flag_window_days"]
 

@@ -22,7 +22,7 @@ def problem(*keys: str) -> None:
 
 
 st.title("Record a session")
-pid = st.text_input("Patient ID", value=st.query_params.get("patient_id", ""), max_chars=200).strip()
+pid = ui.patient_choice("record_session")
 problem("patient_id")
 if not pid:
     st.info("Type the patient's ID (or open this page from the patient's page).", icon=":material/person_search:")
