@@ -166,3 +166,23 @@ def test_the_server_log_holds_no_patient_names_or_ids(browser, tmp_path):
     log = (tmp_path / "log.server.log").read_text()
     secrets = [x for row in people for x in row if x] + ["a wrong secret password", "kdash-demo-2026"]
     assert [s for s in secrets if s in log] == []
+
+
+@pytest.mark.parametrize("path", ["patient", "eligibility", "record_session"])
+def test_typing_five_patients_in_a_row_shows_each_typed_patient(page, server, path):
+    """Type an ID, press Enter, check the header; five times, as a clinician moves through a list (the box used
+    to snap back to the previous ID every second time)."""
+    open_as(page, f"{server}/{path}")
+    box = page.get_by_role("textbox", name="Patient ID")
+    for pid in ["P000003", "P000010", "P000004", "P000021", "P000007"]:
+        box.fill(pid)
+        box.press("Enter")
+        wait_for_app(page)
+        expect(page.locator("h3").first).to_contain_text(f"ID {pid}", timeout=30_000)
+        expect(box).to_have_value(pid)
+        assert f"patient_id={pid}" in page.url
+    page.go_back()                                   # the browser's back button: the previous patient again
+    wait_for_app(page)
+    expect(page.locator("h3").first).to_contain_text("ID P000021", timeout=30_000)
+    expect(box).to_have_value("P000021")
+    assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []
