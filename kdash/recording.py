@@ -62,19 +62,9 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
     elif e.end <= e.start:
         errors["times"] = "the session must end after it starts"
     for i, v in enumerate(e.vitals, start=1):
-        try:
-            minute = _whole(str(v.get("minute") if v.get("minute") is not None else ""), "minute", -240, 1440)
-            sys_ = _whole(str(v.get("systolic") if v.get("systolic") is not None else ""), "systolic", 40, 300)
-            dia = _whole(str(v.get("diastolic") if v.get("diastolic") is not None else ""), "diastolic", 20, 200)
-            if minute is None or sys_ is None or dia is None:
-                raise RowError("minute, systolic and diastolic are all needed")
-            if dia >= sys_:
-                raise RowError(f"diastolic {dia} is not below systolic {sys_}")
-            for name, low, high in (("heart_rate", 20, 250), ("spo2", 50, 100)):
-                if v.get(name) is not None:
-                    _whole(str(v[name]), name, low, high)
-        except RowError as exc:
-            errors[f"vitals:{i}"] = f"reading {i}: {exc}"
+        problems = _reading_problems(v)
+        if problems:
+            errors[f"vitals:{i}"] = f"reading {i}: " + "; ".join(problems)
     for code, text in e.scores.items():
         if not (text or "").strip():
             continue
@@ -96,6 +86,31 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
         elif s.get("severity") not in ("mild", "moderate", "severe"):
             errors[f"effect:{i}"] = f"{s['effect']}: severity must be mild, moderate or severe"
     return errors
+
+
+# What a cuff can plausibly read on a person in a treatment chair; outside it, a typing slip is likelier than a
+# reading (checked value by value, so 400/20 names both numbers).
+PLAUSIBLE = {"minute": (-240, 1440), "systolic": (60, 260), "diastolic": (30, 160), "heart_rate": (20, 250),
+             "spo2": (50, 100)}
+
+
+def _reading_problems(v: dict) -> list[str]:
+    """Every problem of one vitals row, each value checked against its plausible range."""
+    problems, values = [], {}
+    for name, (low, high) in PLAUSIBLE.items():
+        raw = v.get(name)
+        if raw is None:
+            continue
+        try:
+            values[name] = _whole(str(raw), name, low, high)
+        except RowError as exc:
+            problems.append(str(exc))
+    missing = [n for n in ("minute", "systolic", "diastolic") if v.get(n) is None]
+    if missing:
+        problems.append(f"{', '.join(missing)} missing (minute, systolic and diastolic are all needed)")
+    if "systolic" in values and "diastolic" in values and values["diastolic"] >= values["systolic"]:
+        problems.append(f"diastolic {values['diastolic']} is not below systolic {values['systolic']}")
+    return problems
 
 
 def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | None = None,

@@ -2,6 +2,7 @@
 saved in one transaction; the patient's new safety flags shown at once."""
 
 import datetime as dt
+import uuid
 
 import pandas as pd
 import streamlit as st
@@ -66,9 +67,20 @@ with st.expander("Edit or delete an earlier session of this patient"):
                 st.session_state[f"sev-{e['effect']}"] = e["severity"]
             st.rerun()
         if right.button("Delete this session", type="secondary"):
-            recording.delete(ui.connection_for("recording.delete"), cfg, chosen_sid)
-            ui.clear_caches()
-            st.success(f"Deleted {labels[chosen_sid]}; the audit log keeps what it held.", icon=":material/delete:")
+            st.session_state["rec_delete"] = chosen_sid          # asked first: nothing is deleted on one click
+        if st.session_state.get("rec_delete") == chosen_sid:
+            st.warning(f"Delete the session of {labels[chosen_sid]} for {patient.plain(pid)}? Its vitals, scores and "
+                       "side effects go with it (the audit log keeps a copy).", icon=":material/delete_forever:")
+            yes, no = st.columns(2)
+            if yes.button("Yes, delete it", type="primary", key="rec_delete_yes"):
+                me = ui.user()
+                recording.delete(ui.connection_for("recording.delete"), cfg, chosen_sid, username=me["name"])
+                st.session_state.pop("rec_delete", None)
+                ui.clear_caches()
+                st.success(f"Deleted {labels[chosen_sid]}; the audit log keeps what it held.", icon=":material/delete:")
+            if no.button("Keep it", key="rec_delete_no"):
+                st.session_state.pop("rec_delete", None)
+                st.rerun()
 editing = st.session_state.get("rec_editing")
 if editing:
     st.info(f"Editing session {editing}: saving replaces it (its earlier version stays in the audit log).",
@@ -135,7 +147,10 @@ for i, effect in enumerate(chosen, start=1):
     effects.append({"effect": effect, "severity": severity})
     problem(f"effect:{i}")
 
-if st.button("Save session", type="primary"):
+# One save per filled-in form: the button's token is spent by the first save, so a second press (or a double
+# click that reaches the server twice) cannot record the session again; a saved form is cleared.
+token = st.session_state.setdefault("rec_token", uuid.uuid4().hex)
+if st.button("Save session", type="primary") and st.session_state.get("rec_spent") != token:
     rows = [r for r in vitals.to_dict("records") if any(pd.notna(r[k]) for k in ("systolic", "diastolic"))]
     entry = recording.Entry(
         patient_id=pid, day=day, route=route, phase=phase, weight_kg=weight, dose_mg=dose, chair=chair,
@@ -146,8 +161,14 @@ if st.button("Save session", type="primary"):
     st.session_state["record_errors"] = found
     if found:
         st.rerun()
-    sid = recording.save(ui.connection_for("recording.save"), cfg, entry, replaces=st.session_state.pop("rec_editing", None))
+    st.session_state["rec_spent"] = token
+    sid = recording.save(ui.connection_for("recording.save"), cfg, entry, replaces=st.session_state.pop("rec_editing", None),
+                         username=ui.user()["name"])
     ui.clear_caches()
+    for key in [k for k in st.session_state if str(k).startswith(("rec_", "score-", "sev-", "vitals-"))
+                and k not in ("rec_token", "rec_spent")]:
+        del st.session_state[key]                 # a fresh, empty form for the next session …
+    st.session_state["rec_token"] = uuid.uuid4().hex        # … with a token of its own
     st.session_state["record_saved"] = (sid, pid, day)
     st.rerun()
 
@@ -156,10 +177,17 @@ if saved and saved[1] == pid:
     sid, _, saved_day = saved
     st.success(f"Saved session {sid} for {saved_day:%Y-%m-%d}.", icon=":material/task_alt:")
     new = [f for f in rules.evaluate(patient.record(ui.connection_for("patient.record"), cfg, pid), cfg) if f.day == saved_day]
-    if new:
+    serious = [f for f in new if f.severity in ("urgent", "high")]
+    if serious:                                  # urgent and high apart from cautions, in red
+        st.error("Act on these now: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}" for f in serious),
+                 icon=":material/emergency:")
+    if len(new) > len(serious):
         st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}"
-                                                                  for f in new), icon=":material/warning:")
-    else:
+                                                                  for f in new if f not in serious),
+                   icon=":material/warning:")
+    if not new:
         st.caption("No safety rule fired for this session.")
+    st.page_link("pages/patient.py", label="Open the patient's progress page", icon=":material/monitoring:",
+                 query_params={"patient_id": pid})
 elif errors:
     st.error(f"Not saved: {len(errors)} field(s) need attention (marked above).", icon=":material/error:")

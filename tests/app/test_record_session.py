@@ -63,9 +63,61 @@ def test_saved_session_shows_its_new_flags(own_store):
     next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception, at.exception
     assert any(s.value.startswith("Saved session") for s in at.success)
-    assert any("URGENT Suicidal thoughts: PHQ-9 item 9 = 2" in w.value for w in at.warning)
+    # urgent in red, apart from the cautions (the pre-dose BP of the demo form is not filled in here)
+    assert any("URGENT Suicidal thoughts: PHQ-9 item 9 = 2" in e.value for e in at.error)
+    assert not any("URGENT" in w.value for w in at.warning)
     assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
-    assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'record_session'") == 1
+    assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'record_session' "
+                            "AND username = 'test-clinician'") == 1
+    # the form is empty again for the next session, and pressing Save again records nothing more
+    assert at.number_input[0].value is None and at.text_input[2].value == ""
+    next(b for b in at.button if b.label == "Save session").click().run()
+    assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
+
+
+def test_a_second_press_of_the_same_form_saves_once(own_store):
+    """Two presses of one filled-in form (a double click reaching the server twice): one session."""
+    pid = iv_patient(own_store)
+    before = count(own_store, "SELECT count(*) FROM sessions")
+    at = open_form(pid)
+    at.number_input[0].set_value(80.0)
+    at.number_input[1].set_value(40.0).run()
+    token = at.session_state["rec_token"]
+    at.session_state["rec_spent"] = token           # as if the first press's run had got as far as its save
+    next(b for b in at.button if b.label == "Save session").click().run()
+    assert not at.exception
+    assert count(own_store, "SELECT count(*) FROM sessions") == before
+
+
+def test_delete_asks_first_and_then_deletes_with_the_user_in_the_audit_log(own_store):
+    pid = iv_patient(own_store)
+    before = count(own_store, "SELECT count(*) FROM sessions")
+    at = open_form(pid)
+    next(b for b in at.button if b.label == "Delete this session").click().run()
+    assert not at.exception
+    assert any(w.value.startswith("Delete the session of") for w in at.warning)
+    assert count(own_store, "SELECT count(*) FROM sessions") == before          # nothing on one click
+    next(b for b in at.button if b.label == "Keep it").click().run()
+    assert not any(w.value.startswith("Delete the session of") for w in at.warning)
+    next(b for b in at.button if b.label == "Delete this session").click().run()
+    next(b for b in at.button if b.label == "Yes, delete it").click().run()
+    assert any(s.value.startswith("Deleted") for s in at.success)
+    assert count(own_store, "SELECT count(*) FROM sessions") == before - 1
+    assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'delete_session' "
+                            "AND username = 'test-clinician'") == 1
+
+
+def test_plausible_readings_at_the_edges_are_accepted(own_store):
+    con = db.connect(own_store, create=False)
+    try:
+        pid = con.execute("SELECT patient_id FROM patients LIMIT 1").fetchone()[0]
+        entry = recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine", weight_kg=70.0, dose_mg=35.0,
+                                start=dt.time(9), end=dt.time(10, 15),
+                                vitals=[{"minute": -5, "systolic": 60, "diastolic": 30},
+                                        {"minute": 40, "systolic": 260, "diastolic": 159}])
+        assert recording.validate(con, entry, TODAY) == {}
+    finally:
+        con.close()
 
 
 def test_delete_keeps_the_earlier_version_in_the_audit_log(own_store):
@@ -93,6 +145,11 @@ def test_delete_keeps_the_earlier_version_in_the_audit_log(own_store):
     ({"route": "esketamine", "dose_mg": 60.0}, "dose_mg", "28, 56 or 84 mg"),
     ({"end": dt.time(8, 0)}, "times", "must end after it starts"),
     ({"vitals": [{"minute": 40, "systolic": 90, "diastolic": 120}]}, "vitals:1", "not below systolic"),
+    ({"vitals": [{"minute": 40, "systolic": 400, "diastolic": 20}]}, "vitals:1",
+     "systolic 400 is outside 60–260; diastolic 20 is outside 30–160"),               # both values named
+    ({"vitals": [{"minute": 40, "systolic": 200, "diastolic": 20}]}, "vitals:1", "diastolic 20 is outside 30–160"),
+    ({"vitals": [{"minute": 40, "systolic": 59, "diastolic": 40}]}, "vitals:1", "systolic 59 is outside 60–260"),
+    ({"vitals": [{"minute": 40, "diastolic": 80}]}, "vitals:1", "systolic missing"),
     ({"scores": {"PHQ9": "30"}}, "score:PHQ9", "PHQ-9 total 30 is outside 0–27"),
     ({"cadss": 93}, "cadss", "outside 0–92"),
     ({"cadss": 4.5}, "cadss", "whole number"),
