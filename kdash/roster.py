@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, flag_log, ids, outcomes, rules
+from kdash import db, flag_log, outcomes, rules
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
@@ -79,9 +79,10 @@ def flag_text(urgency, rule_ids) -> str:
 
 
 def display(rows: pd.DataFrame) -> pd.DataFrame:
-    """The roster page's table: a link per patient, numbers as text with a dash when missing."""
+    """The roster page's table: a row per patient (the page opens the one clicked), numbers as text with a dash
+    when missing."""
     return pd.DataFrame({
-        "open": [ids.link("patient", "patient_id", p) for p in rows["patient_id"]],
+        "patient_id": rows["patient_id"],
         "name": rows["name"],
         "flags": [flag_text(u, r) for u, r in zip(rows["urgency"], rows["rules"])],
         "status": rows["status"],

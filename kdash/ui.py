@@ -268,7 +268,9 @@ def patient_choice(page: str, help: str | None = None) -> str:
     patient_id follows the box, and a link or the back button that changes the URL sets the box."""
     key, url_key = f"patient_choice_{page}", f"patient_choice_{page}_url"
     given = st.query_params.get("patient_id", "")
-    if st.session_state.get(url_key) != given:          # first visit, a link, or the browser's back button
+    # First visit, a link, the browser's back button, or back from another page (Streamlit drops the state of a
+    # widget that a run did not draw, so the box's own key is gone then): the URL says which patient.
+    if st.session_state.get(url_key) != given or key not in st.session_state:
         st.session_state[key] = given
         st.session_state[url_key] = given
     typed = st.text_input("Patient ID", key=key, max_chars=200, placeholder="e.g. P000123", help=help)
@@ -280,6 +282,17 @@ def patient_choice(page: str, help: str | None = None) -> str:
             st.query_params.pop("patient_id", None)
         st.session_state[url_key] = pid
     return pid
+
+
+def patient_table(table, page: str, key: str, **kwargs) -> None:
+    """A table of patients (a patient_id column) whose clicked row opens that patient's page in this tab and this
+    signed-in session: a link would open a new tab, which is a new Streamlit session and asks for the password."""
+    event = st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select="rerun",
+                         selection_mode="single-row", key=key, **kwargs)
+    chosen = event.selection.rows if event is not None else []
+    if chosen:
+        st.session_state.pop(key, None)                 # back on this page later: nothing still selected
+        st.switch_page(f"pages/{page}.py", query_params={"patient_id": str(table["patient_id"].iloc[chosen[0]])})
 
 
 def percent(x: float | None, digits: int = 0) -> str:

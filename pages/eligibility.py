@@ -4,7 +4,7 @@ clinician's sign-off or override; with the list of referred patients awaiting a 
 import pandas as pd
 import streamlit as st
 
-from kdash import decisions, eligibility, ids, patient, roster, ui
+from kdash import decisions, eligibility, patient, roster, ui
 
 ui.require_app_frame()
 
@@ -100,10 +100,9 @@ else:
     st.caption(f"{len(waiting)} patients referred in the last {cfg['eligibility']['awaiting_days']} days, not yet "
                "treated and without a decision (oldest referral first; at most 100 shown).")
     table = pd.DataFrame({
-        "open": [ids.link("eligibility", "patient_id", p) for p in waiting["patient_id"]],
-        "name": waiting["name"].fillna("—"), "referred": waiting["referral_date"], "route": waiting["route"].map(roster.ROUTE_NAMES),
-        "verdict": waiting["verdict"].map(VERDICT), "to check": waiting["to_check"],
-        "clinician": waiting["clinician"].fillna("—")})
-    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
-        "open": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)"),
-        "referred": st.column_config.DateColumn("Referred")})
+        "patient_id": waiting["patient_id"], "name": waiting["name"], "referred": waiting["referral_date"],
+        "route": waiting["route"].map(roster.ROUTE_NAMES), "verdict": waiting["verdict"].map(VERDICT),
+        "to check": waiting["to_check"], "clinician": waiting["clinician"]})
+    st.caption("Click a row to open that patient's checklist.")
+    ui.patient_table(table, "eligibility", "awaiting_pick", column_config={
+        "patient_id": st.column_config.TextColumn("Patient"), "referred": st.column_config.DateColumn("Referred")})

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import ids, patient, roster, rules, ui
+from kdash import patient, roster, rules, ui
 from kdash.sections import Failed
 
 ui.require_app_frame()
@@ -52,15 +52,20 @@ if isinstance(e, Failed) or e is None:
     eligibility_text = "eligibility could not be computed (see the Eligibility page)"
 else:
     decided = e["override"]
-    eligibility_text = (f"[eligibility for {roster.ROUTE_NAMES[e['route']]}]({ids.link('eligibility', 'patient_id', pid)}): "
-                        f"{VERDICT[e['verdict']]} (computed)"
+    eligibility_text = (f"eligibility for {roster.ROUTE_NAMES[e['route']]}: {VERDICT[e['verdict']]} (computed)"
                         + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
                            f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
 referred = f"referred {h['referral_date']:%Y-%m-%d}" if pd.notna(h["referral_date"]) else "referral date not recorded"
 clinician = f"Clinician {h['clinician']}" if pd.notna(h["clinician"]) else "No clinician recorded"
 st.caption(f"{clinician} · {referred} · {next_text} · {eligibility_text}")
-st.page_link("pages/conference.py", label=f"Present as {v['case']} at a case conference (de-identified)",
-             icon=":material/co_present:", query_params={"case": v["case"]})
+# Page links move within this tab and signed-in session (a markdown link would open a new tab, a new session).
+links = st.columns(3)
+links[0].page_link("pages/eligibility.py", label="Eligibility checklist", icon=":material/checklist:",
+                   query_params={"patient_id": pid})
+links[1].page_link("pages/record_session.py", label="Record a session", icon=":material/edit_note:",
+                   query_params={"patient_id": pid})
+links[2].page_link("pages/conference.py", label=f"Present as {v['case']} (de-identified)",
+                   icon=":material/co_present:", query_params={"case": v["case"]})
 
 # --- safety flags -------------------------------------------------------------------------------------
 st.header("Safety flags", divider="gray")

@@ -38,10 +38,11 @@ rows = first if page_no == 1 else ui.fetch("roster.page", today=today, page_no=i
 st.caption(f"{total:,} patients match · showing {len(rows)} (page {page_no} of {pages})")
 
 table = roster.display(rows)
-st.dataframe(
-    table, hide_index=True, width="stretch", placeholder="—", height=min(38 + 35 * len(table), 1800),
+st.caption("Click a row to open that patient's progress page.")
+ui.patient_table(
+    table, "patient", "roster_pick", height=min(38 + 35 * len(table), 1800),
     column_config={
-        "open": st.column_config.LinkColumn("Patient", display_text=r"patient_id=(.*)", width="small"),
+        "patient_id": st.column_config.TextColumn("Patient", width="small"),
         "name": "Name", "route": "Route", "phase": "Phase", "sessions": st.column_config.NumberColumn("Sessions"),
         "baseline": st.column_config.TextColumn(f"Baseline {scale}"),
         "latest": st.column_config.TextColumn(f"Latest {scale}"),

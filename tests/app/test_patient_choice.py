@@ -37,3 +37,15 @@ def test_a_link_to_another_patient_replaces_what_was_typed(app_env, page):
     at.run()
     assert "ID P000021" in shown(at)
     assert at.text_input[0].value == "P000021"
+
+
+def test_coming_back_from_another_page_keeps_the_patient_of_the_url(app_env):
+    """Patient page → another page → back: Streamlit has dropped the box's state, the URL still names the patient."""
+    at = signed_in("clinician").run()
+    at.query_params["patient_id"] = "P000010"
+    at.switch_page("pages/patient.py").run()
+    at.switch_page("pages/eligibility.py").run()
+    assert "ID P000010" in shown(at)
+    at.switch_page("pages/patient.py").run()
+    assert "ID P000010" in shown(at)
+    assert at.query_params["patient_id"] in ("P000010", ["P000010"])

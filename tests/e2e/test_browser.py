@@ -186,3 +186,30 @@ def test_typing_five_patients_in_a_row_shows_each_typed_patient(page, server, pa
     expect(page.locator("h3").first).to_contain_text("ID P000021", timeout=30_000)
     expect(box).to_have_value("P000021")
     assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []
+
+
+def test_links_between_patient_pages_stay_in_the_tab_and_the_signed_in_session(page, server):
+    """Roster row → patient → eligibility → record a session: one tab, never asked to sign in again."""
+    open_as(page, f"{server}/roster")
+    page.get_by_role("textbox", name="Search by name, ID or MRN").fill("P000010")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
+    grid = page.locator("[data-testid='stDataFrame']")
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)        # the row's selection cell
+    expect(page.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)
+    expect(page.locator("h3").first).to_contain_text("ID P000010", timeout=30_000)
+    page.get_by_role("link", name="Eligibility checklist").click()
+    expect(page.get_by_role("heading", name="Eligibility", exact=True)).to_be_visible(timeout=30_000)
+    expect(page.locator("h3").first).to_contain_text("ID P000010", timeout=30_000)
+    page.go_back()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)
+    expect(page.locator("h3").first).to_contain_text("ID P000010", timeout=30_000)
+    page.locator("a[href*='record_session?patient_id=']").click()
+    expect(page.get_by_role("heading", name="Record a session")).to_be_visible(timeout=30_000)
+    expect(page.locator("h3").first).to_contain_text("ID P000010", timeout=30_000)
+    assert len(page.context.pages) == 1                         # no new tab, so no new Streamlit session
+    expect(page.get_by_role("heading", name="Sign in to kdash")).to_have_count(0)
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []
