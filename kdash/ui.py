@@ -102,6 +102,12 @@ def current_user(con, cfg: dict) -> dict | None:
         st.session_state["sign_in_note"] = (f"Signed out after {cfg['access']['idle_minutes']} minutes without "
                                             "activity. Sign in again to go on.")
         u = None
+    if u is not None and not u.get("oidc") and users.is_disabled(con, u["name"]):
+        with db.transaction(con) as cur:
+            audit.log(cur, "signed_out_disabled", username=u["name"], role=u["role"])
+        st.session_state.pop("user", None)
+        st.session_state["sign_in_note"] = "This account has been disabled by an administrator, so it was signed out."
+        u = None
     if u is None:
         audit.act_as(None, None)
         return None

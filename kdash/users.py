@@ -92,6 +92,12 @@ def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, passwor
         audit.log(cur, "password_reset", username=by, detail=name)
 
 
+def is_disabled(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether an administrator has disabled this local account (checked on every run of a signed-in session, so
+    disabling ends the account's open sessions at their next click)."""
+    return bool(db.scalar(con, "SELECT disabled FROM users WHERE username = $n", {"n": name}))
+
+
 def count(con: duckdb.DuckDBPyConnection) -> int:
     return int(db.scalar(con, "SELECT count(*) FROM users") or 0)
 

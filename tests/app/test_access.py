@@ -194,3 +194,19 @@ def test_an_admin_adds_and_disables_an_account(own_store):
     rows = [r for r in audit_rows(own_store) if r[2].startswith("user_")]
     assert rows[-2:] == [("root.admin", None, "user_added", None, "dr.new as presenter"),
                          ("root.admin", None, "user_disabled", None, "dr.new")]
+
+
+def test_disabling_an_account_signs_out_its_open_session_at_the_next_run(writable_app_store):
+    path = writable_app_store(20, 3)
+    at = signed_in("clinician", "clinician").run()          # the demo store's own clinician account
+    assert not at.exception and at.title[0].value != "Sign in to kdash"
+    con = db.connect(path, create=False)
+    users.set_disabled(con, "clinician", True, by="admin")
+    con.close()
+    at.run()
+    assert at.title[0].value == "Sign in to kdash"
+    assert any("disabled by an administrator" in i.value for i in at.info)
+    con = db.connect(path, create=False)
+    assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'signed_out_disabled' "
+                       "AND username = 'clinician'").fetchone()[0] == 1
+    con.close()
