@@ -166,6 +166,11 @@ MIGRATIONS: list[str] = [
     FROM sessions s
     WHERE vitals.session_id = s.session_id AND vitals.measured_at IS NULL AND vitals.minute IS NOT NULL;
     """,
+    # 14: what the clinician acknowledged before dosing (kdash/recording.py: no eligibility decision, an open urgent
+    # flag, no vitals), kept with the session it allowed.
+    """
+    ALTER TABLE sessions ADD COLUMN IF NOT EXISTS acknowledged VARCHAR;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -28,6 +28,7 @@ class Entry:
     start: dt.time | None = None
     end: dt.time | None = None
     clinician: str | None = None
+    acknowledged: str | None = None       # the warnings the clinician read and went ahead despite (to_acknowledge)
     vitals: list[dict] = field(default_factory=list)           # minute, systolic, diastolic, heart_rate, spo2
     scores: dict[str, str] = field(default_factory=dict)       # scale → "3;2;…" items, or a total
     cadss: float | None = None
@@ -113,6 +114,24 @@ def _reading_problems(v: dict) -> list[str]:
     return problems
 
 
+def to_acknowledge(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, today: dt.date) -> list[str]:
+    """What a clinician must read and confirm before this session is recorded: no eligibility decision for the
+    route, an open urgent safety flag, no vitals at all (clinical-reference §2 "a clinician may override a
+    verdict"; §4 urgent flags; the esketamine label's monitoring)."""
+    from kdash import eligibility, patient, rules
+    needs = []
+    found = eligibility.checklist_for(con, cfg, today, [e.patient_id], e.route if e.route in eligibility.ROUTES else None)
+    if found and found[0]["override"] is None:
+        needs.append(f"no eligibility decision (sign-off or override) is on file for {found[0]['route'].replace('_', ' ')}; "
+                     f"the computed verdict is {found[0]['verdict'].replace('_', ' ')}")
+    urgent = [f for f in rules.open_flags(patient.flags(con, cfg, e.patient_id), cfg, today) if f.severity == "urgent"]
+    if urgent:
+        needs.append("open urgent flag: " + "; ".join(f"{f.title} ({f.value}, {f.day:%Y-%m-%d})" for f in urgent[:3]))
+    if not e.vitals:
+        needs.append("no blood pressure or other vitals are entered for this session")
+    return needs
+
+
 def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | None = None,
          replaces: str | None = None) -> str:
     """Write the session and everything measured in it, in one transaction; returns the session ID.
@@ -129,17 +148,18 @@ def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | No
         _write(cur, sid, e)
         derived.refresh(cur, [e.patient_id])
         derived.refresh_stamped(con, cur, cfg, [e.patient_id])
-        audit.log(cur, "record_session", username=username, patient_id=e.patient_id, detail=sid)
+        audit.log(cur, "record_session", username=username, patient_id=e.patient_id,
+                  detail=sid + (f"; acknowledged: {e.acknowledged}" if e.acknowledged else ""))
     return sid
 
 
 def _write(cur, sid: str, e: Entry) -> None:
     start = dt.datetime.combine(e.day, e.start)
     cur.execute("INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, "
-                "weight_kg, chair, clinician, started_at, ended_at) VALUES "
-                "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end)",
+                "weight_kg, chair, clinician, started_at, ended_at, acknowledged) VALUES "
+                "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end, $ack)",
                 {"s": sid, "p": e.patient_id, "at": start, "r": e.route, "ph": e.phase, "d": e.dose_mg,
-                 "w": e.weight_kg, "c": e.chair, "cl": e.clinician,
+                 "w": e.weight_kg, "c": e.chair, "cl": e.clinician, "ack": e.acknowledged,
                  "end": dt.datetime.combine(e.day, e.end)}).fetchall()
     for v in e.vitals:
         cur.execute("INSERT INTO vitals VALUES ($s, $m, $p, $at, $sys, $dia, $hr, $o2)",

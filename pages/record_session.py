@@ -147,17 +147,31 @@ for i, effect in enumerate(chosen, start=1):
     effects.append({"effect": effect, "severity": severity})
     problem(f"effect:{i}")
 
+# Before dosing: what the clinician must read and confirm (stored with the session and audited).
+rows = [r for r in vitals.to_dict("records") if any(pd.notna(r[k]) for k in ("systolic", "diastolic"))]
+needs = [] if editing else recording.to_acknowledge(     # an edit corrects a session given already
+    ui.connection_for("recording.to_acknowledge"), cfg, recording.Entry(patient_id=pid, day=day, route=route,
+                                                                        vitals=rows), today)
+acknowledged = False
+if needs:
+    st.warning("**Before this session is recorded, confirm that you have seen:**  \n"
+               + "  \n".join(f"- {patient.plain(n)}" for n in needs), icon=":material/gpp_maybe:")
+    acknowledged = st.checkbox("I have reviewed these and the session went ahead", key="rec_ack")
+    problem("acknowledge")
+
 # One save per filled-in form: the button's token is spent by the first save, so a second press (or a double
 # click that reaches the server twice) cannot record the session again; a saved form is cleared.
 token = st.session_state.setdefault("rec_token", uuid.uuid4().hex)
 if st.button("Save session", type="primary") and st.session_state.get("rec_spent") != token:
-    rows = [r for r in vitals.to_dict("records") if any(pd.notna(r[k]) for k in ("systolic", "diastolic"))]
     entry = recording.Entry(
         patient_id=pid, day=day, route=route, phase=phase, weight_kg=weight, dose_mg=dose, chair=chair,
         start=start, end=end, clinician=h["clinician"],
         vitals=[{k: (None if pd.isna(v) else int(v)) for k, v in r.items()} for r in rows],
-        scores=score_inputs, cadss=cadss, moaas=moaas, side_effects=effects)
+        scores=score_inputs, cadss=cadss, moaas=moaas, side_effects=effects,
+        acknowledged="; ".join(needs) if needs and acknowledged else None)
     found = recording.validate(ui.connection_for("recording.validate"), entry, today)
+    if needs and not acknowledged:
+        found["acknowledge"] = "tick the confirmation above: the warnings must be read before the session is recorded"
     st.session_state["record_errors"] = found
     if found:
         st.rerun()

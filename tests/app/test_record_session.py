@@ -39,6 +39,14 @@ def open_form(pid):
     return at.run()
 
 
+def confirm(at):
+    """Tick the before-dosing confirmation where the page asks for one (no decision, urgent flag, no vitals)."""
+    for box in at.checkbox:
+        if box.label.startswith("I have reviewed these"):
+            box.check()
+    return at.run()
+
+
 def test_out_of_range_score_is_refused_at_its_field(own_store):
     pid = iv_patient(own_store)
     before = count(own_store, "SELECT count(*) FROM sessions")
@@ -60,6 +68,7 @@ def test_saved_session_shows_its_new_flags(own_store):
     at.number_input[0].set_value(80.0)
     at.number_input[1].set_value(40.0)
     at.text_input[2].set_value("2;2;2;1;1;1;1;1;2").run()          # PHQ-9 item 9 = 2
+    confirm(at)
     next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception, at.exception
     assert any(s.value.startswith("Saved session") for s in at.success)
@@ -82,6 +91,7 @@ def test_a_second_press_of_the_same_form_saves_once(own_store):
     at = open_form(pid)
     at.number_input[0].set_value(80.0)
     at.number_input[1].set_value(40.0).run()
+    confirm(at)
     token = at.session_state["rec_token"]
     at.session_state["rec_spent"] = token           # as if the first press's run had got as far as its save
     next(b for b in at.button if b.label == "Save session").click().run()
@@ -186,3 +196,41 @@ def test_edit_from_the_page_keeps_the_earlier_version(own_store):
     assert edits == 1
     detail = count(own_store, "SELECT detail FROM audit_log WHERE action = 'edit_session'")
     assert f'"dose_mg": {old_dose}' in detail
+
+
+def test_dosing_without_a_decision_and_without_vitals_needs_a_confirmation_kept_with_the_session(own_store):
+    pid = iv_patient(own_store)
+    before = count(own_store, "SELECT count(*) FROM sessions")
+    at = open_form(pid)
+    at.number_input[0].set_value(80.0)
+    at.number_input[1].set_value(40.0)
+    warning = next(w.value for w in at.warning if "Before this session is recorded" in w.value)
+    assert "no eligibility decision" in warning
+    next(b for b in at.button if b.label == "Save session").click().run()
+    assert not at.exception
+    assert any("tick the confirmation above" in e.value for e in at.error)
+    assert count(own_store, "SELECT count(*) FROM sessions") == before         # not without the confirmation
+    confirm(at)
+    next(b for b in at.button if b.label == "Save session").click().run()
+    assert any(s.value.startswith("Saved session") for s in at.success)
+    assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
+    assert "no eligibility decision" in count(own_store, "SELECT acknowledged FROM sessions "
+                                                         "WHERE acknowledged IS NOT NULL")
+    assert "acknowledged: no eligibility decision" in count(
+        own_store, "SELECT detail FROM audit_log WHERE action = 'record_session'")
+
+
+def test_an_open_urgent_flag_is_named_before_dosing(own_store):
+    cfg = settings.load()
+    con = db.connect(own_store, create=False)
+    try:
+        pid = con.execute("SELECT patient_id FROM patients LIMIT 1").fetchone()[0]
+        urgent = recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine", weight_kg=70, dose_mg=35,
+                                 start=dt.time(9), end=dt.time(10), scores={"PHQ9": "2;2;2;1;1;1;1;1;3"})
+        recording.save(con, cfg, urgent)
+        needs = recording.to_acknowledge(con, cfg, recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine",
+                                                                   vitals=[{"minute": -5}]), TODAY)
+        assert any(n.startswith("open urgent flag: Suicidal thoughts (PHQ-9 item 9 = 3") for n in needs), needs
+        assert not any("no blood pressure" in n for n in needs)
+    finally:
+        con.close()

@@ -78,6 +78,10 @@ def recorder(patients: list[str], saved: list, problems: list) -> None:
         at.number_input[0].set_value(80.0)
         at.number_input[1].set_value(40.0)
         at.text_input[2].set_value("2;2;2;1;1;1;1;1;0").run()          # PHQ-9 by item
+        for box in at.checkbox:                                          # the before-dosing confirmation
+            if box.label.startswith("I have reviewed these"):
+                box.check()
+        at.run()
         next(b for b in at.button if b.label == "Save session").click().run()
         problems.extend(f"recorder: {p}" for p in page_errors(at))
         if any(s.value.startswith("Saved session") for s in at.success):
@@ -211,6 +215,10 @@ def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, 
             for pg in pages:
                 links = pg.locator("[data-testid='stSidebar'] a")
                 links.nth(rnd % links.count()).click()
+        confirmation = writer.get_by_text("I have reviewed these and the session went ahead")
+        if confirmation.count():
+            confirmation.click()
+            wait_for_app(writer)
         writer.get_by_role("button", name="Save session").click()
         expect(writer.get_by_text("Saved session")).to_be_visible(timeout=60_000)
         for pg in pages + [writer]:
