@@ -301,6 +301,23 @@ def patient_table(table, page: str, key: str, **kwargs) -> None:
         st.switch_page(f"pages/{page}.py", query_params={"patient_id": str(table["patient_id"].iloc[chosen[0]])})
 
 
+def patient_finder(page: str) -> None:
+    """Find a patient by name, ID or MRN (the roster's search, run on Enter) and open the one clicked on this page."""
+    with st.expander("Find a patient by name, ID or MRN"):
+        text = st.text_input("Name, ID or MRN", key=f"finder_{page}", max_chars=80, placeholder="e.g. Garcia")
+        if not text.strip():
+            return
+        found = fetch("roster.page", today=today(), search=text.strip(), page_no=1, page_size=10)
+        if found.empty:
+            st.caption("No patient matches.")
+            return
+        st.caption(f"{int(found['total'].iloc[0]):,} match" + (" (the first 10 shown)" if found["total"].iloc[0] > 10
+                                                             else "") + ". Click a row to open the patient.")
+        patient_table(found[["patient_id", "name", "birth_date", "mrn"]], page, f"finder_pick_{page}", column_config={
+            "patient_id": st.column_config.TextColumn("Patient"), "name": "Name",
+            "birth_date": st.column_config.DateColumn("Born"), "mrn": "MRN"})
+
+
 def percent(x: float | None, digits: int = 0) -> str:
     return "n/a" if x is None else f"{x:.{digits}%}"
 

@@ -21,6 +21,7 @@ st.caption("Computed from the record by the rules of clinical-reference §2; eve
 left, right = st.columns([2, 1])
 with left:
     pid = ui.patient_choice("eligibility")
+    ui.patient_finder("eligibility")
 
 if pid:
     problem = patient.id_problem(pid)

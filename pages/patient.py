@@ -13,6 +13,7 @@ cfg = ui.clinic_settings()
 
 st.title("Patient progress")
 pid = ui.patient_choice("patient", help="Open a patient from the Patients list, or type the ID.")
+ui.patient_finder("patient")
 if not pid:
     st.info("Choose a patient on the Patients page, or type an ID above.", icon=":material/person_search:")
     st.stop()

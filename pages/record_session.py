@@ -24,6 +24,7 @@ def problem(*keys: str) -> None:
 
 st.title("Record a session")
 pid = ui.patient_choice("record_session")
+ui.patient_finder("record_session")
 problem("patient_id")
 if not pid:
     st.info("Type the patient's ID (or open this page from the patient's page).", icon=":material/person_search:")

@@ -22,7 +22,8 @@ booked AS (
     FROM sessions WHERE status = 'scheduled' AND scheduled_at >= $today::DATE GROUP BY patient_id
 ),
 roster AS (
-    SELECT p.patient_id, p.given_name || ' ' || p.family_name AS name, p.clinician, p.mrn,
+    SELECT p.patient_id, nullif(concat_ws(' ', p.given_name, p.family_name), '') AS name, p.birth_date, p.clinician,
+           p.mrn,   -- a name may have one part only (an import's blank given or family name)
            coalesce(d.route, b.next_route) AS route, coalesce(d.n_sessions, 0) AS sessions,
            CASE WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
                 WHEN d.patient_id IS NULL THEN 'waiting'

@@ -49,3 +49,18 @@ def test_coming_back_from_another_page_keeps_the_patient_of_the_url(app_env):
     at.switch_page("pages/patient.py").run()
     assert "ID P000010" in shown(at)
     assert at.query_params["patient_id"] in ("P000010", ["P000010"])
+
+
+def test_the_finder_lists_patients_by_name_id_or_mrn(app_env):
+    from kdash import db
+    con = db.connect(app_env, create=False)
+    family, pid, mrn = con.execute("SELECT family_name, patient_id, mrn FROM patients WHERE patient_id = 'P000021'"
+                                   ).fetchone()
+    con.close()
+    at = signed_in("clinician").run()
+    at.switch_page("pages/patient.py").run()
+    for text in (family.lower(), pid, mrn):
+        at.text_input(key="finder_patient").input(text).run()
+        assert not at.exception
+        found = at.dataframe[0].value
+        assert pid in list(found["patient_id"]) and {"name", "birth_date", "mrn"} <= set(found.columns), text

@@ -213,3 +213,21 @@ def test_links_between_patient_pages_stay_in_the_tab_and_the_signed_in_session(p
     expect(page.get_by_role("heading", name="Sign in to kdash")).to_have_count(0)
     expect(page.get_by_text("Signed in as")).to_be_visible()
     assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []
+
+
+def test_the_finder_opens_the_patient_clicked(page, server, e2e_patient):
+    open_as(page, f"{server}/patient?patient_id={e2e_patient}")
+    header = page.locator("h3").first
+    expect(header).to_contain_text(f"ID {e2e_patient}", timeout=30_000)
+    page.get_by_text("Find a patient by name, ID or MRN").click()
+    finder = page.get_by_role("textbox", name="Name, ID or MRN")
+    finder.fill("P000021")
+    finder.press("Enter")
+    wait_for_app(page)
+    grid = page.locator("[data-testid='stExpander']").first.locator("[data-testid='stDataFrame']")
+    expect(grid).to_have_count(1, timeout=30_000)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)       # the one match's row
+    expect(header).to_contain_text("ID P000021", timeout=30_000)
+    assert "patient_id=P000021" in page.url
+    assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []

@@ -136,3 +136,11 @@ def test_totals_without_items_are_scores_whose_suicide_item_is_reported_unchecke
                                                   ("PHQ-9", dt.date(2026, 3, 1))]   # … and that is said
     status, sentence = patient.status_line(rec, scales.SCALES["PHQ9"], CFG)
     assert status == "responder" and "18 → 9, −50%" in sentence          # (18 − 9) / 18 = 50 %: a total is a score
+
+
+def test_a_patient_with_one_name_part_is_found_by_it_and_shown_by_it(con, tmp_path):
+    folder = write(tmp_path / "f", patients="patient_id,family_name,birth_date,sex\nA1,Okonkwo,1980-01-01,F\n")
+    assert importing.run(con, CFG, [str(folder)]).ok
+    from kdash import roster
+    found = roster.page(con, CFG, dt.date.today(), search="okonk")
+    assert list(found["patient_id"]) == ["A1"] and list(found["name"]) == ["Okonkwo"]
