@@ -53,7 +53,7 @@ def test_out_of_range_score_is_refused_at_its_field(own_store):
     at = open_form(pid)
     at.number_input[0].set_value(80.0)
     at.number_input[1].set_value(40.0)
-    at.text_input[1].set_value("7;4;3;3;3;3;3;3;3;2").run()
+    at.text_input(key="score-MADRS").set_value("7;4;3;3;3;3;3;3;3;2").run()
     assert "= 0.50 mg/kg" in [c.value for c in at.caption][1]
     next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception
@@ -67,7 +67,7 @@ def test_saved_session_shows_its_new_flags(own_store):
     at = open_form(pid)
     at.number_input[0].set_value(80.0)
     at.number_input[1].set_value(40.0)
-    at.text_input[2].set_value("2;2;2;1;1;1;1;1;2").run()          # PHQ-9 item 9 = 2
+    at.text_input(key="score-PHQ9").set_value("2;2;2;1;1;1;1;1;2").run()          # PHQ-9 item 9 = 2
     confirm(at)
     next(b for b in at.button if b.label == "Save session").click().run()
     assert not at.exception, at.exception
@@ -79,7 +79,7 @@ def test_saved_session_shows_its_new_flags(own_store):
     assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'record_session' "
                             "AND username = 'test-clinician'") == 1
     # the form is empty again for the next session, and pressing Save again records nothing more
-    assert at.number_input[0].value is None and at.text_input[2].value == ""
+    assert at.number_input[0].value is None and at.text_input(key="score-PHQ9").value == ""
     next(b for b in at.button if b.label == "Save session").click().run()
     assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
 

@@ -77,7 +77,7 @@ def recorder(patients: list[str], saved: list, problems: list) -> None:
         at.switch_page("pages/record_session.py").run()
         at.number_input[0].set_value(80.0)
         at.number_input[1].set_value(40.0)
-        at.text_input[2].set_value("2;2;2;1;1;1;1;1;0").run()          # PHQ-9 by item
+        at.text_input(key="score-PHQ9").set_value("2;2;2;1;1;1;1;1;0").run()          # PHQ-9 by item
         for box in at.checkbox:                                          # the before-dosing confirmation
             if box.label.startswith("I have reviewed these"):
                 box.check()
