@@ -150,9 +150,8 @@ for i, effect in enumerate(chosen, start=1):
 
 # Before dosing: what the clinician must read and confirm (stored with the session and audited).
 rows = [r for r in vitals.to_dict("records") if any(pd.notna(r[k]) for k in ("systolic", "diastolic"))]
-needs = [] if editing else recording.to_acknowledge(     # an edit corrects a session given already
-    ui.connection_for("recording.to_acknowledge"), cfg, recording.Entry(patient_id=pid, day=day, route=route,
-                                                                        vitals=rows), today)
+needs = [] if editing else ui.fetch(      # an edit corrects a session given already; cached per patient and route
+    "recording.to_acknowledge", patient_id=pid, route=route, has_vitals=bool(rows), today=today)
 acknowledged = False
 if needs:
     st.warning("**Before this session is recorded, confirm that you have seen:**  \n"

@@ -228,8 +228,7 @@ def test_an_open_urgent_flag_is_named_before_dosing(own_store):
         urgent = recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine", weight_kg=70, dose_mg=35,
                                  start=dt.time(9), end=dt.time(10), scores={"PHQ9": "2;2;2;1;1;1;1;1;3"})
         recording.save(con, cfg, urgent)
-        needs = recording.to_acknowledge(con, cfg, recording.Entry(patient_id=pid, day=TODAY, route="iv_ketamine",
-                                                                   vitals=[{"minute": -5}]), TODAY)
+        needs = recording.to_acknowledge(con, cfg, pid, "iv_ketamine", True, TODAY)
         assert any(n.startswith("open urgent flag: Suicidal thoughts (PHQ-9 item 9 = 3") for n in needs), needs
         assert not any("no blood pressure" in n for n in needs)
     finally:
