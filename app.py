@@ -1,55 +1,68 @@
-"""kdash: router and frame only (settings, store, sign-in, navigation per role, the demo banner)."""
+"""kdash: router and frame only (settings, store, sign-in, navigation per role, the demo banner).
+
+`streamlit run app.py` imports this file once to find its server (`app`, Streamlit's st.App with kdash's two
+sign-in routes, kdash/web.py); every browser tab then runs it as a script, i.e. main().
+"""
 
 import streamlit as st
 
-from kdash import access, ui
 
-# A local icon: a Material name would make the browser fetch the favicon from a font CDN.
-st.set_page_config(page_title="kdash", page_icon="kdash/assets/icon.png", layout="wide")
+def main() -> None:
+    from kdash import access, ui
 
-con = ui.open_store_or_stop()
-ui.demo_banner(con)
-cfg = ui.clinic_settings()
+    # A local icon: a Material name would make the browser fetch the favicon from a font CDN.
+    st.set_page_config(page_title="kdash", page_icon="kdash/assets/icon.png", layout="wide")
 
-# Each url_path is its file's name: on a process's first run Streamlit resolves a deep link against the
-# legacy pages/ folder before app.py has run (see kdash.ui.require_app_frame).
-sections = {
-    "Clinic": [
-        st.Page("pages/home.py", title="Clinic at a glance", icon=":material/home:", default=True),
-        st.Page("pages/roster.py", title="Patients", icon=":material/groups:", url_path="roster"),
-        st.Page("pages/patient.py", title="Patient progress", icon=":material/monitoring:", url_path="patient"),
-        st.Page("pages/eligibility.py", title="Eligibility", icon=":material/checklist:", url_path="eligibility"),
-        st.Page("pages/record_session.py", title="Record a session", icon=":material/edit_note:",
-                url_path="record_session"),
-    ],
-    "Clinic-wide": [
-        st.Page("pages/outcomes.py", title="Outcomes", icon=":material/query_stats:", url_path="outcomes"),
-        st.Page("pages/side_effects.py", title="Side effects", icon=":material/vital_signs:", url_path="side_effects"),
-        st.Page("pages/throughput.py", title="Throughput", icon=":material/event_available:", url_path="throughput"),
-        st.Page("pages/conference.py", title="Case conference", icon=":material/co_present:", url_path="conference"),
-    ],
-    "Admin": [
-        st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
-        st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import_data"),
-        st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
-    ],
-}
-# Every page is routable (so a deep link survives signing in); the sidebar shows a role only its own.
-page = st.navigation([p for pages in sections.values() for p in pages], position="hidden")
+    con = ui.open_store_or_stop()
+    ui.demo_banner(con)
+    cfg = ui.clinic_settings()
 
-user = ui.current_user(con, cfg)
-if user is None:
-    ui.sign_in_page(con, cfg)
-    st.stop()
+    # Each url_path is its file's name: on a process's first run Streamlit resolves a deep link against the
+    # legacy pages/ folder before app.py has run (see kdash.ui.require_app_frame).
+    sections = {
+        "Clinic": [
+            st.Page("pages/home.py", title="Clinic at a glance", icon=":material/home:", default=True),
+            st.Page("pages/roster.py", title="Patients", icon=":material/groups:", url_path="roster"),
+            st.Page("pages/patient.py", title="Patient progress", icon=":material/monitoring:", url_path="patient"),
+            st.Page("pages/eligibility.py", title="Eligibility", icon=":material/checklist:", url_path="eligibility"),
+            st.Page("pages/record_session.py", title="Record a session", icon=":material/edit_note:",
+                    url_path="record_session"),
+        ],
+        "Clinic-wide": [
+            st.Page("pages/outcomes.py", title="Outcomes", icon=":material/query_stats:", url_path="outcomes"),
+            st.Page("pages/side_effects.py", title="Side effects", icon=":material/vital_signs:", url_path="side_effects"),
+            st.Page("pages/throughput.py", title="Throughput", icon=":material/event_available:", url_path="throughput"),
+            st.Page("pages/conference.py", title="Case conference", icon=":material/co_present:", url_path="conference"),
+        ],
+        "Admin": [
+            st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
+            st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import_data"),
+            st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
+        ],
+    }
+    # Every page is routable (so a deep link survives signing in); the sidebar shows a role only its own.
+    page = st.navigation([p for pages in sections.values() for p in pages], position="hidden")
 
-ui.sidebar(sections, user["role"], user["name"])
-asked = page.url_path or "home"
-if not access.may_open(user["role"], asked):
-    if asked == "home":           # the landing page of a role without the clinic overview: its first page
-        st.switch_page(next(p for ps in sections.values() for p in ps
-                            if (p.url_path or "home") == access.pages_for(user["role"])[0]))
-    st.title(access.PAGE_TITLES.get(asked, "Not available"))
-    ui.refuse(f"the {access.PAGE_TITLES.get(asked, asked)} page")
-    st.stop()
-with ui.app_frame():
-    page.run()
+    user = ui.current_user(con, cfg)
+    if user is None:
+        ui.sign_in_page(con, cfg, next_path=ui.here(page))
+        st.stop()
+
+    ui.sidebar(sections, user["role"], user["name"])
+    asked = page.url_path or "home"
+    if not access.may_open(user["role"], asked):
+        if asked == "home":           # the landing page of a role without the clinic overview: its first page
+            st.switch_page(next(p for ps in sections.values() for p in ps
+                                if (p.url_path or "home") == access.pages_for(user["role"])[0]))
+        st.title(access.PAGE_TITLES.get(asked, "Not available"))
+        ui.refuse(f"the {access.PAGE_TITLES.get(asked, asked)} page")
+        st.stop()
+    with ui.app_frame():
+        page.run()
+
+
+if __name__ == "__main__":       # a browser tab's run (Streamlit runs its script as __main__; so does AppTest)
+    main()
+else:                            # the server, when `streamlit run app.py` imports this file
+    from kdash import web
+    app = st.App("app.py", routes=web.routes())

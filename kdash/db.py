@@ -171,6 +171,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sessions ADD COLUMN IF NOT EXISTS acknowledged VARCHAR;
     """,
+    # 15: sign-ins that outlive a browser tab (kdash/signins.py): a reload or a second tab carries an HttpOnly
+    # cookie whose SHA-256 is the row's id; the row ends at sign-out, idle time, expiry or when the account is
+    # disabled or its password reset, and every replica sees that at its next run.
+    """
+    CREATE TABLE IF NOT EXISTS signins (
+        signin_id VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP, ended_why VARCHAR);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -353,6 +362,15 @@ def scalar(con: duckdb.DuckDBPyConnection, text: str, params: dict | None = None
     try:
         row = cur.execute(text, params or {}).fetchone()
         return row[0] if row else None
+    finally:
+        cur.close()
+
+
+def row(con: duckdb.DuckDBPyConnection, text: str, params: dict | None = None) -> tuple | None:
+    """The first row of a small query on a fresh cursor (the app's sessions share one connection)."""
+    cur = con.cursor()
+    try:
+        return cur.execute(text, params or {}).fetchone()
     finally:
         cur.close()
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from plotly.basedatatypes import BaseFigure
 
-from kdash import access, audit, db, demo, derived, settings, users
+from kdash import access, audit, db, demo, derived, settings, signins, users, web
 
 DEMO_PATIENTS = 400
 
@@ -91,29 +91,68 @@ def _oidc_provider() -> str | None:
 
 
 def current_user(con, cfg: dict) -> dict | None:
-    """This browser session's user, or None; signs out after the clinic's idle time and sets the audit actor."""
+    """This tab's user, or None. A tab without one takes up its browser's sign-in (a reload, a second tab); every
+    run checks that sign-in is still open (sign-out elsewhere, idle time, expiry, a disabled account) and sets the
+    audit actor."""
     u = st.session_state.get("user")
+    if u is None:
+        u = _resumed(con, cfg)
     if u is None and _oidc_provider() and getattr(st.user, "is_logged_in", False):
         u = _oidc_user(con, cfg)
-    if u is not None and time.time() - u["seen"] > cfg["access"]["idle_minutes"] * 60:
-        with db.transaction(con) as cur:
-            audit.log(cur, "signed_out_idle", username=u["name"], role=u["role"])
-        st.session_state.pop("user", None)
-        st.session_state["sign_in_note"] = (f"Signed out after {cfg['access']['idle_minutes']} minutes without "
-                                            "activity. Sign in again to go on.")
-        u = None
-    if u is not None and not u.get("oidc") and users.is_disabled(con, u["name"]):
-        with db.transaction(con) as cur:
-            audit.log(cur, "signed_out_disabled", username=u["name"], role=u["role"])
-        st.session_state.pop("user", None)
-        st.session_state["sign_in_note"] = "This account has been disabled by an administrator, so it was signed out."
-        u = None
+    if u is not None:
+        why = _ended(con, cfg, u)
+        if why:
+            if why not in ("sign_out", "unknown"):
+                with db.transaction(con) as cur:
+                    audit.log(cur, f"signed_out_{why}", username=u["name"], role=u["role"])
+            st.session_state.pop("user", None)
+            note = signins.message(why, cfg)
+            if note:
+                st.session_state["sign_in_note"] = note
+            u = None
     if u is None:
         audit.act_as(None, None)
         return None
     u["seen"] = time.time()
     audit.act_as(u["name"], u["role"])
     return u
+
+
+def _ended(con, cfg: dict, u: dict) -> str | None:
+    """Why this tab's user may not go on (a key of signins.ENDED), or None."""
+    if u.get("sid"):
+        check = signins.check(con, cfg, u["sid"], seen_here=u.get("seen"))
+        if check.role and check.role != u["role"]:
+            u["role"] = check.role            # an administrator changed it: the next page check uses it
+        return check.ended_why
+    if time.time() - u["seen"] > cfg["access"]["idle_minutes"] * 60:
+        return "idle"
+    if not u.get("oidc") and users.is_disabled(con, u["name"]):
+        return "disabled"
+    return None
+
+
+def _resumed(con, cfg: dict) -> dict | None:
+    """The sign-in this browser's cookie names, for a tab that has none yet (audited, unless it is the tab the
+    sign-in's own redirect opened)."""
+    try:
+        cookie = st.context.cookies.get(signins.COOKIE)
+    except Exception:         # no browser behind this run (AppTest)
+        cookie = None
+    if not isinstance(cookie, str) or not 0 < len(cookie) <= 100:
+        return None
+    sid = signins.signin_id(cookie)
+    check = signins.check(con, cfg, sid)
+    if check.ended_why:
+        if check.ended_why not in ("sign_out", "unknown"):
+            st.session_state["sign_in_note"] = signins.message(check.ended_why, cfg)
+        return None
+    if not signins.first_load(sid):
+        with db.transaction(con) as cur:
+            audit.log(cur, "signin_resumed", username=check.username, role=check.role,
+                      detail="a reload or another tab of a signed-in browser")
+    st.session_state["user"] = {"name": check.username, "role": check.role, "seen": time.time(), "sid": sid}
+    return st.session_state["user"]
 
 
 def _oidc_user(con, cfg: dict) -> dict | None:
@@ -130,8 +169,9 @@ def _oidc_user(con, cfg: dict) -> dict | None:
     return st.session_state["user"]
 
 
-def sign_in_page(con, cfg: dict) -> None:
-    """The only thing a signed-out visitor sees."""
+def sign_in_page(con, cfg: dict, next_path: str = "/") -> None:
+    """The only thing a signed-out visitor sees. A sign-in sends the browser through kdash/web.py for its cookie
+    and back to `next_path` (the page and patient it asked for)."""
     st.title("Sign in to kdash")
     note = st.session_state.pop("sign_in_note", None)
     if note:
@@ -151,8 +191,14 @@ def sign_in_page(con, cfg: dict) -> None:
     if submitted:
         result = users.sign_in(con, cfg, name, password)
         if result.ok:
-            st.session_state["user"] = {"name": result.username, "role": result.role, "seen": time.time()}
-            st.rerun()
+            cookie = signins.start(con, cfg, result.username, result.role)
+            st.session_state["user"] = {"name": result.username, "role": result.role, "seen": time.time(),
+                                        "sid": signins.signin_id(cookie)}
+            # The browser reloads through the route and comes back signed in: this run draws nothing more, so the
+            # page asked for is drawn (and audited) once, by the tab that carries the cookie.
+            _redirect(web.session_url(signins.ticket_for(cookie), next_path))
+            st.info("Signed in. Opening the page…", icon=":material/login:")
+            st.stop()
         st.error(result.message, icon=":material/lock:")
     if not users.count(con):
         st.warning("This store has no accounts yet. Create the first administrator on the server with "
@@ -174,12 +220,34 @@ def sidebar(sections: dict[str, list], role: str, name: str) -> None:
 
 
 def sign_out() -> None:
+    """Ends this sign-in in every tab that holds it, and drops the browser's cookie."""
     u = st.session_state.pop("user", None)
     if u:
         with db.transaction(connection()) as cur:
             audit.log(cur, "sign_out", username=u["name"], role=u["role"])
+        if u.get("sid"):
+            signins.end(connection(), u["sid"], "sign_out")
+            _redirect(web.sign_out_url())
     if u and u.get("oidc"):
         st.logout()
+
+
+def here(page) -> str:
+    """This tab's page and query string as a path of this app (where a sign-in comes back to)."""
+    from urllib.parse import urlencode
+    query = urlencode(st.query_params.to_dict())
+    return web.base_path() + (page.url_path or "") + (f"?{query}" if query else "")
+
+
+def _redirect(url: str) -> None:
+    """Send the browser to a URL of this app over plain HTTP (Streamlit's own st.login does the same)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        msg = ForwardMsg()
+        msg.auth_redirect.url = url
+        ctx.enqueue(msg)
 
 
 def refuse(what: str) -> None:
@@ -302,20 +370,35 @@ def patient_table(table, page: str, key: str, **kwargs) -> None:
 
 
 def patient_finder(page: str) -> None:
-    """Find a patient by name, ID or MRN (the roster's search, run on Enter) and open the one clicked on this page."""
+    """Find a patient by name, ID or MRN (the roster's search, as one types) and open the one clicked on this page."""
     with st.expander("Find a patient by name, ID or MRN"):
-        text = st.text_input("Name, ID or MRN", key=f"finder_{page}", max_chars=80, placeholder="e.g. Garcia")
-        if not text.strip():
-            return
-        found = fetch("roster.page", today=today(), search=text.strip(), page_no=1, page_size=10)
-        if found.empty:
-            st.caption("No patient matches.")
-            return
-        st.caption(f"{int(found['total'].iloc[0]):,} match" + (" (the first 10 shown)" if found["total"].iloc[0] > 10
-                                                             else "") + ". Click a row to open the patient.")
-        patient_table(found[["patient_id", "name", "birth_date", "mrn"]], page, f"finder_pick_{page}", column_config={
-            "patient_id": st.column_config.TextColumn("Patient"), "name": "Name",
-            "birth_date": st.column_config.DateColumn("Born"), "mrn": "MRN"})
+        _finder(page)
+
+
+@st.fragment
+def _finder(page: str) -> None:
+    """Typing reruns only the finder (a fragment), a pause of 300 ms after the last key."""
+    fragment_guard()
+    text = st.text_input("Name, ID or MRN", key=f"finder_{page}", max_chars=80, placeholder="e.g. Garcia",
+                         type="search", live="300ms")
+    if not text.strip():
+        return
+    found = fetch("roster.page", today=today(), search=text.strip(), page_no=1, page_size=10)
+    if found.empty:
+        st.caption("No patient matches.")
+        return
+    st.caption(f"{int(found['total'].iloc[0]):,} match" + (" (the first 10 shown)" if found["total"].iloc[0] > 10
+                                                         else "") + ". Click a row to open the patient.")
+    patient_table(found[["patient_id", "name", "birth_date", "mrn"]], page, f"finder_pick_{page}", column_config={
+        "patient_id": st.column_config.TextColumn("Patient"), "name": "Name",
+        "birth_date": st.column_config.DateColumn("Born"), "mrn": "MRN"})
+
+
+def fragment_guard() -> None:
+    """A fragment's own rerun skips app.py's frame: check the sign-in here too (idle, sign-out elsewhere, a disabled
+    account), and on failure rerun the whole app, which then shows the sign-in page."""
+    if current_user(connection(), clinic_settings()) is None:
+        st.rerun(scope="app")
 
 
 def percent(x: float | None, digits: int = 0) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kdash import access, audit, db
+from kdash import access, audit, db, signins
 
 HASHER = PasswordHasher()      # argon2id with the library's current recommended cost
 _DUMMY = HASHER.hash("not a password anyone has")   # unknown names cost the same time as known ones
@@ -79,16 +79,21 @@ def set_disabled(con: duckdb.DuckDBPyConnection, name: str, disabled: bool = Tru
     with db.transaction(con) as cur:
         if not cur.execute("UPDATE users SET disabled = ? WHERE username = ? RETURNING 1", [disabled, name]).fetchone():
             raise UserError(f"no user named {name!r}")
+        if disabled:
+            signins.end_all(cur, name, "disabled")
         audit.log(cur, "user_disabled" if disabled else "user_enabled", username=by, detail=name)
 
 
-def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str, by: str | None = None) -> None:
+def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str, by: str | None = None,
+                   keep_signin: str | None = None) -> None:
+    """A new password; the account's open sign-ins end (all but `keep_signin`, the resetter's own)."""
     name = check_name(name)
     check_password(password, cfg)
     with db.transaction(con) as cur:
         if not cur.execute("UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL "
                            "WHERE username = ? RETURNING 1", [HASHER.hash(password), name]).fetchone():
             raise UserError(f"no user named {name!r}")
+        signins.end_all(cur, name, "password_reset", keep=keep_signin)
         audit.log(cur, "password_reset", username=by, detail=name)
 
 

@@ -58,7 +58,8 @@ with right:
             new = st.text_input("New password (also unlocks the account)", type="password", max_chars=200)
             if st.form_submit_button("Reset password"):
                 try:
-                    users.reset_password(ui.connection_for("users.reset_password"), cfg, who, new, by=me)
+                    users.reset_password(ui.connection_for("users.reset_password"), cfg, who, new, by=me,
+                                         keep_signin=(ui.user() or {}).get("sid"))
                 except users.UserError as exc:
                     st.error(f"Not changed: {exc}.", icon=":material/error:")
                 else:

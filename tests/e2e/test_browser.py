@@ -159,9 +159,10 @@ def test_the_server_log_holds_no_patient_names_or_ids(browser, tmp_path):
         expect(pg.get_by_text("Wrong user name or password.")).to_be_visible(timeout=30_000)
         sign_in(pg, "clinician")
         expect(pg.get_by_text(people[0][0]).first).to_be_visible(timeout=30_000)
-        for pid, *_ in people[1:]:
+        for pid, *_ in people[1:]:          # each a new tab's session, signed in by the cookie
             pg.goto(f"{url}/patient?patient_id={pid}")
-            sign_in(pg, "clinician")
+            wait_for_app(pg)
+            expect(pg.locator("h3").first).to_contain_text(f"ID {pid}", timeout=30_000)
         context.close()
     log = (tmp_path / "log.server.log").read_text()
     secrets = [x for row in people for x in row if x] + ["a wrong secret password", "kdash-demo-2026"]
@@ -220,10 +221,9 @@ def test_the_finder_opens_the_patient_clicked(page, server, e2e_patient):
     header = page.locator("h3").first
     expect(header).to_contain_text(f"ID {e2e_patient}", timeout=30_000)
     page.get_by_text("Find a patient by name, ID or MRN").click()
-    finder = page.get_by_role("textbox", name="Name, ID or MRN")
-    finder.fill("P000021")
-    finder.press("Enter")
-    wait_for_app(page)
+    finder = page.get_by_role("searchbox", name="Name, ID or MRN")
+    finder.press_sequentially("P000021", delay=60)       # as one types: no Enter, the matches follow the keys
+    expect(page.get_by_text("1 match. Click a row")).to_be_visible(timeout=30_000)
     grid = page.locator("[data-testid='stExpander']").first.locator("[data-testid='stDataFrame']")
     expect(grid).to_have_count(1, timeout=30_000)
     box = grid.bounding_box()

@@ -1,0 +1,71 @@
+"""The two plain-HTTP routes the app serves beside Streamlit's own (app.py mounts them with st.App).
+
+A websocket cannot set a cookie, so after a sign-in the browser is sent here with a one-time ticket and comes back
+with the sign-in's cookie: HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure behind
+HTTPS. Signing out comes here to drop it. Both answer with a redirect to a path of this app only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from kdash import signins
+
+SESSION_PATH = "_kdash/session"
+SIGN_OUT_PATH = "_kdash/sign_out"
+
+
+def base_path() -> str:
+    """Streamlit's server.baseUrlPath as '/x/' (or '/')."""
+    from streamlit import config
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/" if base else "/"
+
+
+def session_url(ticket: str, next_path: str) -> str:
+    return f"{base_path()}{SESSION_PATH}?{urlencode({'ticket': ticket, 'next': next_path})}"
+
+
+def sign_out_url() -> str:
+    return f"{base_path()}{SIGN_OUT_PATH}"
+
+
+def safe_next(next_path: str | None) -> str:
+    """A path inside this app to return to; anything else (another host, a scheme, '//x') goes to the app's root."""
+    base = base_path()
+    p = next_path or ""
+    if not p.startswith(base) or p.startswith("//") or "\\" in p or any(ord(c) < 32 for c in p):
+        return base
+    return p
+
+
+def routes() -> list:
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    def _redirect(request, to: str) -> RedirectResponse:
+        r = RedirectResponse(to, status_code=303)
+        r.headers["Cache-Control"] = "no-store"
+        return r
+
+    async def session(request):
+        cookie = signins.redeem(request.query_params.get("ticket"))
+        r = _redirect(request, safe_next(request.query_params.get("next")))
+        if cookie:
+            from kdash import settings
+            hours = settings.load(settings.store_path())["access"]["signin_hours"]
+            r.set_cookie(signins.COOKIE, cookie, max_age=int(hours * 3600), path=base_path(), httponly=True,
+                         samesite="strict", secure=_https(request))
+        return r
+
+    async def sign_out(request):
+        r = _redirect(request, base_path())
+        r.delete_cookie(signins.COOKIE, path=base_path(), httponly=True, samesite="strict", secure=_https(request))
+        return r
+
+    return [Route(base_path() + SESSION_PATH, session, methods=["GET"]),
+            Route(base_path() + SIGN_OUT_PATH, sign_out, methods=["GET"])]
+
+
+def _https(request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
