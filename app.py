@@ -38,6 +38,7 @@ def main() -> None:
             st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:", url_path="users"),
             st.Page("pages/import_data.py", title="Import", icon=":material/upload_file:", url_path="import_data"),
             st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
+            st.Page("pages/flag_rules.py", title="Flag rules", icon=":material/rule:", url_path="flag_rules"),
         ],
     }
     # Every page is routable (so a deep link survives signing in); the sidebar shows a role only its own.

@@ -95,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="FILE.pdf or FILE.pptx")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("users", help="local accounts: add, list, disable, enable, reset-password")
+    p = sub.add_parser("users", help="local accounts: add, list, link, disable, enable, reset-password")
     users_sub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
     q = users_sub.add_parser("add", help="create an account (password from a prompt, or stdin when piped)")
     q.add_argument("name")
@@ -103,6 +103,11 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--db")
     q.add_argument("--json", action="store_true")
     q = users_sub.add_parser("list", help="every account, without password hashes")
+    q.add_argument("--db")
+    q.add_argument("--json", action="store_true")
+    q = users_sub.add_parser("link", help="link an account to a clinician name of the record, for 'my patients'")
+    q.add_argument("name")
+    q.add_argument("--clinician", required=True, help="as in patients.csv's clinician column; '' to unlink")
     q.add_argument("--db")
     q.add_argument("--json", action="store_true")
     for action, text in (("disable", "stop an account signing in"), ("enable", "let a disabled account sign in"),
@@ -346,7 +351,11 @@ def cmd_users(args) -> int:
                 return 0
             if args.action != "list":
                 users.check_name(args.name)          # before asking for a password
-            if args.action == "add":
+            if args.action == "link":
+                linked = users.link_clinician(con, args.name, args.clinician, by=by)
+                _emit(args, f"users: {args.name} linked to {linked!r}" if linked else f"users: {args.name} unlinked",
+                      {"username": args.name, "clinician": linked})
+            elif args.action == "add":
                 name = users.add(con, cfg, args.name, args.role, _read_password("Password: "), by=by)
                 _emit(args, f"users: added {name} as {args.role}", {"username": name, "role": args.role})
             elif args.action in ("disable", "enable"):

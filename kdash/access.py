@@ -29,6 +29,7 @@ PAGES: dict[str, frozenset[str]] = {
     "users": frozenset({"admin"}),
     "import_data": frozenset({"admin"}),
     "audit": frozenset({"admin"}),
+    "flag_rules": frozenset({"admin"}),
 }
 
 # "module.function" (or "module." for every function of a module) → roles that may call it through the UI
@@ -36,6 +37,10 @@ FUNCTIONS: dict[str, frozenset[str]] = {
     "clinic.": frozenset({"clinician", "manager"}),
     "roster.clinicians": frozenset({"clinician", "manager", "presenter"}),   # the staff list of the filters
     "roster.": frozenset({"clinician"}),
+    "worklist.counts": frozenset({"clinician", "manager"}),       # counts only
+    "worklist.loop_by_week": frozenset({"manager"}),               # counts only
+    "worklist.rule_frequency": frozenset({"admin"}),               # counts only
+    "worklist.": frozenset({"clinician"}),
     "patient.": frozenset({"clinician"}),
     "eligibility.": frozenset({"clinician"}),
     "recording.": frozenset({"clinician"}),
@@ -53,7 +58,7 @@ FUNCTIONS: dict[str, frozenset[str]] = {
 PAGE_TITLES = {"home": "Clinic at a glance", "roster": "Patients", "patient": "Patient progress",
                "eligibility": "Eligibility", "record_session": "Record a session", "outcomes": "Outcomes",
                "side_effects": "Side effects", "throughput": "Throughput", "conference": "Case conference",
-               "import_data": "Import", "audit": "Audit log", "users": "Users"}
+               "import_data": "Import", "audit": "Audit log", "users": "Users", "flag_rules": "Flag rules"}
 
 
 class AccessDenied(Exception):

@@ -221,8 +221,10 @@ def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
 
 def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) -> go.Figure:
     """CADSS (dissociation) and MOAA/S (sedation) per session with their flag lines."""
+    # a CADSS above the line is marked (clinical-reference §4: common early on, so shown here, not flagged)
+    high = [VERMILLION if t > safety["cadss_max"] else PURPLE for t in cadss["total"]]
     traces = [dict(type="scatter", x=cadss["session_number"], y=cadss["total"], mode="lines+markers", name="CADSS",
-                   line=dict(color=PURPLE), xaxis="x", yaxis="y"),
+                   line=dict(color=PURPLE), marker=dict(color=high, size=8), xaxis="x", yaxis="y"),
               dict(type="scatter", x=moaas["session_number"], y=moaas["total"], mode="lines+markers", name="MOAA/S",
                    line=dict(color=BLUE), xaxis="x2", yaxis="y2")]
     marks = [_panel_threshold(safety["cadss_max"], f"> {safety['cadss_max']}", VERMILLION, ""),

@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, outcomes, rules
+from kdash import db, outcomes, rules, worklist
 
 
 def at_a_glance(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> dict:
@@ -22,7 +22,8 @@ def at_a_glance(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> di
         "sessions_this_week": int(row.sessions_this_week),
         "sessions_last_week": int(row.sessions_last_week),
         "outcomes": recent,
-        "flags": {sev: int(by_severity.get(sev, 0)) for sev in rules.SEVERITY_ORDER},
+        "flags": {**{sev: int(by_severity.get(sev, 0)) for sev in rules.SEVERITY_ORDER},
+                  "overdue": worklist.counts(con, cfg, today)["overdue"]},
         "flag_rules": flags[flags["rule"].notna()].to_dict("records"),
     }
 

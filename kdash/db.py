@@ -180,6 +180,20 @@ MIGRATIONS: list[str] = [
         started_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL,
         ended_at TIMESTAMP, ended_why VARCHAR);
     """,
+    # 16: flags that stay open until acknowledged or cleared (kdash/worklist.py). The flag log gains each piece of
+    # evidence's time and each rule's latest clearing observation (rebuilt: the settings stamp changes); an
+    # acknowledgement covers a patient's evidence for a rule up to a day; an account may name the clinician it is
+    # (patients.clinician) for "my patients".
+    """
+    ALTER TABLE flag_log ADD COLUMN IF NOT EXISTS evidence_at TIMESTAMP;
+    DELETE FROM meta WHERE key = 'flag_log_settings';
+    CREATE SEQUENCE IF NOT EXISTS ack_seq;
+    CREATE TABLE IF NOT EXISTS flag_acks (
+        ack_id BIGINT PRIMARY KEY DEFAULT nextval('ack_seq'), patient_id VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+        through_day DATE NOT NULL, action VARCHAR NOT NULL, note VARCHAR,
+        acknowledged_by VARCHAR NOT NULL, acknowledged_at TIMESTAMP NOT NULL);
+    ALTER TABLE users ADD COLUMN IF NOT EXISTS clinician VARCHAR;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

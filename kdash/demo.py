@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from faker import Faker
 
@@ -128,6 +130,39 @@ def _induction_offsets(is_iv: np.ndarray, start_wd: np.ndarray, width: int) -> n
     return offsets
 
 
+# How long a demo clinic takes to acknowledge a flag, by severity: lognormal hours (median, spread), and the share
+# it ever acknowledges (a few flags stay open: the worklist and its overdue marker have something to show).
+ACK_DELAY = {"urgent": (3.0, 0.8, 0.98), "high": (10.0, 0.8, 0.98), "caution": (30.0, 0.9, 0.97),
+             "review": (72.0, 0.9, 0.95)}
+ACK_ACTIONS = {"urgent": [0, 1, 3], "high": [0, 2, 3, 4], "caution": [4, 2], "review": [4, 0]}
+
+
+def acknowledge_history(cur: duckdb.DuckDBPyConnection, cfg: dict, seed: int, now: dt.datetime) -> int:
+    """Acknowledgements a working clinic would have made for the demo's flag evidence up to `now`: each piece of
+    evidence acknowledged after a delay by severity, so recent flags are still open and a few old ones were missed."""
+    ev = cur.execute("SELECT patient_id, rule, severity, day, evidence_at FROM flag_log WHERE severity <> 'clear' "
+                     "ORDER BY patient_id, rule, day").df()
+    if ev.empty:
+        return 0
+    rng = np.random.default_rng(seed + 17)
+    sev = ev["severity"].to_numpy()
+    median, spread, share = (np.array([ACK_DELAY.get(x, ACK_DELAY["review"])[i] for x in sev]) for i in range(3))
+    hours = np.exp(np.log(median) + spread * rng.standard_normal(len(ev)))
+    at = pd.to_datetime(ev["evidence_at"]) + pd.to_timedelta(hours, unit="h")
+    keep = (rng.random(len(ev)) < share) & (at < pd.Timestamp(now)).to_numpy()
+    actions = cfg["flags"]["actions"]
+    choice = [actions[min(rng.choice(ACK_ACTIONS.get(x, [4])), len(actions) - 1)] for x in sev]
+    acks = pd.DataFrame({"patient_id": ev["patient_id"], "rule": ev["rule"], "through_day": ev["day"],
+                         "action": choice, "note": None, "acknowledged_by": "clinician",
+                         "acknowledged_at": at})[keep]
+    cur.register("demo_acks", acks)
+    cur.execute("INSERT INTO flag_acks (patient_id, rule, through_day, action, note, acknowledged_by, acknowledged_at) "
+                "SELECT patient_id, rule, through_day, action, note::VARCHAR, acknowledged_by, acknowledged_at "
+                "FROM demo_acks ORDER BY acknowledged_at")
+    cur.unregister("demo_acks")
+    return int(keep.sum())
+
+
 def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None = None) -> dict:
     """Write a demo clinic into a new store at `path`; returns the row counts written."""
     if patients < 1:
@@ -147,8 +182,14 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
                                   "demo_patients": str(patients)})
             derived.refresh(cur)
             derived.refresh_stamped(con, cur, cfg, None)
+            # the clinic's last review was yesterday evening: this morning's worklist holds what came since
+            acknowledge_history(cur, cfg, seed, dt.datetime.combine(as_of - dt.timedelta(days=1), dt.time(18, 0)))
         if not users.count(con):
             users.add_demo_accounts(con, cfg)    # documented demo sign-ins, one per role (README)
+            busiest = db.scalar(con, "SELECT clinician FROM patients WHERE clinician IS NOT NULL "
+                                     "GROUP BY clinician ORDER BY count(*) DESC, clinician LIMIT 1")
+            with db.transaction(con) as cur:        # "my patients" for the demo clinician account
+                cur.execute("UPDATE users SET clinician = $c WHERE username = 'clinician'", {"c": busiest})
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}
     finally:
         con.close()

@@ -1,5 +1,7 @@
 """The flag log: every safety flag of the record, written by the rules' SQL (sql/open_flags.sql run
-over all time) and kept current on each write.
+over all time) and kept current on each write, with the latest observation that clears each rule (severity
+'clear', one row per patient and rule). kdash/worklist.py reads it with the acknowledgements to know which flags
+are open.
 
 It is stamped with a hash of the settings the rules used; when a clinic changes a threshold the log
 is stale and is rebuilt by the dashboard on opening the store (derived.ensure_current). A reader that finds
@@ -32,29 +34,48 @@ def is_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
 
 def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> int:
     """Re-evaluate every rule for these patients (None: everyone) inside the caller's transaction."""
-    params = {**rules.flag_params(cfg, *ALL_TIME), "flag_patients": patient_ids}
     if patient_ids is None:
         cur.execute("DELETE FROM flag_log")
     else:
         cur.execute("DELETE FROM flag_log WHERE list_contains($ids, patient_id)", {"ids": patient_ids})
-    cur.execute("INSERT INTO flag_log SELECT patient_id, rule, severity, day, value FROM ("
-                + db.sql("open_flags") + ") ORDER BY patient_id, day", db.bind(db.sql("open_flags"), params)).fetchall()
+    text, params = _live(cfg, *ALL_TIME, patient_ids)
+    cur.execute(f"INSERT INTO flag_log SELECT patient_id, rule, severity, day, value, evidence_at FROM ({text}) "
+                "ORDER BY patient_id, day", params).fetchall()
     if patient_ids is None:
         cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": META_KEY, "v": settings_stamp(cfg)})
     return cur.execute("SELECT count(*) FROM flag_log").fetchall()[0][0]
 
 
+def _live(cfg: dict, since: dt.date, today: dt.date, patient_ids: list[str] | None) -> tuple[str, dict]:
+    """The rules evaluated on the record: every piece of evidence, and each rule's latest clearing observation."""
+    params = {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids, "with_clears": True}
+    text = db.sql("open_flags")
+    return (f"WITH f AS ({text}) SELECT * FROM f WHERE severity <> 'clear' UNION ALL "
+            "SELECT patient_id, rule, 'clear', max(day), arg_max(value, day), max(evidence_at) FROM f "
+            "WHERE severity = 'clear' GROUP BY patient_id, rule"), db.bind(text, params)
+
+
+def logged_query(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
+                 patient_ids: list[str] | None = None) -> tuple[str, dict]:
+    """SQL and parameters for the evidence and clears up to today: read from the log when it is current, else
+    evaluated live (the same rules, so the rows are the same)."""
+    if is_fresh(con, cfg):
+        return db.sql("flag_log_window"), {"since": ALL_TIME[0], "today": today, "ids": patient_ids}
+    return _live(cfg, ALL_TIME[0], today, patient_ids)
+
+
 def window_query(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
                  patient_ids: list[str] | None = None) -> tuple[str, dict]:
-    """SQL and parameters for the flags with evidence in [since, today]: read from the log when it is
-    current, else evaluated live (the same rules, so the rows are the same)."""
+    """SQL and parameters for the evidence (no clears) with days in [since, today]."""
     if is_fresh(con, cfg):
-        return db.sql("flag_log_window"), {"since": since, "today": today, "ids": patient_ids}
+        text = db.sql("flag_log_window")
+        return (f"SELECT * FROM ({text}) WHERE severity <> 'clear'",
+                {"since": since, "today": today, "ids": patient_ids})
     return db.sql("open_flags"), {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids}
 
 
-def open_flags(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
-               patient_ids: list[str] | None = None) -> pd.DataFrame:
+def evidence(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,
+             patient_ids: list[str] | None = None) -> pd.DataFrame:
     text, params = window_query(con, cfg, since, today, patient_ids)
     cur = con.cursor()
     try:

@@ -8,7 +8,7 @@ import re
 import duckdb
 import pandas as pd
 
-from kdash import db, ids, rules
+from kdash import db, ids, rules, worklist
 
 
 def id_problem(text: str | None) -> str | None:
@@ -182,7 +182,8 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     done = completed_sessions(rec)
     return {
         "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags,
-        "open": rules.open_flags(flags, cfg, today), "unchecked": rules.unchecked_suicide_items(rec),
+        "open": rules.open_flags(flags, worklist.open_rows(con, cfg, today, [patient_id])),
+        "acks": worklist.history(con, patient_id), "unchecked": rules.unchecked_suicide_items(rec),
         "eligibility": guarded("eligibility", _eligibility, con, cfg, today, patient_id),
         "trends": [guarded(f"{scales.SCALES[code].name} trend", _trend, rec, done, code, cfg, by)
                    for code in scales.DEPRESSION_SCALES if not scale_scores(rec, code).empty],

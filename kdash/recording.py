@@ -119,13 +119,14 @@ def to_acknowledge(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, r
     """What a clinician must read and confirm before this session is recorded: no eligibility decision for the
     route, an open urgent safety flag, no vitals at all (clinical-reference §2 "a clinician may override a
     verdict"; §4 urgent flags; the esketamine label's monitoring)."""
-    from kdash import eligibility, patient, rules
+    from kdash import eligibility, patient, rules, worklist
     needs = []
     found = eligibility.checklist_for(con, cfg, today, [patient_id], route if route in eligibility.ROUTES else None)
     if found and found[0]["override"] is None:
         needs.append(f"no eligibility decision (sign-off or override) is on file for {found[0]['route'].replace('_', ' ')}; "
                      f"the computed verdict is {found[0]['verdict'].replace('_', ' ')}")
-    urgent = [f for f in rules.open_flags(patient.flags(con, cfg, patient_id), cfg, today) if f.severity == "urgent"]
+    open_rows = worklist.open_rows(con, cfg, today, [patient_id])
+    urgent = [f for f in rules.open_flags(patient.flags(con, cfg, patient_id), open_rows) if f.severity == "urgent"]
     if urgent:
         needs.append("open urgent flag: " + "; ".join(f"{f.title} ({f.value}, {f.day:%Y-%m-%d})" for f in urgent[:3]))
     if not has_vitals:

@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, flag_log, outcomes, rules
+from kdash import db, flag_log, outcomes, rules, worklist
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
@@ -41,10 +41,10 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
 
 def _run(con, cfg, today, filters: dict, limit: int, offset: int, outcomes_for: list | None = None) -> pd.DataFrame:
     scale = cfg["clinic"]["main_scale"]
-    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
-    flags_sql, flags_params = flag_log.window_query(con, cfg, since, today, filters.get("page_ids"))
+    flags_sql, flags_params = worklist.open_query(con, cfg, today, filters.get("page_ids"))
     params = {
-        **outcomes.params(cfg, scale, "all", "itt"), **flags_params, **rules.flag_params(cfg, since, today),
+        **outcomes.params(cfg, scale, "all", "itt"), **rules.flag_params(cfg, flag_log.ALL_TIME[0], today),
+        **flags_params,
         "page_ids": None, **filters, "limit": limit, "offset": offset,
         "patient_ids": outcomes_for,                       # outcomes for these patients only (None: all)
         "flag_patients": filters.get("page_ids"),
@@ -71,11 +71,14 @@ def _shown(x, fmt: str = "{:g}") -> str:
 
 
 def flag_text(urgency, rule_ids) -> str:
-    """'URGENT: Suicidal thoughts, Dissociation' from the most severe level and the rules that fired."""
+    """'URGENT Suicidal thoughts · +1 more': the most severe level and the rule that made it so first (the column is
+    narrow; the other rules are on the patient page)."""
     if urgency is None or pd.isna(urgency):
         return ""
-    titles = ", ".join(rules.RULES[r].title for r in list(rule_ids))
-    return f"{URGENCY[int(urgency)]}: {titles}"
+    ids_ = list(rule_ids)
+    first = ids_[0] if ids_ else None
+    more = f" · +{len(ids_) - 1} more" if len(ids_) > 1 else ""
+    return f"{URGENCY[int(urgency)]} {rules.RULES[first].title}{more}" if first else URGENCY[int(urgency)]
 
 
 def display(rows: pd.DataFrame) -> pd.DataFrame:

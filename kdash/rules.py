@@ -11,7 +11,7 @@ Thresholds always come from the settings file.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import pandas as pd
@@ -42,8 +42,10 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "clinical-reference §4"),
     Rule("predose_bp", "caution", "Pre-dose blood pressure high",
          "pre-dose BP > {predose_systolic_max}/{predose_diastolic_max} mmHg: consider delaying", LABEL),
-    Rule("dissociation", "caution", "Dissociation", "CADSS > {cadss_max} (usually falls over sessions)",
-         "Bremner 1998; TRANSFORM-2 post hoc"),
+    Rule("dissociation", "caution", "Dissociation rising",
+         "CADSS > {cadss_max} and above each of the {dissociation_rise_sessions} sessions before (it usually falls "
+         "over sessions; high values early on are shown on the session chart)",
+         "clinical-reference §4; Bremner 1998; TRANSFORM-2 post hoc"),
     Rule("sedation", "caution", "Sedation", "MOAA/S ≤ {moaas_min}; should be back to 5 by about 90 min",
          "Chernik 1990; " + LABEL),
     Rule("monitoring", "caution", "Esketamine monitoring incomplete",
@@ -63,6 +65,11 @@ RULES: dict[str, Rule] = {r.id: r for r in (
 
 SUICIDE_ITEMS = {"PHQ9": ("phq9_item9_min", 9, "PHQ-9 item 9"), "MADRS": ("madrs_item10_min", 10, "MADRS item 10"),
                  "HAMD17": ("hamd_item3_min", 3, "HAM-D item 3")}
+
+
+def severity(cfg: dict, rule_id: str) -> str:
+    """The clinic's severity for a rule ([flags.severity]; the rule's own by default)."""
+    return cfg.get("flags", {}).get("severity", {}).get(rule_id, RULES[rule_id].severity)
 
 
 @dataclass(frozen=True)
@@ -156,17 +163,21 @@ def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:
 
 
 def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Dissociation when a CADSS is above the line and above each of the patient's previous few (a rise; high
+    values in early sessions are expected, §4); sedation at any MOAA/S at or under its line."""
     s, flags = cfg["safety"], []
-    previous = None
-    for a in record.assessments[record.assessments["scale"].isin(["CADSS", "MOAAS"])].itertuples():
-        if a.scale == "CADSS":
-            if a.total > s["cadss_max"]:
-                rising = previous is not None and a.total > previous
-                flags.append(Flag("dissociation", "caution", _day(a.assessed_on),
-                                  f"CADSS {a.total}" + (f", up from {previous}" if rising else ""), a.session_id))
-            previous = a.total
-        elif a.total <= s["moaas_min"]:
-            flags.append(Flag("sedation", "caution", _day(a.assessed_on), f"MOAA/S {a.total}", a.session_id))
+    a = record.assessments
+    cadss = a[a["scale"] == "CADSS"].sort_values(["assessed_on", "total"], kind="stable")
+    rise = s["dissociation_rise_sessions"]
+    totals = [int(t) for t in cadss["total"]]
+    for k, row in enumerate(cadss.itertuples()):
+        earlier = totals[max(0, k - rise):k]
+        if row.total > s["cadss_max"] and earlier and row.total > max(earlier):
+            flags.append(Flag("dissociation", severity(cfg, "dissociation"), _day(row.assessed_on),
+                              f"CADSS {row.total} (earlier {', '.join(map(str, earlier))})", row.session_id))
+    for row in a[(a["scale"] == "MOAAS") & (a["total"] <= s["moaas_min"])].itertuples():
+        flags.append(Flag("sedation", severity(cfg, "sedation"), _day(row.assessed_on), f"MOAA/S {row.total}",
+                          row.session_id))
     return flags
 
 
@@ -297,10 +308,11 @@ def dose_creep(record: PatientRecord, cfg: dict) -> list[Flag]:
     if len(maint) < 2:
         return []
     first, last = maint["mg_per_kg"].iloc[0], maint["mg_per_kg"].iloc[-1]
-    if last - first >= cfg["safety"]["dose_creep_mg_per_kg"] - 1e-9:
-        return [Flag("dose_creep", "review", _day(maint["day"].iloc[-1]),
-                     f"{first:.2f} → {last:.2f} mg/kg over {len(maint)} maintenance sessions",
-                     maint["session_id"].iloc[-1])]
+    creep = cfg["safety"]["dose_creep_mg_per_kg"] - 1e-9
+    if last - first >= creep:     # dated at the first session at the creep: later sessions do not re-open it
+        reached = maint[maint["mg_per_kg"] - first >= creep].iloc[0]
+        return [Flag("dose_creep", severity(cfg, "dose_creep"), _day(reached["day"]),
+                     f"{first:.2f} → {last:.2f} mg/kg over {len(maint)} maintenance sessions", reached["session_id"])]
     return []
 
 
@@ -308,10 +320,10 @@ def long_term_use(record: PatientRecord, cfg: dict) -> list[Flag]:
     done = _completed(record)
     if done.empty:
         return []
-    first, last = _day(done["day"].iloc[0]), _day(done["day"].iloc[-1])
-    days = (last - first).days
-    if days >= cfg["safety"]["long_term_days"]:
-        return [Flag("long_term_use", "review", last, f"{days} days since the first treatment, {len(done)} sessions")]
+    first, need = _day(done["day"].iloc[0]), cfg["safety"]["long_term_days"]
+    reached = [d for d in map(_day, done["day"]) if (d - first).days >= need]
+    if reached:                   # dated the day the course became long-term use
+        return [Flag("long_term_use", severity(cfg, "long_term_use"), reached[0], f"{need} days of treatment reached")]
     return []
 
 
@@ -321,13 +333,14 @@ CHECKS = (suicidal_thoughts, blood_pressure, dissociation_and_sedation, monitori
 
 def evaluate(record: PatientRecord, cfg: dict) -> list[Flag]:
     """Every flag of the patient's record, most severe first, then most recent first."""
-    flags = [f for check in CHECKS for f in check(record, cfg)]
+    flags = [replace(f, severity=severity(cfg, f.rule)) for check in CHECKS for f in check(record, cfg)]
     return sorted(flags, key=lambda f: (SEVERITY_ORDER[f.severity], -f.day.toordinal(), f.rule))
 
 
-def open_flags(flags: list[Flag], cfg: dict, today: dt.date) -> list[Flag]:
-    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
-    return [f for f in flags if since <= f.day <= today]
+def open_flags(flags: list[Flag], open_rows: pd.DataFrame) -> list[Flag]:
+    """The patient's flags that are open (kdash/worklist.py: not acknowledged, not cleared), from its open rows."""
+    keys = {(r.rule, pd.Timestamp(r.day).date(), r.value) for r in open_rows.itertuples()}
+    return [f for f in flags if (f.rule, f.day, f.value) in keys]
 
 
 def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | None = None) -> dict:
@@ -340,30 +353,28 @@ def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | Non
             "iv_after": s["iv_nonresponse_sessions"], "iv_review": s["iv_review_sessions"],
             "esk_after": cfg["induction"]["esketamine"], "window": cfg["outcomes"]["after_session_window_days"],
             "response": cfg["outcomes"]["response_pct"] / 100, "lookback": cfg["outcomes"]["baseline_lookback_days"],
-            "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"]}
-
-
-def _window(cfg: dict, today: dt.date) -> dt.date:
-    return today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
+            "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"],
+            "rise": s["dissociation_rise_sessions"], "with_clears": False,
+            **{f"sev_{r}": severity(cfg, r) for r in RULES}}
 
 
 def clinic_open_flags(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
                       patient_id: str | None = None) -> pd.DataFrame:
-    """Every open flag in the clinic (or of one patient): patient, rule, severity, day, value."""
-    from kdash import flag_log
-    return flag_log.open_flags(con, cfg, _window(cfg, today), today, None if patient_id is None else [patient_id])
+    """The open flags' evidence rows in the clinic (or of one patient): patient, rule, severity, day, value, evidence_at."""
+    from kdash import worklist
+    return worklist.open_rows(con, cfg, today, None if patient_id is None else [patient_id])
 
 
 def open_flag_counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> pd.DataFrame:
-    """Patients with a rule firing in the flag window, clinic-wide: per (rule, severity), and per severity
-    (rule NULL: each patient counted once)."""
-    from kdash import flag_log
-    body, params = flag_log.window_query(con, cfg, _window(cfg, today), today)
+    """Patients with an open flag, clinic-wide: per (rule, severity), and per severity (rule NULL: each patient
+    counted once)."""
+    from kdash import worklist
+    body, params = worklist.open_query(con, cfg, today)
+    text = (f"WITH f AS ({body}) SELECT rule, severity, count(DISTINCT patient_id) AS patients FROM f "
+            "GROUP BY GROUPING SETS ((rule, severity), (severity))")
     cur = con.cursor()
     try:
-        return cur.execute(
-            f"WITH f AS ({body}) SELECT rule, severity, count(DISTINCT patient_id) AS patients FROM f "
-            "GROUP BY GROUPING SETS ((rule, severity), (severity))", params).df()
+        return cur.execute(text, params).df()
     finally:
         cur.close()
 

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from plotly.basedatatypes import BaseFigure
@@ -399,6 +400,131 @@ def fragment_guard() -> None:
     account), and on failure rerun the whole app, which then shows the sign-in page."""
     if current_user(connection(), clinic_settings()) is None:
         st.rerun(scope="app")
+
+
+SEVERITY_TEXT = {"urgent": "URGENT", "high": "HIGH", "caution": "CAUTION", "review": "REVIEW"}
+
+
+def flag_worklist(where: str) -> None:
+    """The open safety flags, most severe and oldest first: a clicked row shows the flag with a way to open the
+    patient (same tab) and to acknowledge it with one of the clinic's actions (kdash/worklist.py)."""
+    from kdash import patient as patient_
+    cfg, me = clinic_settings(), user()["name"]
+    mine = fetch("worklist.my_clinician", username=me)
+    if mine:
+        view = st.segmented_control("Flags of", ["mine", "all"], default="mine", key=f"worklist_view_{where}",
+                                    format_func=lambda v: f"My patients ({mine})" if v == "mine" else "All patients")
+    else:
+        view = "all"
+        st.caption("All patients' flags: your account is not linked to a clinician name for \"my patients\" (an "
+                   "administrator can link it with `python -m kdash users link`).")
+    rows = fetch("worklist.items", today=today(), clinician=mine if view == "mine" else None)
+    if rows.empty:
+        st.success("No open safety flag.", icon=":material/check_circle:")
+        return
+    overdue = int(rows["overdue"].sum())
+    st.caption(f"{len(rows):,} open flag{'s' if len(rows) != 1 else ''}"
+               + (f", **{overdue} urgent overdue** (not acknowledged within {cfg['flags']['overdue_hours']} h)"
+                  if overdue else "") + ". Click a row to act on it.")
+    table = pd.DataFrame({
+        "Severity": [("OVERDUE " if o else "") + SEVERITY_TEXT[s] for s, o in zip(rows["severity"], rows["overdue"])],
+        "Rule": rows["title"], "Since": [worklist_age(d) for d in rows["age_days"]],
+        "Patient": [" ".join(str(x) for x in (g, f) if pd.notna(x)) or "Name not recorded"
+                    for g, f in zip(rows["given_name"], rows["family_name"])],
+        "Born": rows["birth_date"], "ID": rows["patient_id"], "Evidence": rows["evidence"],
+        "Clinician": rows["clinician"]})
+    # The clicked row is kept as (patient, rule), taken from the table as it was drawn when clicked: an index would
+    # point at another patient's flag once this list changes (an acknowledgement here or by a colleague).
+    shown, pick = f"worklist_rows_{where}", f"worklist_pick_{where}"
+    st.session_state[shown] = list(zip(rows["patient_id"], rows["rule"]))
+
+    grid = f"worklist_{where}_{st.session_state.get(f'worklist_gen_{where}', 0)}"   # a new key clears the selection
+
+    def picked() -> None:
+        chosen = st.session_state[grid].selection.rows
+        drawn = st.session_state.get(f"{shown}_drawn", [])
+        st.session_state[pick] = drawn[chosen[0]] if chosen and chosen[0] < len(drawn) else None
+
+    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select=picked,
+                 selection_mode="single-row", key=grid,
+                 column_config={"Born": st.column_config.DateColumn("Born"),
+                                "Evidence": st.column_config.TextColumn("Evidence", width="medium")})
+    st.session_state[f"{shown}_drawn"] = st.session_state[shown]
+    chosen = st.session_state.get(pick)
+    match = rows[(rows["patient_id"] == chosen[0]) & (rows["rule"] == chosen[1])] if chosen else rows.iloc[0:0]
+    if len(match):
+        flag_panel(match.iloc[0].to_dict(), where)
+
+
+def worklist_age(days: int) -> str:
+    from kdash import worklist
+    return worklist.age_text(int(days))
+
+
+def flag_panel(r: dict, where: str) -> None:
+    """One open flag: the patient's two identifiers, the evidence, "open the patient" and the acknowledgement."""
+    from kdash import patient as patient_, rules, worklist
+    cfg = clinic_settings()
+    born = r.get("birth_date")
+    age = None
+    if pd.notna(born):
+        b, t = pd.Timestamp(born).date(), today()
+        age = t.year - b.year - ((t.month, t.day) < (b.month, b.day))
+    who = patient_.identity({**r, "age": age})
+    with st.container(border=True):
+        st.markdown(f"**{who}**  \n{SEVERITY_TEXT[r['severity']]} · {rules.RULES[r['rule']].title}: "
+                    f"{patient_.plain(r['evidence'])} ({worklist.age_text(int(r['age_days']))}"
+                    + (f"; {int(r['n_evidence'])} pieces of evidence since {pd.Timestamp(r['first_day']):%Y-%m-%d}"
+                       if r["n_evidence"] > 1 else "") + ")")
+        if st.button("Open this patient", icon=":material/monitoring:", key=f"open_{where}"):
+            forget_pick(where)
+            st.switch_page("pages/patient.py", query_params={"patient_id": str(r["patient_id"])})
+        acknowledge_form(r["patient_id"], r["rule"], f"{where}_{r['patient_id']}_{r['rule']}", where=where)
+
+
+def forget_pick(where: str) -> None:
+    """Nothing selected in the worklist any more (the browser keeps a grid's selection unless its key changes)."""
+    st.session_state.pop(f"worklist_pick_{where}", None)
+    st.session_state[f"worklist_gen_{where}"] = st.session_state.get(f"worklist_gen_{where}", 0) + 1
+
+
+def acknowledge_form(patient_id: str, rule: str, key: str, where: str | None = None) -> None:
+    """Acknowledge an open flag with an action from the clinic's list and an optional note (stored, audited)."""
+    from kdash import rules, worklist
+    cfg = clinic_settings()
+    with st.form(f"ack_{key}", clear_on_submit=True, border=False):
+        cols = st.columns([2, 3, 1], vertical_alignment="bottom")
+        action = cols[0].selectbox("Action taken", cfg["flags"]["actions"], index=None,
+                                   placeholder="Choose the action", key=f"ack_action_{key}")
+        note = cols[1].text_input("Note (optional)", max_chars=worklist.NOTE_MAX, key=f"ack_note_{key}")
+        done = cols[2].form_submit_button("Acknowledge", type="primary")
+    if done:
+        if action is None:
+            st.error("Choose the action taken before acknowledging.", icon=":material/error:")
+            return
+        try:
+            through = worklist.acknowledge(connection_for("worklist.acknowledge"), cfg, patient_id, rule, action,
+                                           note, by=user()["name"], today=today())
+        except worklist.AckError as exc:
+            st.error(f"Not acknowledged: {exc}.", icon=":material/error:")
+            return
+        clear_caches()
+        if where:
+            forget_pick(where)          # nothing stays selected: the next click is a deliberate one
+        st.session_state["ack_note"] = (f"{rules.RULES[rule].title} acknowledged for {patient_id} ({action}); "
+                                        f"evidence up to {through:%Y-%m-%d} is covered, new evidence opens a new flag.")
+        st.rerun()
+
+
+def ack_note() -> None:
+    note = st.session_state.pop("ack_note", None)
+    if note:
+        st.success(patient_plain(note), icon=":material/task_alt:")
+
+
+def patient_plain(text: str) -> str:
+    from kdash import patient as patient_
+    return patient_.plain(text)
 
 
 def percent(x: float | None, digits: int = 0) -> str:

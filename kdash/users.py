@@ -68,7 +68,7 @@ def listing(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every account without its hash."""
     cur = con.cursor()
     try:
-        return cur.execute("SELECT username, role, disabled, failed_attempts, locked_until, created_at "
+        return cur.execute("SELECT username, role, clinician, disabled, failed_attempts, locked_until, created_at "
                            "FROM users ORDER BY username").df()
     finally:
         cur.close()
@@ -82,6 +82,20 @@ def set_disabled(con: duckdb.DuckDBPyConnection, name: str, disabled: bool = Tru
         if disabled:
             signins.end_all(cur, name, "disabled")
         audit.log(cur, "user_disabled" if disabled else "user_enabled", username=by, detail=name)
+
+
+def link_clinician(con: duckdb.DuckDBPyConnection, name: str, clinician: str, by: str | None = None) -> str | None:
+    """Link an account to a clinician name of the record (patients.clinician), so its worklist can show "my
+    patients"; a blank name unlinks it."""
+    name = check_name(name)
+    clinician = (clinician or "").strip() or None
+    if clinician and (len(clinician) > 100 or any(ord(c) < 32 for c in clinician)):
+        raise UserError("a clinician name is at most 100 printable characters")
+    with db.transaction(con) as cur:
+        if not cur.execute("UPDATE users SET clinician = ? WHERE username = ? RETURNING 1", [clinician, name]).fetchone():
+            raise UserError(f"no user named {name!r}")
+        audit.log(cur, "user_linked", username=by, detail=f"{name} → {clinician or 'no clinician'}")
+    return clinician
 
 
 def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str, by: str | None = None,

@@ -29,9 +29,16 @@ else:
     c3.metric(f"Response rate, {out['scale']}", "n/a", help="No evaluable course in the last 12 months.")
 flags = glance["flags"]
 c4.metric("Open safety flags", f"{flags['urgent']:,} urgent",
-          delta=f"{flags['high']:,} high · {flags['caution']:,} caution", delta_color="off", delta_arrow="off",
-          help="Patients with a rule of clinical-reference §4 firing in the last "
-               "30 days, each counted once per severity.")
+          delta=f"{flags['overdue']:,} overdue · {flags['high']:,} high · {flags['caution']:,} caution",
+          delta_color="off", delta_arrow="off",
+          help="Patients with a flag of clinical-reference §4 not yet acknowledged and not cleared by a later "
+               "observation, whatever its age, each counted once per severity; overdue: urgent flags not "
+               "acknowledged within the clinic's time.")
+
+if ui.user()["role"] == "clinician":      # managers see counts only
+    st.subheader("Safety-flag worklist")
+    ui.ack_note()
+    ui.flag_worklist("home")
 
 left, right = st.columns([3, 2])
 with left:
@@ -40,14 +47,14 @@ with left:
     with st.expander("Numbers behind the chart"):
         st.dataframe(weekly, hide_index=True, width="stretch", placeholder="—")
 with right:
-    st.subheader("Safety flags, last 30 days")
+    st.subheader("Open safety flags by rule")
     rows = sorted(glance["flag_rules"], key=lambda r: rules.SEVERITY_ORDER[r["severity"]])
     table = [{"Rule": rules.RULES[r["rule"]].title, "Severity": r["severity"], "Patients": r["patients"]}
              for r in rows]
     if table:
         st.dataframe(table, hide_index=True, width="stretch", placeholder="—")
     else:
-        st.success("No safety rule fired in the last 30 days.", icon=":material/check_circle:")
+        st.success("No open safety flag.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")
     st.write(f"{out['n_treated']:,} patients treated, {out['n_evaluable']:,} evaluable on {out['scale']}; "
              f"{out['responders']:,} responders and " + (

@@ -27,7 +27,7 @@ if v is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
 ui.audit_view("view_patient", pid)
-h, open_now, window = v["header"], v["open"], cfg["safety"]["flag_window_days"]
+h, open_now = v["header"], v["open"]
 
 # --- header -----------------------------------------------------------------------------------------
 st.subheader(patient.identity(h))
@@ -44,8 +44,8 @@ low[1].metric("Induction", f"{int(h['n_induction'] or 0)} / {planned}" if planne
               help="Completed induction sessions of the planned course for this route.")
 low[2].metric("Days since first treatment", "—" if h["days_since_first"] is None else f"{h['days_since_first']}")
 open_rules = rules.by_rule(open_now)
-low[3].metric("Open flags", f"{len(open_rules)}", help=f"Safety rules with evidence from the last {window} days, as "
-              f"listed below ({len(open_now)} pieces of evidence).")
+low[3].metric("Open flags", f"{len(open_rules)}", help="Safety rules with evidence not yet acknowledged and not cleared "
+              f"by a later observation, as listed below ({len(open_now)} pieces of evidence).")
 next_text = f"next session {h['next_session']:%a %d %b %H:%M}" if pd.notna(h["next_session"]) else "no session booked"
 VERDICT = {"eligible": "eligible", "not_eligible": "not eligible", "needs_review": "needs review"}
 e = v["eligibility"]
@@ -83,12 +83,14 @@ def show(group: list[rules.Flag]) -> None:
                 + f"  \n:gray[Rule: {rules.threshold_text(latest.rule, cfg)} · Source: {rule.source}]")
 
 
+ui.ack_note()
 if open_now:
-    st.caption(f"Open: evidence from the last {window} days, most severe first.")
+    st.caption("Open until acknowledged or cleared by a later observation, whatever their age; most severe first.")
     for group in open_rules:
         show(group)
+        ui.acknowledge_form(pid, group[0].rule, f"patient_{group[0].rule}")
 else:
-    st.success(f"No safety rule fired in the last {window} days.", icon=":material/check_circle:")
+    st.success("No open safety flag.", icon=":material/check_circle:")
 if v["unchecked"]:
     latest = ", ".join(f"{scale} {day:%Y-%m-%d}" for scale, day in v["unchecked"][:3])
     st.warning(f"**Suicide item not checked** for {len(v['unchecked'])} score(s) recorded as a total without item "
@@ -96,8 +98,17 @@ if v["unchecked"]:
                "the item (PHQ-9 item 9, MADRS item 10, HAM-D item 3): ask about it, or record the items.",
                icon=":material/help:")
 earlier = [f for f in v["flags"] if f not in open_now]
-if earlier:
-    with st.expander(f"Earlier flags ({len(earlier)})"):
+acks = v["acks"]
+if earlier or not acks.empty:
+    with st.expander(f"Flag history ({len(earlier)} earlier, {len(acks)} acknowledgement{'s' if len(acks) != 1 else ''})"):
+        if not acks.empty:
+            st.dataframe(pd.DataFrame({
+                "Acknowledged": acks["acknowledged_at"], "By": acks["acknowledged_by"],
+                "Rule": [rules.RULES[r].title if r in rules.RULES else r for r in acks["rule"]],
+                "Evidence up to": acks["through_day"], "Action": acks["action"], "Note": acks["note"]}),
+                hide_index=True, width="stretch", placeholder="—",
+                column_config={"Acknowledged": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                               "Evidence up to": st.column_config.DateColumn()})
         for group in rules.by_rule(earlier):
             show(group)
 

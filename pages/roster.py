@@ -11,8 +11,11 @@ cfg = ui.clinic_settings()
 scale = cfg["clinic"]["main_scale"]
 
 st.title("Patients")
-st.caption(f"Sorted by urgency: open safety flags (last {cfg['safety']['flag_window_days']} days) first, suicide-risk "
+st.caption("Sorted by urgency: patients with open safety flags (not acknowledged, not cleared) first, suicide-risk "
            f"answers at the top. Outcome on {scale}, last observation against baseline (clinical-reference §1).")
+with st.expander("Safety-flag worklist", icon=":material/notifications:"):
+    ui.ack_note()
+    ui.flag_worklist("roster")
 
 ROUTES = {None: "All routes", **roster.ROUTE_NAMES}
 FLAGS = {None: "Any or none", "any": "Any open flag", **{r.id: r.title for r in rules.RULES.values()}}

@@ -121,3 +121,19 @@ if mon["sessions"]:
                 delta_color="off", delta_arrow="off")
 else:
     st.caption("No esketamine session in this period.")
+
+st.header("Safety-flag follow-up", divider="gray")
+loop = ui.fetch("worklist.loop_by_week", today=today, weeks=12)
+if loop.empty:
+    st.caption("No safety flag raised in the last 12 weeks.")
+else:
+    st.caption(f"Flags raised per week of their evidence (last 12 weeks) and how they were acknowledged; overdue: "
+               f"urgent flags acknowledged after more than {cfg['flags']['overdue_hours']} h, or not yet. Counts only.")
+    st.dataframe(loop, hide_index=True, width="stretch", placeholder="—", column_config={
+        "week": st.column_config.DateColumn("Week of", format="D MMM YYYY"),
+        "raised": st.column_config.NumberColumn("Raised"), "acknowledged": st.column_config.NumberColumn("Acknowledged"),
+        "median_hours": st.column_config.NumberColumn("Median time to acknowledge", format="%.1f h"),
+        "p90_hours": st.column_config.NumberColumn("90th percentile", format="%.1f h"),
+        "urgent": st.column_config.NumberColumn("Urgent"),
+        "urgent_overdue": st.column_config.NumberColumn("Urgent overdue")})
+    csv(loop, "safety-flag-follow-up")

@@ -548,7 +548,7 @@ def clinic_store(path, sources, *, cli: bool = False, skip_invalid: bool = False
 
 PAGE_FILES = {p: f"pages/{p}.py" for p in ("home", "roster", "patient", "eligibility", "record_session", "outcomes",
                                            "side_effects", "throughput", "conference", "users", "import_data",
-                                           "audit")}
+                                           "audit", "flag_rules")}
 # per patient: page → the query parameter it is opened with ("case": the patient's pseudonym)
 PATIENT_PAGES = {"patient": "patient_id", "eligibility": "patient_id", "conference": "case",
                  "record_session": "patient_id"}
@@ -810,7 +810,7 @@ def flag_mismatches(store_path) -> list[str]:
     try:
         derived.ensure_current(con, cfg)               # what the dashboard does when it opens the store
         since, until = flag_log.ALL_TIME
-        log = con.execute("SELECT patient_id, rule, day, value FROM flag_log").fetchall()
+        log = con.execute("SELECT patient_id, rule, day, value FROM flag_log WHERE severity <> 'clear'").fetchall()
         live = db.query(con, "open_flags", {**rules.flag_params(cfg, since, until)})
         sql_paths = {"flag log": {(p, r, _as_date(d), v) for p, r, d, v in log},
                      "open_flags.sql": {(p, r, _as_date(d), v)

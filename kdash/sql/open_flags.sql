@@ -1,6 +1,9 @@
 -- Safety flags of clinical-reference §4 whose evidence lies between $since and $today, for the whole
--- clinic ($patient_id NULL) or one patient: one row per piece of evidence (patient, rule, severity, day, value).
+-- clinic ($patient_id NULL) or one patient: one row per piece of evidence (patient, rule, severity, day, value, evidence_at:
+-- the evidence's time where the record has one, else the start of its day). Severities are the clinic's.
 -- Mirrors kdash/rules.py rule for rule; tests/unit/test_rules.py keeps the two equal.
+-- With $with_clears, also the observations that clear a rule (severity 'clear'), e.g. a later PHQ-9 with item 9
+-- under the threshold: kdash/worklist.py closes an open flag on a clear dated after its last evidence.
 WITH active AS MATERIALIZED (   -- only patients with evidence in the window can have an open flag
     SELECT patient_id FROM sessions
     WHERE scheduled_at >= $since::DATE AND scheduled_at < $today::DATE + 1
@@ -14,6 +17,7 @@ WITH active AS MATERIALIZED (   -- only patients with evidence in the window can
 done AS MATERIALIZED (
     SELECT patient_id, session_id, scheduled_at::DATE AS day, route, phase,
            round(dose_mg / weight_kg, 2) AS mg_per_kg, date_diff('minute', started_at, ended_at) AS chair_minutes,
+           coalesce(ended_at, started_at, scheduled_at) AS finished_at,
            row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
     FROM sessions
     WHERE status = 'completed' AND patient_id IN (SELECT patient_id FROM active)
@@ -75,12 +79,50 @@ vital_minutes AS (
     WHERE measured_at >= $since::DATE - 1 AND session_id IN (SELECT session_id FROM watched)
     GROUP BY session_id
 ),
-maintenance AS (
-    SELECT patient_id, arg_min(mg_per_kg, k) AS first_mgkg, arg_max(mg_per_kg, k) AS last_mgkg,
-           max(day) AS day, count(*) AS n
-    FROM done
-    WHERE phase = 'maintenance' AND mg_per_kg IS NOT NULL AND route <> 'esketamine'
-    GROUP BY patient_id
+maintained AS (
+    SELECT *, first_value(mg_per_kg) OVER (PARTITION BY patient_id ORDER BY k) AS first_mgkg
+    FROM done WHERE phase = 'maintenance' AND mg_per_kg IS NOT NULL AND route <> 'esketamine'
+),
+maintenance AS (   -- the evidence is the first session at the creep, so later sessions do not re-open it
+    SELECT patient_id, any_value(first_mgkg) AS first_mgkg, arg_max(mg_per_kg, k) AS last_mgkg,
+           min(day) FILTER (WHERE mg_per_kg - first_mgkg >= $creep - 1e-9) AS day, count(*) AS n
+    FROM maintained GROUP BY patient_id
+),
+long_course AS (   -- the first session at least $long_term days after the first: the day it became long-term use
+    SELECT d.patient_id, min(d.day) AS day, any_value(c.n) AS n
+    FROM done d JOIN course c USING (patient_id)
+    WHERE d.day - c.first_day >= $long_term GROUP BY d.patient_id
+),
+rated AS (   -- assessments with the time of the session they belong to
+    SELECT a.*, coalesce(s.started_at, s.scheduled_at, a.assessed_on::TIMESTAMP) AS evidence_at
+    FROM assessments a LEFT JOIN sessions s USING (session_id)
+    WHERE a.patient_id IN (SELECT patient_id FROM active) AND a.assessed_on BETWEEN $since AND $today
+),
+cadss AS (
+    SELECT patient_id, assessed_on, total, evidence_at,
+           row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on, total) AS k
+    FROM assessments a LEFT JOIN (SELECT session_id, coalesce(started_at, scheduled_at) AS evidence_at FROM sessions) s
+         USING (session_id)
+    WHERE scale = 'CADSS' AND patient_id IN (SELECT patient_id FROM active)
+),
+dissociated AS (   -- above the line and above each of the patient's previous $rise sessions (§4: "a rise is worth a
+                   -- look"; high values in early sessions are expected and shown on the session chart instead)
+    SELECT c.patient_id, c.assessed_on, c.total, c.evidence_at,
+           string_agg(e.total::VARCHAR, ', ' ORDER BY e.k) AS earlier
+    FROM cadss c JOIN cadss e ON e.patient_id = c.patient_id AND e.k BETWEEN c.k - $rise AND c.k - 1
+    WHERE c.total > $cadss
+    GROUP BY c.patient_id, c.assessed_on, c.total, c.evidence_at, c.k
+    HAVING c.total > max(e.total)
+),
+post_bp AS (   -- per completed session: pre- and post-dose readings, and whether any crossed its line
+    SELECT s.patient_id, s.session_id, s.scheduled_at::DATE AS day, coalesce(max(v.measured_at), s.scheduled_at) AS evidence_at,
+           count(*) FILTER (WHERE v.minute < 0) AS n_pre, count(*) FILTER (WHERE v.minute >= 0) AS n_post,
+           bool_or(v.minute < 0 AND (v.systolic > $pre_sys OR v.diastolic > $pre_dia)) AS pre_high,
+           bool_or(v.minute >= 0 AND (v.systolic > $post_sys OR v.diastolic > $post_dia)) AS post_high
+    FROM sessions s JOIN vitals v USING (session_id)
+    WHERE $with_clears AND s.status = 'completed' AND s.patient_id IN (SELECT patient_id FROM active)
+      AND s.scheduled_at >= $since::DATE AND s.scheduled_at < $today::DATE + 1
+    GROUP BY s.patient_id, s.session_id, s.scheduled_at
 ),
 flags AS (
     SELECT patient_id, 'suicidal_thoughts' AS rule, 'urgent' AS severity, assessed_on AS day,
@@ -88,16 +130,16 @@ flags AS (
                       WHEN 'MADRS' THEN 'MADRS item 10 = ' || items[10]
                       WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3]
                       WHEN 'PHQ9_I9' THEN 'PHQ-9 item 9 = ' || total
-                      ELSE 'C-SSRS level ' || total END AS value
-    FROM assessments
-    WHERE patient_id IN (SELECT patient_id FROM active) AND assessed_on BETWEEN $since AND $today
-      AND ((scale = 'PHQ9' AND items[9] >= $phq9) OR (scale = 'MADRS' AND items[10] >= $madrs)
+                      ELSE 'C-SSRS level ' || total END AS value, evidence_at
+    FROM rated
+    WHERE ((scale = 'PHQ9' AND items[9] >= $phq9) OR (scale = 'MADRS' AND items[10] >= $madrs)
            OR (scale = 'HAMD17' AND items[3] >= $hamd) OR (scale = 'CSSRS' AND total >= $cssrs)
            OR (scale = 'PHQ9_I9' AND total >= $phq9))
     UNION ALL
     SELECT s.patient_id, CASE WHEN v.minute < 0 THEN 'predose_bp' ELSE 'emergent_hypertension' END,
            CASE WHEN v.minute < 0 THEN 'caution' ELSE 'high' END, s.scheduled_at::DATE,
-           v.systolic || '/' || v.diastolic || ' mmHg at minute ' || v.minute
+           v.systolic || '/' || v.diastolic || ' mmHg at minute ' || v.minute,
+           coalesce(v.measured_at, s.scheduled_at)
     FROM vitals v JOIN sessions s USING (session_id)
     WHERE s.patient_id IN (SELECT patient_id FROM active)
       AND s.scheduled_at >= $since::DATE AND s.scheduled_at < $today::DATE + 1
@@ -105,34 +147,73 @@ flags AS (
       AND ((v.minute < 0 AND (v.systolic > $pre_sys OR v.diastolic > $pre_dia))
            OR (v.minute >= 0 AND (v.systolic > $post_sys OR v.diastolic > $post_dia)))
     UNION ALL
-    SELECT patient_id, CASE scale WHEN 'CADSS' THEN 'dissociation' ELSE 'sedation' END, 'caution', assessed_on,
-           CASE scale WHEN 'CADSS' THEN 'CADSS ' ELSE 'MOAA/S ' END || total
-    FROM assessments
-    WHERE patient_id IN (SELECT patient_id FROM active) AND assessed_on BETWEEN $since AND $today
-      AND ((scale = 'CADSS' AND total > $cadss) OR (scale = 'MOAAS' AND total <= $moaas))
+    SELECT patient_id, 'dissociation', 'caution', assessed_on, 'CADSS ' || total || ' (earlier ' || earlier || ')', evidence_at
+    FROM dissociated WHERE assessed_on BETWEEN $since AND $today
+    UNION ALL
+    SELECT patient_id, 'sedation', 'caution', assessed_on, 'MOAA/S ' || total, evidence_at
+    FROM rated WHERE scale = 'MOAAS' AND total <= $moaas
     UNION ALL
     SELECT d.patient_id, 'monitoring', 'caution', d.day,
            concat_ws('; ', CASE WHEN NOT coalesce(m.has_pre, FALSE) THEN 'no BP before dosing' END,
                      CASE WHEN NOT coalesce(m.has_40, FALSE) THEN 'no BP at ~40 min' END,
                      CASE WHEN d.chair_minutes IS NULL OR d.chair_minutes < $observe
-                          THEN 'observed ' || coalesce(d.chair_minutes::VARCHAR, '?') || ' min' END)
+                          THEN 'observed ' || coalesce(d.chair_minutes::VARCHAR, '?') || ' min' END),
+           d.finished_at
     FROM watched d LEFT JOIN vital_minutes m USING (session_id)
     WHERE (NOT coalesce(m.has_pre, FALSE) OR NOT coalesce(m.has_40, FALSE)
            OR d.chair_minutes IS NULL OR d.chair_minutes < $observe)
     UNION ALL
     SELECT patient_id, 'worsening', 'high', assessed_on,
-           scale || ' ' || previous || ' then ' || total || ', baseline ' || base
+           scale || ' ' || previous || ' then ' || total || ', baseline ' || base, assessed_on::TIMESTAMP
     FROM later WHERE total > base AND previous > base
     UNION ALL
     SELECT patient_id, rule, 'review', day,
            $main_scale || ' ' || base || ' → ' || total || ' (' || printf('%+.0f%%', (total - base) / base * 100)
-           || ') after ' || timepoint
+           || ') after ' || timepoint, day::TIMESTAMP
     FROM judged
     UNION ALL
-    SELECT patient_id, 'dose_creep', 'review', day, first_mgkg || ' → ' || last_mgkg || ' mg/kg'
+    SELECT patient_id, 'dose_creep', 'review', day, first_mgkg || ' → ' || last_mgkg || ' mg/kg', day::TIMESTAMP
     FROM maintenance WHERE n >= 2 AND last_mgkg - first_mgkg >= $creep - 1e-9
     UNION ALL
-    SELECT patient_id, 'long_term_use', 'review', last_day, (last_day - first_day) || ' days since the first treatment'
-    FROM course WHERE last_day - first_day >= $long_term
+    SELECT patient_id, 'long_term_use', 'review', day, $long_term || ' days of treatment reached', day::TIMESTAMP
+    FROM long_course
+),
+clears AS (   -- observations after which a rule's open flag is resolved without an acknowledgement
+    SELECT patient_id, 'suicidal_thoughts' AS rule, assessed_on AS day, 'suicide item below the line' AS value, evidence_at
+    FROM rated
+    WHERE $with_clears
+      AND ((scale = 'PHQ9' AND len(items) >= 9 AND items[9] < $phq9)
+           OR (scale = 'MADRS' AND len(items) >= 10 AND items[10] < $madrs)
+           OR (scale = 'HAMD17' AND len(items) >= 3 AND items[3] < $hamd) OR (scale = 'CSSRS' AND total < $cssrs)
+           OR (scale = 'PHQ9_I9' AND total < $phq9))
+    UNION ALL
+    SELECT patient_id, 'predose_bp', day, 'pre-dose BP within the line', evidence_at FROM post_bp WHERE n_pre > 0 AND NOT pre_high
+    UNION ALL
+    SELECT patient_id, 'emergent_hypertension', day, 'post-dose BP within the line', evidence_at
+    FROM post_bp WHERE n_post > 0 AND NOT post_high
+    UNION ALL
+    SELECT patient_id, 'dissociation', assessed_on, 'CADSS ' || total, evidence_at
+    FROM rated WHERE $with_clears AND scale = 'CADSS' AND total <= $cadss
+    UNION ALL
+    SELECT patient_id, 'sedation', assessed_on, 'MOAA/S ' || total, evidence_at
+    FROM rated WHERE $with_clears AND scale = 'MOAAS' AND total > $moaas
+    UNION ALL
+    SELECT d.patient_id, 'monitoring', d.day, 'fully monitored session', d.finished_at
+    FROM watched d JOIN vital_minutes m USING (session_id)
+    WHERE $with_clears AND m.has_pre AND m.has_40 AND d.chair_minutes >= $observe
+    UNION ALL
+    SELECT patient_id, 'worsening', assessed_on, scale || ' ' || total || ', not above baseline ' || base,
+           assessed_on::TIMESTAMP
+    FROM later WHERE $with_clears AND total <= base
 )
-SELECT * FROM flags WHERE day BETWEEN $since AND $today
+SELECT patient_id, rule,
+       CASE rule WHEN 'suicidal_thoughts' THEN $sev_suicidal_thoughts WHEN 'emergent_hypertension' THEN $sev_emergent_hypertension
+                 WHEN 'worsening' THEN $sev_worsening WHEN 'predose_bp' THEN $sev_predose_bp
+                 WHEN 'dissociation' THEN $sev_dissociation WHEN 'sedation' THEN $sev_sedation
+                 WHEN 'monitoring' THEN $sev_monitoring WHEN 'iv_nonresponse' THEN $sev_iv_nonresponse
+                 WHEN 'esketamine_nonresponse' THEN $sev_esketamine_nonresponse WHEN 'dose_creep' THEN $sev_dose_creep
+                 ELSE $sev_long_term_use END AS severity,
+       day, value, evidence_at
+FROM flags WHERE day BETWEEN $since AND $today
+UNION ALL
+SELECT patient_id, rule, 'clear', day, value, evidence_at FROM clears WHERE day BETWEEN $since AND $today

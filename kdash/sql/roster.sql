@@ -7,8 +7,15 @@ flagged AS (
     SELECT patient_id,
            min(CASE severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END) AS urgency,
            max(day) AS last_flag_day,
-           list(DISTINCT rule ORDER BY rule) AS rules
+           -- most severe rule first, so the roster names the rule that made the patient urgent
+           list(DISTINCT CASE severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END
+                || ':' || rule ORDER BY CASE severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2
+                ELSE 3 END || ':' || rule) AS ranked
     FROM flag_rows GROUP BY patient_id
+),
+flagged_rules AS (
+    SELECT patient_id, urgency, last_flag_day, list_transform(ranked, lambda x: split_part(x, ':', 2)) AS rules
+    FROM flagged
 ),
 done AS (
     SELECT patient_id, count(*) AS n_sessions, max(scheduled_at)::DATE AS last_day,
@@ -47,7 +54,7 @@ roster AS (
     LEFT JOIN done d USING (patient_id)
     LEFT JOIN booked b USING (patient_id)
     LEFT JOIN outcome o USING (patient_id)
-    LEFT JOIN flagged f USING (patient_id)
+    LEFT JOIN flagged_rules f USING (patient_id)
 )
 SELECT *, count(*) OVER () AS total
 FROM roster

@@ -30,7 +30,7 @@ def hand_built(tmp_path, monkeypatch):
     for i, sid in enumerate(sids):
         c.bp("H001", sid, -5, 150 if i == 4 else 120, 80)
         c.bp("H001", sid, 40, 130, 85)
-        c.score("H001", offset - 10 + 2 * i, "CADSS", total=8, session_id=sid)
+        c.score("H001", offset - 10 + 2 * i, "CADSS", total=[8, 6, 5, 6, 9][i], session_id=sid)   # a rise at the end
     c.score("H001", offset - 1, "PHQ9", items=[2, 2, 2, 1, 1, 1, 1, 1, 2])
     c.score("H001", offset - 1, "MADRS", items=[4, 4, 4, 4, 3, 3, 3, 2, 2, 1])
     c.close()

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from tests.e2e.browser import open_as, sign_in, wait_for_app
 
 PAGES = ["", "roster", "patient", "eligibility", "record_session", "outcomes", "side_effects", "throughput",
-         "conference", "import_data", "audit", "users"]
+         "conference", "import_data", "audit", "users", "flag_rules"]
 
 
 def role_for(path: str) -> str:

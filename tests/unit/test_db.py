@@ -8,11 +8,11 @@ from kdash import db
 
 def test_new_store_has_current_schema(tmp_path):
     con = db.connect(str(tmp_path / "s.duckdb"))
-    assert db.schema_version(con) == db.SCHEMA_VERSION == 15
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 16
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
             "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta", "score_points",
-            "session_facts", "course_facts", "course_scores", "effect_facts", "signins"} <= tables
+            "session_facts", "course_facts", "course_scores", "effect_facts", "signins", "flag_acks"} <= tables
 
 
 def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):

@@ -151,3 +151,24 @@ def test_demo_refuses_a_store_that_holds_patients(tmp_path):
     demo.build(path, 10)
     with pytest.raises(db.StoreError, match="already holds patients"):
         demo.build(path, 10)
+
+
+def test_dissociation_is_highest_in_early_sessions_and_falls_later(calibration_store):
+    """clinical-reference §4: CADSS "usually falls over later sessions"; the demo keeps that shape, so the rising-
+    dissociation flag stays rare."""
+    con = db.connect(calibration_store, read_only=True)
+    try:
+        early, middle, late, share = con.execute("""
+            WITH k AS (SELECT total, row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on) AS k
+                       FROM assessments WHERE scale = 'CADSS')
+            SELECT avg(total) FILTER (WHERE k <= 2), avg(total) FILTER (WHERE k BETWEEN 3 AND 5),
+                   avg(total) FILTER (WHERE k >= 6), avg((total > 4)::INT) FILTER (WHERE k >= 8) FROM k""").fetchone()
+        patients, sessions = con.execute("""
+            SELECT count(DISTINCT patient_id) / (SELECT count(DISTINCT patient_id) FROM assessments WHERE scale = 'CADSS'),
+                   count(*) / (SELECT count(*) FROM assessments WHERE scale = 'CADSS')
+            FROM flag_log WHERE rule = 'dissociation' AND severity <> 'clear'""").fetchone()
+    finally:
+        con.close()
+    assert early > 1.5 * middle > 1.5 * 1.2 * late and late < 8
+    assert share < 0.6
+    assert patients < 0.45 and sessions < 0.15     # "CADSS > 4 at any session" flagged 99 % and 65 %

@@ -9,8 +9,7 @@ CFG = settings.load()
 
 
 def live(con, cfg, today):
-    since = today - dt.timedelta(days=cfg["safety"]["flag_window_days"])
-    p = {**rules.flag_params(cfg, since, today)}
+    p = {**rules.flag_params(cfg, flag_log.ALL_TIME[0], today)}
     return db.query(con, "open_flags", p)
 
 
@@ -24,9 +23,15 @@ def test_demo_store_log_is_current_and_equals_live_evaluation(tmp_path):
     con = db.connect(path)
     today = dt.date.today()
     assert flag_log.is_fresh(con, CFG)
-    logged = rules.clinic_open_flags(con, CFG, today)
-    assert len(logged) > 10
+    logged = flag_log.evidence(con, CFG, flag_log.ALL_TIME[0], today)
+    assert len(logged) > 100 and "clear" not in set(logged["severity"])
     assert as_set(logged) == as_set(live(con, CFG, today))
+    # the open flags read from the log are those the rules give live (a stale stamp makes readers evaluate live)
+    from kdash import worklist
+    from_log = as_set(worklist.open_rows(con, CFG, today))
+    con.execute("UPDATE meta SET value = 'stale' WHERE key = $k", {"k": flag_log.META_KEY})
+    assert not flag_log.is_fresh(con, CFG)
+    assert from_log == as_set(worklist.open_rows(con, CFG, today)) and from_log
     con.close()
 
 
@@ -37,13 +42,13 @@ def test_a_threshold_change_makes_the_log_stale_and_readers_evaluate_live(tmp_pa
     today = dt.date.today()
     stricter = {**CFG, "safety": {**CFG["safety"], "cadss_max": 30}}
     assert not flag_log.is_fresh(con, stricter)
-    fewer = rules.clinic_open_flags(con, stricter, today)
+    fewer = flag_log.evidence(con, stricter, flag_log.ALL_TIME[0], today)
     assert as_set(fewer) == as_set(live(con, stricter, today))
-    assert (fewer["rule"] == "dissociation").sum() < (rules.clinic_open_flags(con, CFG, today)["rule"]
+    assert (fewer["rule"] == "dissociation").sum() < (flag_log.evidence(con, CFG, flag_log.ALL_TIME[0], today)["rule"]
                                                       == "dissociation").sum()
     assert derived.ensure_current(con, stricter) is True          # what the dashboard does on opening the store
     assert flag_log.is_fresh(con, stricter) and not flag_log.is_fresh(con, CFG)
-    assert as_set(rules.clinic_open_flags(con, stricter, today)) == as_set(fewer)
+    assert as_set(flag_log.evidence(con, stricter, flag_log.ALL_TIME[0], today)) == as_set(fewer)
     con.close()
 
 

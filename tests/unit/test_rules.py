@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kdash import db, patient, rules, settings
+from kdash import flag_log, db, patient, rules, settings
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -59,7 +59,11 @@ def pre_bp(c, pid, sys_, dia):
     c.bp(pid, s[0], -5, sys_, dia)
 
 
-def cadss(c, pid, total):
+def cadss(c, pid, total, earlier=(3, 2, 4)):
+    """CADSS at the session of day 20 after sessions with these CADSS (clinical-reference §4: a rise)."""
+    for k, e in enumerate(earlier):
+        sid = c.session(pid, 14 + 2 * k)
+        c.score(pid, 14 + 2 * k, "CADSS", total=e, session_id=sid)
     s = course(c, pid, 1)
     c.score(pid, 20, "CADSS", total=total, session_id=s[0])
 
@@ -124,6 +128,10 @@ CASES = [  # (id, builder, args, rule, fires)
     ("pre-dose 140/91", pre_bp, (140, 91), "predose_bp", True),
     ("cadss 4", cadss, (4,), "dissociation", False),
     ("cadss 5", cadss, (5,), "dissociation", True),
+    ("cadss 5, not above an earlier 5", cadss, (5, (5, 5, 5)), "dissociation", False),
+    ("cadss 12, below the earlier 20", cadss, (12, (20, 9, 8)), "dissociation", False),
+    ("cadss 12 above the previous 3, not the 4th back", cadss, (12, (30, 9, 8, 7)), "dissociation", True),
+    ("cadss 9 at a first session", cadss, (9, ()), "dissociation", False),
     ("moaa/s 4", moaas, (4,), "sedation", False),
     ("moaa/s 3", moaas, (3,), "sedation", True),
     ("3 infusions, no response", iv_response, (3, 25), "iv_nonresponse", False),
@@ -161,8 +169,9 @@ def clinic(tmp_path_factory):
 def test_rule_fires_exactly_at_its_threshold(clinic, i):
     _, _, _, rule, fires = CASES[i]
     pid = f"R{i:03d}"
-    python = {f.rule for f in rules.open_flags(patient.flags(clinic.con, CFG, pid), CFG, TODAY)}
-    sql = set(rules.clinic_open_flags(clinic.con, CFG, TODAY, pid)["rule"])
+    python = {f.rule for f in patient.flags(clinic.con, CFG, pid)}
+    sql = set(flag_log.evidence(clinic.con, CFG, *flag_log.ALL_TIME, [pid])["rule"])
+    assert set(rules.clinic_open_flags(clinic.con, CFG, TODAY, pid)["rule"]) <= sql     # some cleared since
     assert (rule in python) == fires, python
     assert (rule in sql) == fires, sql
 
@@ -218,7 +227,7 @@ def test_nonresponse_is_judged_on_the_score_that_counts_for_the_timepoint(tmp_pa
             c.score("NR", d, "MADRS", items=madrs(total))
         kinds = ("iv_nonresponse", "esketamine_nonresponse")
         python = sorted((f.rule, f.day, f.value) for f in patient.flags(c.con, CFG, "NR") if f.rule in kinds)
-        rows = flag_log.open_flags(c.con, CFG, *flag_log.ALL_TIME, ["NR"])
+        rows = flag_log.evidence(c.con, CFG, *flag_log.ALL_TIME, ["NR"])
         sql = sorted((r.rule, pd.Timestamp(r.day).date(), r.value) for r in rows.itertuples() if r.rule in kinds)
     finally:
         c.close()
@@ -226,9 +235,10 @@ def test_nonresponse_is_judged_on_the_score_that_counts_for_the_timepoint(tmp_pa
     assert sql == python
 
 
-def test_flags_outside_the_window_are_not_open(clinic):
-    later = TODAY + dt.timedelta(days=CFG["safety"]["flag_window_days"] + 40)
-    assert rules.clinic_open_flags(clinic.con, CFG, later).empty
+def test_flags_stay_open_long_after_their_evidence(clinic):
+    later = TODAY + dt.timedelta(days=400)
+    assert set(rules.clinic_open_flags(clinic.con, CFG, later)["patient_id"]) == \
+        set(rules.clinic_open_flags(clinic.con, CFG, TODAY)["patient_id"])
 
 
 def test_suicide_flag_is_listed_first(clinic):
@@ -240,7 +250,7 @@ def test_suicide_flag_is_listed_first(clinic):
     c.score("MIX", 10, "PHQ9", items=[1, 1, 1, 1, 1, 1, 1, 1, 1], session_id=s[0])
     flags = patient.flags(c.con, CFG, "MIX")
     assert [f.rule for f in flags][0] == "suicidal_thoughts"
-    assert {f.rule for f in flags} == {"suicidal_thoughts", "predose_bp", "dissociation"}
+    assert {f.rule for f in flags} == {"suicidal_thoughts", "predose_bp"}      # a high first CADSS is no rise
 
 
 def test_thresholds_come_from_settings():
@@ -252,11 +262,12 @@ def test_python_and_sql_agree_on_every_demo_patient(demo_store):
     from tests.conftest import TODAY as today
     con = db.connect(demo_store, read_only=True)
     try:
-        sql = rules.clinic_open_flags(con, CFG, today)
+        from kdash import flag_log
+        sql = flag_log.evidence(con, CFG, *flag_log.ALL_TIME)
         expected = {(p, r, d.date()) for p, r, d in zip(sql.patient_id, sql.rule, sql.day)}
         got, got_values = set(), set()
         for (pid,) in con.execute("SELECT patient_id FROM patients").fetchall():
-            flags = rules.open_flags(patient.flags(con, CFG, pid), CFG, today)
+            flags = patient.flags(con, CFG, pid)
             got |= {(pid, f.rule, f.day) for f in flags}
             got_values |= {(pid, f.rule, f.day, f.value) for f in flags if f.rule.endswith("nonresponse")}
     finally:
