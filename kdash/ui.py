@@ -362,12 +362,22 @@ def patient_choice(page: str, help: str | None = None) -> str:
 def patient_table(table, page: str, key: str, **kwargs) -> None:
     """A table of patients (a patient_id column) whose clicked row opens that patient's page in this tab and this
     signed-in session: a link would open a new tab, which is a new Streamlit session and asks for the password."""
-    event = st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select="rerun",
-                         selection_mode="single-row", key=key, **kwargs)
-    chosen = event.selection.rows if event is not None else []
+    drawn = f"{key}_drawn"
+
+    def picked() -> None:
+        # the patient of the row as it was drawn when clicked: this run's table may differ (a new import, a
+        # colleague's change), and an index into it could open someone else
+        rows = st.session_state[key].selection.rows
+        ids_ = st.session_state.get(drawn, [])
+        st.session_state[f"{key}_open"] = ids_[rows[0]] if rows and rows[0] < len(ids_) else None
+
+    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select=picked,
+                 selection_mode="single-row", key=key, **kwargs)
+    st.session_state[drawn] = [str(x) for x in table["patient_id"]]
+    chosen = st.session_state.pop(f"{key}_open", None)
     if chosen:
         st.session_state.pop(key, None)                 # back on this page later: nothing still selected
-        st.switch_page(f"pages/{page}.py", query_params={"patient_id": str(table["patient_id"].iloc[chosen[0]])})
+        st.switch_page(f"pages/{page}.py", query_params={"patient_id": chosen})
 
 
 def patient_finder(page: str) -> None:

@@ -65,7 +65,7 @@ def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, 
 
 def test_roster_links_point_at_patient_pages(page, server):
     open_as(page, f"{server}/roster")
-    expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1, timeout=30_000)
+    expect(page.locator("[data-testid='stDataFrame']").last).to_be_visible(timeout=30_000)   # the roster (the worklist's is in its expander)
     expect(page.get_by_role("heading", name="Patients")).to_be_visible(timeout=30_000)
     page.get_by_label("Search by name, ID or MRN").fill("P000010")
     page.keyboard.press("Enter")
@@ -195,7 +195,7 @@ def test_links_between_patient_pages_stay_in_the_tab_and_the_signed_in_session(p
     page.get_by_role("textbox", name="Search by name, ID or MRN").fill("P000010")
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
-    grid = page.locator("[data-testid='stDataFrame']")
+    grid = page.locator("[data-testid='stDataFrame']").last          # the roster's own, below the worklist's expander
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)        # the row's selection cell
     expect(page.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -136,7 +137,9 @@ def _call(route_index: int, query: str, scheme: str = "http"):
     route = web.routes()[route_index]
     scope = {"type": "http", "method": "GET", "path": route.path, "query_string": query.encode(),
              "headers": [], "scheme": scheme, "server": ("127.0.0.1", 8501)}
-    return asyncio.run(route.endpoint(Request(scope)))
+    # in a thread of its own: the browser suites' Playwright keeps an event loop running in this one
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, route.endpoint(Request(scope))).result()
 
 
 def test_the_session_route_sets_an_httponly_strict_cookie_for_a_good_ticket_only(monkeypatch, tmp_path):

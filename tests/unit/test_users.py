@@ -121,7 +121,7 @@ def test_every_role_has_pages_and_data_calls_are_checked():
                       "conference"],
         "manager": ["home", "outcomes", "side_effects", "throughput"],
         "presenter": ["conference"],
-        "admin": ["users", "import_data", "audit"]}
+        "admin": ["users", "import_data", "audit", "flag_rules"]}
     assert access.may_call("clinician", "patient.view") and not access.may_call("manager", "patient.view")
     assert not access.may_call("presenter", "roster.page") and access.may_call("presenter", "roster.clinicians")
     assert access.may_call("presenter", "conference.pack_for_case") and not access.may_call("presenter", "outcomes.page_view")
