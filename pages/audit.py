@@ -30,7 +30,10 @@ filters = dict(username=username or None, action=action, patient_id=pid or None,
 con = ui.connection_for("audit_view.search")
 rows = audit_view.search(con, ui.clinic_settings(), **filters)
 st.caption(f"{len(rows):,} most recent matching rows shown (of {audit_view.total(con, None):,} in the log).")
-st.dataframe(rows, hide_index=True, width="stretch", placeholder="—")
+st.dataframe(rows, hide_index=True, width="stretch", placeholder="—", column_config={
+    "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+    "username": "User", "role": "Role", "action": "Action", "patient_id": "Patient ID",
+    "detail": st.column_config.TextColumn("Detail", width="large")})
 
 
 def full_csv() -> bytes:

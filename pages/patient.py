@@ -150,7 +150,13 @@ else:
         if safety["bp_chart"]:
             ui.chart(safety["bp_chart"])
             with st.expander("Numbers behind the chart"):
-                st.dataframe(safety["bp"], hide_index=True, width="stretch", placeholder="—")
+                st.dataframe(safety["bp"], hide_index=True, width="stretch", placeholder="—", column_config={
+                    "session_number": st.column_config.NumberColumn("Session"),
+                    "day": "Day", "minute": st.column_config.NumberColumn("Minute"),
+                    "point": "When", "systolic": st.column_config.NumberColumn("Systolic (mmHg)"),
+                    "diastolic": st.column_config.NumberColumn("Diastolic (mmHg)"),
+                    "heart_rate": st.column_config.NumberColumn("Heart rate (/min)"),
+                    "spo2": st.column_config.NumberColumn("SpO₂ (%)")})
                 st.download_button("Download CSV", safety["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
         else:
             st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
@@ -163,4 +169,13 @@ else:
         else:
             st.caption("No side effects recorded.")
 with st.expander(f"All bookings ({len(v['sessions'])})"):
-    st.dataframe(v["sessions"], hide_index=True, width="stretch", placeholder="—")
+    STATUS = {"completed": "Completed", "scheduled": "Booked", "cancelled": "Cancelled", "no_show": "No-show"}
+    bookings = v["sessions"].assign(
+        route=[roster.ROUTE_NAMES.get(r, r) for r in v["sessions"]["route"]],
+        status=[STATUS.get(x, x) for x in v["sessions"]["status"]])
+    st.dataframe(bookings, hide_index=True, width="stretch", placeholder="—", column_config={
+        "scheduled_at": st.column_config.DatetimeColumn("Booked for", format="YYYY-MM-DD HH:mm"),
+        "status": "Status", "route": "Route", "phase": "Phase", "dose_mg": st.column_config.NumberColumn("Dose (mg)"),
+        "mg_per_kg": st.column_config.NumberColumn("mg/kg", format="%.2f"), "chair": "Chair",
+        "chair_minutes": st.column_config.NumberColumn("Chair time (min)"),
+        "session_number": st.column_config.NumberColumn("Session")})

@@ -15,7 +15,14 @@ st.caption("Local kdash accounts. Passwords are stored as argon2 hashes; an acco
 
 con = ui.connection_for("users.listing")
 accounts = users.listing(con)
-st.dataframe(accounts, hide_index=True, width="stretch", placeholder="—")
+st.dataframe(accounts, hide_index=True, width="stretch", placeholder="—", column_config={
+    "username": "User name", "role": "Role",
+    "clinician": st.column_config.TextColumn("Clinician", help="The clinician name this account's \"my patients\" "
+                                             "follows (python -m kdash users link)"),
+    "disabled": st.column_config.CheckboxColumn("Disabled"),
+    "failed_attempts": st.column_config.NumberColumn("Failed sign-ins", help="In a row, since the last success"),
+    "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),
+    "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm")})
 
 
 def done(message: str) -> None:
