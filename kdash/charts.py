@@ -157,7 +157,9 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
 
 def item_heatmap(items: pd.DataFrame, scale, by: str = "session") -> go.Figure:
     """Item scores over time (rows = items, columns = assessments); the suicide item outlined."""
-    labels = [f"Item {i}" + (" · suicidal thoughts" if i == scale.suicide_item else "")
+    from kdash import scales
+    labels = [scales.item_label(scale.code, i) + (" (suicide item)" if i == scale.suicide_item
+                                                  and scale.code not in scales.ITEM_NAMES else "")
               for i in range(1, scale.n_items + 1)]
     cols = [str(int(k)) if by == "session" else d.strftime("%d %b")
             for k, d in zip(items["after_session"], items["assessed_on"])]

@@ -13,7 +13,7 @@ from kdash import course_scores, db, scales, stats
 SETS = ("itt", "completers")
 
 
-AGE_BANDS = {"18–29": (18, 29), "30–44": (30, 44), "45–64": (45, 64), "65+": (65, 200), "under 18": (0, 17)}
+AGE_BANDS = {"under 18": (0, 17), "18–29": (18, 29), "30–44": (30, 44), "45–64": (45, 64), "65+": (65, 200)}
 
 MAX_K = 12   # the mean course and the trajectories run to session 12
 

@@ -83,3 +83,20 @@ def total_problem(code: str, total: float) -> str | None:
     if not 0 <= total <= scale.total_max:
         return f"{scale.name} total {total:g} is outside 0–{scale.total_max}"
     return None
+
+
+# Item names for the item view (Montgomery & Åsberg 1979; Kroenke 2001), short enough for an axis label.
+ITEM_NAMES = {
+    "MADRS": ("Apparent sadness", "Reported sadness", "Inner tension", "Reduced sleep", "Reduced appetite",
+              "Concentration difficulties", "Lassitude", "Inability to feel", "Pessimistic thoughts",
+              "Suicidal thoughts"),
+    "PHQ9": ("Little interest or pleasure", "Down, depressed, hopeless", "Sleep problems", "Tired, little energy",
+             "Appetite", "Feeling bad about oneself", "Trouble concentrating", "Slowed or restless",
+             "Thoughts of death or self-harm"),
+}
+
+
+def item_label(code: str, i: int) -> str:
+    """'10 Suicidal thoughts' for a named item, else 'Item 10'."""
+    names = ITEM_NAMES.get(code)
+    return f"{i} {names[i - 1]}" if names and i <= len(names) else f"Item {i}"
