@@ -418,7 +418,6 @@ SEVERITY_TEXT = {"urgent": "URGENT", "high": "HIGH", "caution": "CAUTION", "revi
 def flag_worklist(where: str) -> None:
     """The open safety flags, most severe and oldest first: a clicked row shows the flag with a way to open the
     patient (same tab) and to acknowledge it with one of the clinic's actions (kdash/worklist.py)."""
-    from kdash import patient as patient_
     cfg, me = clinic_settings(), user()["name"]
     mine = fetch("worklist.my_clinician", username=me)
     if mine:
@@ -474,13 +473,7 @@ def worklist_age(days: int) -> str:
 def flag_panel(r: dict, where: str) -> None:
     """One open flag: the patient's two identifiers, the evidence, "open the patient" and the acknowledgement."""
     from kdash import patient as patient_, rules, worklist
-    cfg = clinic_settings()
-    born = r.get("birth_date")
-    age = None
-    if pd.notna(born):
-        b, t = pd.Timestamp(born).date(), today()
-        age = t.year - b.year - ((t.month, t.day) < (b.month, b.day))
-    who = patient_.identity({**r, "age": age})
+    who = patient_.identity(r)
     with st.container(border=True):
         st.markdown(f"**{who}**  \n{SEVERITY_TEXT[r['severity']]} · {rules.RULES[r['rule']].title}: "
                     f"{patient_.plain(r['evidence'])} ({worklist.age_text(int(r['age_days']))}"

@@ -150,25 +150,19 @@ def rule_frequency(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, da
     since = today - dt.timedelta(days=days)
     body, params = flag_log.window_query(con, cfg, since, today)
     text = f"""
-        WITH ev AS ({body}),
-        treated AS (SELECT count(DISTINCT patient_id) AS patients, count(*) AS sessions FROM sessions
-                    WHERE status = 'completed' AND scheduled_at >= $since::DATE AND scheduled_at < $today::DATE + 1)
-        SELECT ev.rule, any_value(ev.severity) AS severity, count(DISTINCT ev.patient_id) AS patients,
-               count(DISTINCT (ev.patient_id, ev.day)) AS patient_days, any_value(t.patients) AS treated_patients,
-               any_value(t.sessions) AS sessions
-        FROM ev, treated t GROUP BY ev.rule ORDER BY patients DESC"""
-    rows = _df(con, text, {**params, "since": since, "today": today})
-    by_rule = {r: rows[rows["rule"] == r] for r in rules.RULES}
+        WITH ev AS ({body})
+        SELECT ev.rule, count(DISTINCT ev.patient_id) AS patients,
+               count(DISTINCT (ev.patient_id, ev.day)) AS patient_days
+        FROM ev GROUP BY ev.rule"""
+    rows = _df(con, text, {**params, "since": since, "today": today}).set_index("rule")
+    treated = db.row(con, "SELECT count(DISTINCT patient_id), count(*) FROM sessions WHERE status = 'completed' "
+                          "AND scheduled_at >= $s AND scheduled_at < $t::DATE + 1", {"s": since, "t": today})
     return pd.DataFrame([{
         "rule": r, "title": rules.RULES[r].title, "severity": rules.severity(cfg, r),
         "threshold": rules.threshold_text(r, cfg),
-        "patients": int(f["patients"].iloc[0]) if len(f) else 0,
-        "patient_days": int(f["patient_days"].iloc[0]) if len(f) else 0} for r, f in by_rule.items()]).assign(
-        treated_patients=int(db.scalar(con, "SELECT count(DISTINCT patient_id) FROM sessions WHERE status = "
-                                            "'completed' AND scheduled_at >= $s AND scheduled_at < $t::DATE + 1",
-                                       {"s": since, "t": today}) or 0),
-        sessions=int(db.scalar(con, "SELECT count(*) FROM sessions WHERE status = 'completed' AND scheduled_at >= $s "
-                                    "AND scheduled_at < $t::DATE + 1", {"s": since, "t": today}) or 0))
+        "patients": int(rows.at[r, "patients"]) if r in rows.index else 0,
+        "patient_days": int(rows.at[r, "patient_days"]) if r in rows.index else 0,
+        "treated_patients": int(treated[0]), "sessions": int(treated[1])} for r in rules.RULES])
 
 
 def _df(con, text: str, params: dict) -> pd.DataFrame:

@@ -7,6 +7,8 @@ flag AS (
     FROM open_rows GROUP BY patient_id, rule
 )
 SELECT f.*, p.given_name, p.family_name, p.birth_date, p.mrn, p.clinician,
+       date_diff('year', p.birth_date, $today::DATE)
+         - (strftime($today::DATE, '%m%d') < strftime(p.birth_date, '%m%d'))::INTEGER AS age,
        CASE f.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END AS urgency
 FROM flag f JOIN patients p USING (patient_id)
 WHERE ($clinician IS NULL OR p.clinician = $clinician)
