@@ -49,6 +49,7 @@ FUNCTIONS: dict[str, frozenset[str]] = {
     "side_effects.": frozenset({"clinician", "manager"}),
     "throughput.chairs": frozenset({"clinician", "manager"}),     # the chair list of the session form
     "throughput.": frozenset({"manager"}),
+    "report.": frozenset({"manager"}),                              # counts and rates only
     "conference.": frozenset({"clinician", "presenter"}),
     "audit_view.": frozenset({"admin"}),
     "users.": frozenset({"admin"}),

@@ -13,12 +13,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from kdash.roster import ROUTE_NAMES   # one vocabulary for tables and charts
+from kdash import vocab
+
+from kdash.vocab import ROUTES as ROUTE_NAMES   # one vocabulary for tables and charts
 
 BLUE, SKY, ORANGE, VERMILLION, GREEN, YELLOW, PURPLE, GREY = (
     "#0072B2", "#56B4E9", "#E69F00", "#D55E00", "#009E73", "#F0E442", "#CC79A7", "#999999")
 STATUS_COLOURS = {"completed": BLUE, "scheduled": SKY, "cancelled": ORANGE, "no_show": VERMILLION}
-STATUS_LABELS = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
+STATUS_LABELS = vocab.SESSION_STATUSES
 
 # plotly_white's layout and the trace defaults of the trace types drawn here, nothing else: a figure carries
 # its template, and plotly validates it on every build and every st.plotly_chart call, so a lean template
@@ -282,7 +284,9 @@ def timepoint_rates(df: pd.DataFrame, scale_name: str, analysis_set: str) -> go.
         rate = df[f"{what}_rate"].fillna(0)
         fig.add_bar(x=df["label"], y=rate, name=what.capitalize(), marker_color=colour,
                     error_y=_error_bars(rate, df[f"{what}_low"], df[f"{what}_high"]),
-                    text=[f"{r:.0%}" for r in rate], textposition="outside",
+                    # the label sits inside the bar's foot, clear of the interval's whisker above it
+                    text=[f"{r:.0%}" for r in rate], textposition="inside", insidetextanchor="start",
+                    textangle=0, insidetextfont=dict(color="white"), constraintext="none",
                     customdata=df["n_evaluable"], hovertemplate="%{y:.1%} of %{customdata} evaluable<extra></extra>")
     if not remission_defined:
         _decorate(fig, _remission_mark(None, scale_name))
@@ -300,7 +304,11 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
     xs, ys = _courses_with_gaps(lines)
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
                     hoverinfo="skip", name="Individual courses", connectgaps=False)
-    fig.add_scatter(x=list(means["k"]) + list(means["k"][::-1]), y=list(means["high"]) + list(means["low"][::-1]),
+    top = float(scale.max_total) if getattr(scale, "max_total", None) else None
+    # an interval of a handful of patients can reach past the scale's ends: it is drawn within them
+    high = means["high"].clip(upper=top) if top else means["high"]
+    low = means["low"].clip(lower=0)
+    fig.add_scatter(x=list(means["k"]) + list(means["k"][::-1]), y=list(high) + list(low[::-1]),
                     fill="toself", fillcolor="rgba(0,114,178,0.2)", line=dict(width=0), name="95 % interval",
                     hoverinfo="skip")
     fig.add_scatter(x=means["k"], y=means["mean"], mode="lines+markers", name="Mean", line=dict(color=BLUE, width=3),
@@ -310,6 +318,9 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
     fig.update_layout(title=f"{scale.name} after each session: mean and 95 % interval (n = {n:,} at baseline; "
                             f"{lines['patient_id'].nunique()} individual courses in grey)",
                       xaxis_title="Sessions given (0 = baseline)", yaxis_title=f"{scale.name} total (lower is better)")
+    if top:     # the axis fits the data, within the scale's range
+        peak = max([float(np.nanmax(ys)) if np.isfinite(ys).any() else 0.0, float(high.max() if len(high) else 0)])
+        fig.update_yaxes(range=[0, min(top, max(10.0, peak * 1.08))])
     _session_axis(fig, 0, int(means["k"].max()) if len(means) else 1)
     return fig
 
@@ -345,25 +356,43 @@ def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
     return fig
 
 
-def km_curves(curves: dict, unit: str) -> go.Figure:
-    """Kaplan–Meier share responded over time, one curve per route, with 95 % bands."""
-    fig = Figure(layout=dict(template="kdash", height=400))
-    for route, c in curves.items():
+def km_curves(curves: dict, unit: str, ticks: list[int] | None = None) -> go.Figure:
+    """Kaplan–Meier share responded over time, one step line per route with its 95 % band, and the numbers at
+    risk under the axis on the same ticks (the axis ends at the last tick: beyond it too few remain)."""
+    from kdash import outcomes
+    ticks = ticks or outcomes.AT_RISK_TICKS[unit]
+    rows = len(curves)
+    fig = Figure(layout=dict(template="kdash", height=420 + 22 * rows, margin=dict(b=70 + 22 * rows)))
+    for i, (route, c) in enumerate(curves.items()):
         colour = ROUTE_COLOURS.get(route, GREY)
         t = np.concatenate([[0.0], np.asarray(c["time"], float)])
         responded = np.concatenate([[0.0], 1 - np.asarray(c["survival"], float)])
-        fig.add_scatter(x=t, y=responded, mode="lines", line=dict(shape="hv", color=colour, width=2.5),
-                        name=f"{ROUTE_NAMES.get(route, route)} (n = {c['n']:,}, {c['events']:,} responded)")
         low = np.concatenate([[0.0], 1 - np.asarray(c["high"], float)])
         high = np.concatenate([[0.0], 1 - np.asarray(c["low"], float)])
-        fig.add_scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([high, low[::-1]]), fill="toself",
-                        line=dict(width=0, shape="hv"),
-                        fillcolor=_tint(colour), hoverinfo="skip",
-                        showlegend=False)
-    fig.update_layout(title=f"Time to first response (Kaplan–Meier; censored at the last score), by {unit[:-1]}",
-                      xaxis=dict(range=[0, 24] if unit == "sessions" else [0, 120]),
-                      xaxis_title="Sessions given" if unit == "sessions" else "Days since the first session",
+        low, high = np.where(np.isnan(low), responded, low), np.where(np.isnan(high), responded, high)
+        name = ROUTE_NAMES.get(route, route)
+        fig.add_scatter(x=t, y=high, mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
+                        showlegend=False, legendgroup=route)
+        fig.add_scatter(x=t, y=low, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
+                        fillcolor=_tint(colour, 0.12), hoverinfo="skip", showlegend=False, legendgroup=route)
+        fig.add_scatter(x=t, y=responded, mode="lines", line=dict(shape="hv", color=colour, width=2.5),
+                        legendgroup=route, name=f"{name} (n = {c['n']:,}, {c['events']:,} responded)")
+        at_risk = outcomes.number_at_risk(c, ticks)
+        for tick, count in zip(ticks, at_risk):
+            fig.add_annotation(x=tick, y=0, yref="paper", yshift=-58 - 22 * i, text=f"{count:,}", showarrow=False,
+                               font=dict(color=colour, size=13))
+        fig.add_annotation(x=0, xref="paper", xanchor="right", y=0, yref="paper", yshift=-58 - 22 * i, text=name,
+                           showarrow=False, font=dict(color=colour, size=12))
+    fig.add_annotation(x=0, xref="paper", xanchor="right", y=0, yref="paper", yshift=-36, text="At risk",
+                       showarrow=False, font=dict(size=12))
+    fig.update_layout(title=f"Time to first response by {unit[:-1]} (Kaplan–Meier, censored at the last score; "
+                            "shaded: 95 % interval)",
+                      xaxis=dict(range=[-0.3, ticks[-1] + 0.3], tickvals=ticks, zeroline=False),
+                      xaxis_title=None,
                       yaxis=dict(title="Share responded", tickformat=".0%", range=[0, 1]))
+    fig.add_annotation(x=1, xref="paper", xanchor="right", y=1, yref="paper", yanchor="bottom", showarrow=False,
+                       text="Sessions given" if unit == "sessions" else "Days since the first session",
+                       font=dict(size=12))
     return fig
 
 
@@ -515,7 +544,8 @@ def phase_counts(df: pd.DataFrame, grain: str) -> go.Figure:
         part = df[df["phase"] == phase]
         fig.add_scatter(x=part["period"], y=part["patients"], name=f"{phase} (course ended)", mode="lines+markers",
                         line=dict(color=colour, dash=dash))
-    fig.update_layout(title=f"Patients per {grain} by phase (a course ends after 3 weeks without a session)",
+    fig.update_layout(title=dict(text=f"Patients per {grain} by phase",
+                                 subtitle=dict(text="a course ends after 3 weeks without a session")),
                       yaxis_title="Patients")
     return fig
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from kdash import deid, eligibility, outcomes, patient, rules, scales, side_effects
+from kdash import db, deid, eligibility, outcomes, patient, rules, scales, side_effects, vocab
 
 FOOTER = "Confidential · de-identified · for case conference use only"
+SYNTHETIC = "SYNTHETIC DEMO DATA, no real patient"
 SEX = {"F": "female", "M": "male", "X": "sex X"}
 SET_NAMES = {"itt": "all treated (last observation carried forward)", "completers": "completers of induction"}
 
@@ -44,6 +45,12 @@ class Pack:
     tables: list[Table] = field(default_factory=list)
     refusal: str | None = None      # why nothing can be shown (too few patients)
     patient_id: str | None = None   # for the audit trail only: never drawn, never exported
+    synthetic: bool = False         # from a demo store: every page and slide says so
+    footer: str = FOOTER
+
+    @property
+    def footer_line(self) -> str:
+        return (SYNTHETIC + " · " if self.synthetic else "") + self.footer
 
     @property
     def slug(self) -> str:
@@ -101,7 +108,7 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
     if len(done):
         summary.append(f"{len(done)} completed session{'s' if len(done) != 1 else ''} from day 0 to day "
                        f"{int(done['day_number'].iloc[-1])}; phase now: {patient.phase(h, today, cfg)}")
-    pack = Pack("patient", deid.pseudonym(con, patient_id), summary, patient_id=patient_id)
+    pack = Pack("patient", deid.pseudonym(con, patient_id), summary, patient_id=patient_id, synthetic=db.is_demo(con))
     main = scales.SCALES[cfg["clinic"]["main_scale"]]
     codes = [main.code] + [c for c in scales.DEPRESSION_SCALES if c != main.code]
     for code in codes:
@@ -116,18 +123,18 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
         fig = charts.mood_trend(scores, done, scale, base[0] if base else None, cfg["remission"].get(code),
                                 cfg["outcomes"]["response_pct"], "session", when=when)
         pack.figures.append(_deid_figure(f"trend_{code.lower()}", f"{scale.name} over the course", sentence, fig))
-        pack.tables.append(Table(f"{scale.name} scores", pd.DataFrame({
+        pack.tables.append(Table(f"{scale.name} scores", vocab.readable(pd.DataFrame({
             "day": [deid.day_number(d, first) for d in scores["assessed_on"]],
-            "sessions before": scores["after_session"].astype(int), "total": scores["total"].astype(int)})))
+            "after_session": scores["after_session"].astype(int), "total": scores["total"].astype(int)}))))
         break   # one depression scale on the slides: the clinic's main one, or the one this patient has
     if len(done):
         pack.figures.append(_deid_figure("sessions", "Sessions and doses",
                                          "Each completed session at its dose, numbered, by day since the first.",
                                          charts.session_timeline(done)))
-        pack.tables.append(Table("Sessions", pd.DataFrame({
-            "session": done["session_number"].astype(int), "day": done["day_number"].astype(int),
-            "route": done["route"].map(lambda r: charts.ROUTE_NAMES.get(r, r)), "phase": done["phase"].fillna(""),
-            "dose mg": done["dose_mg"], "mg/kg": done["mg_per_kg"]})))
+        pack.tables.append(Table("Sessions", vocab.readable(pd.DataFrame({
+            "session_number": done["session_number"].astype(int), "day": done["day_number"].astype(int),
+            "route": done["route"], "phase": done["phase"], "dose_mg": done["dose_mg"],
+            "mg_per_kg": done["mg_per_kg"].round(2)}))))
     s = cfg["safety"]
     bp = patient.bp_by_session(rec)
     if len(bp):
@@ -146,16 +153,15 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
     if len(effects):
         pack.figures.append(_deid_figure("side_effects", "Side effects", "Reported side effects by session and severity.",
                                          charts.side_effect_grid(effects)))
-        pack.tables.append(Table("Side effects", effects[["session_number", "effect", "severity"]].rename(
-            columns={"session_number": "session"}).assign(effect=lambda d: d["effect"].str.replace("_", " "))))
+        pack.tables.append(Table("Side effects", vocab.readable(effects[["session_number", "effect", "severity"]])))
     checked = eligibility.checklist_for(con, cfg, today, [patient_id])
     if checked:
         result = checked[0]
-        verdict = result["verdict"].replace("_", " ")
+        verdict = vocab.VERDICTS.get(result["verdict"], result["verdict"]).lower()
         pack.summary.append(f"Eligibility for {charts.ROUTE_NAMES.get(result['route'], result['route'])}: {verdict}"
                             + ("; clinician decision on record" if result["override"] else ""))
         pack.tables.append(Table("Eligibility checklist", pd.DataFrame(
-            [{"group": i["group"], "item": i["label"], "status": i["status"].replace("_", " ")}
+            [{"Group": i["group"], "Item": i["label"], "Status": vocab.ITEM_STATUSES.get(i["status"], i["status"])}
              for i in result["items"]])))
     return pack
 
@@ -233,12 +239,13 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
     s = outcomes.summary(con, cfg, **filters)
     if s["n_treated"] < deid.MIN_CELL or s["n_evaluable"] < deid.MIN_CELL:
         return Pack("cohort", title, [f"{scale.name}; fewer than {deid.MIN_CELL} evaluable patients."],
-                    refusal=f"Fewer than {deid.MIN_CELL} evaluable patients match: too few to present de-identified.")
+                    refusal=f"Fewer than {deid.MIN_CELL} evaluable patients match: too few to present de-identified.",
+                    synthetic=db.is_demo(con))
     summary = [f"{scale.name}; {s['n_treated']:,} treated, {s['n_evaluable']:,} evaluable",
                _rate_phrase("Response", s["responders"], s["response_rate"], s["response_ci95"]) + "; "
                + _rate_phrase("remission", s["remitters"], s["remission_rate"], s["remission_ci95"])
                + " at the last observation"]
-    pack = Pack("cohort", title, summary)
+    pack = Pack("cohort", title, summary, synthetic=db.is_demo(con))
     set_name = SET_NAMES[filters.get("analysis_set", "itt")]
     points = outcomes.timepoints(con, cfg, **filters)
     shown = points.copy()
@@ -249,10 +256,12 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
                                      f"Share of evaluable patients, 95 % Wilson intervals; {set_name}. "
                                      f"Bars resting on fewer than {deid.MIN_CELL} patients are left out.",
                                      charts.timepoint_rates(shown, scale.name, set_name)))
-    pack.tables.append(Table("Outcomes by timepoint", deid.suppress(
-        points[["label", "n", "n_evaluable", "responders", "remitters", "response_rate", "remission_rate"]]
-        .rename(columns={"label": "timepoint", "n_evaluable": "evaluable"}).round(3),
-        ["responders", "remitters"], {"responders": ["response_rate"], "remitters": ["remission_rate"]})))
+    pack.tables.append(Table("Outcomes by timepoint", pd.DataFrame({
+        "Timepoint": points["label"], "Patients": points["n"], "Evaluable": points["n_evaluable"],
+        "Response (95 % CI)": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
+                               for r in points.itertuples()],
+        "Remission (95 % CI)": [rate_cell(r.remitters, r.n_evaluable, r.remission_rate, r.remission_low,
+                                          r.remission_high) for r in points.itertuples()]})))
     means = outcomes.mean_by_session(con, cfg, **filters)
     means = means[means["n"] >= deid.MIN_CELL]
     lines = outcomes.trajectories(con, cfg, **filters)
@@ -279,13 +288,26 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
                                          f"Share of patients with each effect at least once; effects seen in fewer "
                                          f"than {deid.MIN_CELL} patients left out.",
                                          charts.effect_frequencies(overall, side_effects.TRIAL_RATES)))
-    all_effects = rates[rates["by"] == "all"]
-    pack.tables.append(Table("Side effects (patients with the effect at least once)", deid.suppress(
-        all_effects[["effect", "patients", "n_patients", "per_patient"]]
-        .assign(effect=lambda d: d["effect"].str.replace("_", " "), per_patient=lambda d: d["per_patient"].round(3))
-        .rename(columns={"n_patients": "treated", "per_patient": "share"}),
-        ["patients"], {"patients": ["share"]})))
+    all_effects = rates[rates["by"] == "all"].sort_values("per_patient", ascending=False)
+    pack.tables.append(Table("Side effects (patients with the effect at least once)", pd.DataFrame({
+        "Side effect": [vocab.label(e, "effect") for e in all_effects["effect"]],
+        "Patients with it (95 % CI)": [rate_cell(r.patients, r.n_patients, r.per_patient, r.per_patient_low,
+                                                 r.per_patient_high) for r in all_effects.itertuples()]})))
     return pack
+
+
+def pct(x) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def rate_cell(count, n, rate, low, high) -> str:
+    """'105 of 281 · 37.4 % (31.9–43.2 %)'; a count of 1 to 4 patients as '<5' and its rate hidden."""
+    if count is None or pd.isna(count) or n is None or pd.isna(n) or not n:
+        return "—"
+    if 0 < count < deid.MIN_CELL:
+        return f"<{deid.MIN_CELL} of {int(n):,}"
+    interval = "" if low is None or pd.isna(low) else f" ({100 * low:.1f}–{100 * high:.1f} %)"
+    return f"{int(count):,} of {int(n):,} · {pct(rate)}{interval}"
 
 
 def _rate_phrase(what: str, count: int | None, rate: float | None, ci: list | None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from kdash import db
+from kdash import db, vocab
 
 ROUTES = ("iv_ketamine", "esketamine")
 GROUPS = ("Indication", "Absolute contraindications", "Warnings", "Work-up")
@@ -41,8 +41,7 @@ WARNINGS = {  # code: (label, screening items, source)
 }
 WORKUP = {"ecg_done": "ECG", "liver_kidney_tests_done": "liver and kidney function", "stop_bang_done": "STOP-BANG",
           "pregnancy_test_done": "pregnancy test"}
-DIAGNOSES = {"mdd": "major depressive disorder", "pdd": "persistent depressive disorder",
-             "bipolar_depression": "bipolar depression", "other": "other diagnosis"}
+DIAGNOSES = vocab.DIAGNOSES
 
 
 @dataclass

@@ -13,7 +13,9 @@ import threading
 import zipfile
 from pathlib import Path
 
-from kdash.conference import FOOTER, Pack
+from kdash.conference import SYNTHETIC, Pack
+
+SYNTHETIC_BANNER = f"{SYNTHETIC}: made up by the kdash demo generator"
 
 FONTS = Path(__file__).parent / "assets" / "fonts"
 PNG_WIDTH, PNG_SCALE = 1100, 2
@@ -56,15 +58,28 @@ def image(fig: dict, fmt: str = "png", width: int = PNG_WIDTH, scale: float = PN
 
 # ---------------------------------------------------------------- PDF handout
 
+PDF_FIGURE_MM = 112      # at most this tall: two figures with their titles and captions fill an A4 page
+
+
 def pdf(pack: Pack) -> bytes:
+    """An A4 handout: the title and summary, then each figure at half a page with its title and caption
+    (two to a page), then the tables flowing on (headers repeated on a new page)."""
     from fpdf import FPDF
 
     class Handout(FPDF):
+        def header(self):
+            if pack.synthetic:
+                self.set_font("DejaVu", "B", 9)
+                self.set_text_color(170, 60, 0)
+                self.cell(0, 5, SYNTHETIC_BANNER, align="C", new_x="LMARGIN", new_y="NEXT")
+                self.set_text_color(0)
+                self.ln(1)
+
         def footer(self):
             self.set_y(-12)
             self.set_font("DejaVu", size=8)
             self.set_text_color(90)
-            self.cell(0, 6, f"{FOOTER} · page {self.page_no()}", align="C")
+            self.cell(0, 6, f"{pack.footer_line} · page {self.page_no()}", align="C")
 
     doc = Handout(orientation="P", unit="mm", format="A4")
     # fpdf2's fixed epoch (its marker for reproducible files) instead of the day it was made
@@ -86,22 +101,27 @@ def pdf(pack: Pack) -> bytes:
         doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", text=pack.refusal)
     for f in pack.figures:
         png = image(f.fig, "png")
-        height = doc.epw * _png_height(png)
-        if doc.will_page_break(height + 22):    # title, figure and caption stay together
+        ratio = _png_height(png)
+        width = min(doc.epw, PDF_FIGURE_MM / ratio)
+        caption_lines = max(1, len(f.caption) // 95 + 1)
+        if doc.will_page_break(8 + width * ratio + 5 * caption_lines + 4):   # title, figure and caption together
+            doc.add_page()
+        else:
+            doc.ln(5)
+        doc.set_font("DejaVu", "B", 13)
+        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", text=f.title)
+        doc.image(io.BytesIO(png), x=doc.l_margin + (doc.epw - width) / 2, w=width)
+        doc.set_font("DejaVu", size=9)
+        doc.multi_cell(0, 5, new_x="LMARGIN", new_y="NEXT", text=f.caption)
+    for t in pack.tables:
+        if doc.will_page_break(8 + 7 * min(len(t.df) + 1, 6)):     # a title with at least a few of its rows
             doc.add_page()
         else:
             doc.ln(6)
-        doc.set_font("DejaVu", "B", 14)
-        doc.multi_cell(0, 8, new_x="LMARGIN", new_y="NEXT", text=f.title)
-        doc.image(io.BytesIO(png), w=doc.epw)
-        doc.set_font("DejaVu", size=10)
-        doc.multi_cell(0, 5, new_x="LMARGIN", new_y="NEXT", text=f.caption)
-    for t in pack.tables:
-        doc.add_page()
-        doc.set_font("DejaVu", "B", 14)
-        doc.multi_cell(0, 8, new_x="LMARGIN", new_y="NEXT", text=t.title)
+        doc.set_font("DejaVu", "B", 13)
+        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", text=t.title)
         doc.set_font("DejaVu", size=9)
-        with doc.table(text_align="LEFT", first_row_as_headings=True) as table:
+        with doc.table(text_align="LEFT", first_row_as_headings=True, repeat_headings=1) as table:
             table.row([str(c) for c in t.df.columns])
             for row in t.df.itertuples(index=False):
                 table.row([_cell(v) for v in row])
@@ -125,7 +145,7 @@ def _cell(value) -> str:
 
 # ---------------------------------------------------------------- PPTX deck
 
-ROWS_PER_SLIDE = 14
+ROWS_PER_SLIDE = 12
 
 
 def pptx(pack: Pack) -> bytes:
@@ -139,7 +159,10 @@ def pptx(pack: Pack) -> bytes:
     def slide(title: str):
         s = deck.slides.add_slide(blank)
         _text(s, title, Inches(0.5), Inches(0.3), Inches(12.3), Inches(0.9), Pt(30), bold=True)
-        _text(s, FOOTER, Inches(0.5), Inches(6.95), Inches(12.3), Inches(0.4), Pt(11), grey=True)
+        _text(s, pack.footer_line, Inches(0.5), Inches(6.95), Inches(12.3), Inches(0.4), Pt(11), grey=True)
+        if pack.synthetic:
+            _text(s, SYNTHETIC_BANNER, Inches(7.3), Inches(0.05), Inches(5.8), Inches(0.35), Pt(12), bold=True,
+                  colour=(0xAA, 0x3C, 0x00))
         return s
 
     first = slide(pack.title)
@@ -170,13 +193,15 @@ def pptx(pack: Pack) -> bytes:
                     for run in para.runs:
                         run.font.size = Pt(14)
     props = deck.core_properties
-    props.title, props.author, props.last_modified_by, props.subject = pack.title, "kdash", "kdash", "Case conference"
+    props.title, props.author, props.last_modified_by = pack.title, "kdash", "kdash"
+    props.subject = "Clinic report" if pack.kind == "report" else "Case conference"
     out = io.BytesIO()
     deck.save(out)
     return _without_dates(out.getvalue())
 
 
-def _text(slide, text: str, left, top, width, height, size, bold: bool = False, grey: bool = False) -> None:
+def _text(slide, text: str, left, top, width, height, size, bold: bool = False, grey: bool = False,
+          colour: tuple | None = None) -> None:
     from pptx.dml.color import RGBColor
     box = slide.shapes.add_textbox(left, top, width, height)
     box.text_frame.word_wrap = True
@@ -185,8 +210,8 @@ def _text(slide, text: str, left, top, width, height, size, bold: bool = False, 
         run = para.add_run()
         run.text = line
         run.font.size, run.font.bold = size, bold
-        if grey:
-            run.font.color.rgb = RGBColor(0x66, 0x66, 0x66)
+        if grey or colour:
+            run.font.color.rgb = RGBColor(*(colour or (0x66, 0x66, 0x66)))
 
 
 _DATED = re.compile(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>")

@@ -144,13 +144,36 @@ def retention(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFr
 
 
 # clinical-reference §5: published results, for a fair side-by-side (study, scale, timepoint named).
+# clinical-reference §5: each result with its design, comparator (when the study had one) and timepoint
 PUBLISHED = pd.DataFrame([
-    ("Murrough 2013", 73, "single IV 0.5 mg/kg vs midazolam", "MADRS", "24 h", 0.64, None),
-    ("TRANSFORM-2 (Popova 2019)", 114, "esketamine + new oral AD", "MADRS", "day 28", 0.693, 0.525),
-    ("McIntyre 2020, Ontario real-world IV", 190, "IV 0.5–0.75 mg/kg", "QIDS-SR16", "after 4 infusions", 0.27, 0.13),
-    ("McInnes 2022, 178 US clinics", 537, "IV induction 4–8 infusions", "PHQ-9", "14–31 days after", 0.536, 0.289),
-    ("KADS (Loo 2023)", 106, "SC ketamine, 4 weeks", "MADRS", "week 4", None, 0.196),
-], columns=["study", "n", "treatment", "scale", "timepoint", "response", "remission"])
+    ("Murrough 2013", "RCT, single infusion", "73", "IV ketamine 0.5 mg/kg, once", "midazolam", "MADRS",
+     "24 h after one infusion", 0.64, 0.28, None, None),
+    ("TRANSFORM-2 (Popova 2019)", "RCT", "114 vs 109", "esketamine + new oral antidepressant",
+     "placebo spray + new oral antidepressant", "MADRS", "day 28", 0.693, 0.520, 0.525, 0.310),
+    ("McIntyre 2020, Ontario", "real-world cohort", "190", "IV ketamine 0.5–0.75 mg/kg", None, "QIDS-SR16",
+     "after 4 infusions", 0.27, None, 0.13, None),
+    ("McInnes 2022, 178 US clinics", "real-world cohort", "537", "IV induction, 4–8 infusions", None, "PHQ-9",
+     "14–31 days after", 0.536, None, 0.289, None),
+    ("KADS (Loo 2023)", "RCT", "106", "SC ketamine, 4 weeks", "midazolam", "MADRS", "week 4", None, None,
+     0.196, 0.020),
+], columns=["study", "design", "n", "treatment", "comparator", "scale", "timepoint", "response",
+            "response_comparator", "remission", "remission_comparator"])
+
+
+def published_beside(ours: dict) -> pd.DataFrame:
+    """Our cohort's row above the published ones, rates as '69.3 % vs 52.0 %' (treatment vs comparator)."""
+    rows = pd.concat([pd.DataFrame([ours]), PUBLISHED], ignore_index=True)
+    def rate(x, vs) -> str:
+        if x is None or pd.isna(x):
+            return "—"
+        return f"{x:.1%}".replace("%", " %") + ("" if vs is None or pd.isna(vs) else f" vs {vs:.1%}".replace("%", " %"))
+    return pd.DataFrame({
+        "Study": rows["study"], "Design": rows["design"], "Patients": rows["n"],
+        "Treatment (vs comparator)": [t if c is None or pd.isna(c) else f"{t} vs {c}"
+                                      for t, c in zip(rows["treatment"], rows["comparator"])],
+        "Scale": rows["scale"], "Timepoint": rows["timepoint"],
+        "Response": [rate(x, vs) for x, vs in zip(rows["response"], rows["response_comparator"])],
+        "Remission": [rate(x, vs) for x, vs in zip(rows["remission"], rows["remission_comparator"])]})
 
 
 def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
@@ -181,6 +204,10 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
 
 
 AT_RISK_TICKS = {"sessions": [0, 2, 4, 6, 8, 10, 12], "days": [0, 7, 14, 21, 28, 42, 56, 90]}
+
+
+def number_at_risk(curve: dict, ticks: list[int]) -> list[int]:
+    return stats.at_risk(curve["durations"], ticks)
 
 
 def at_risk_table(curves: dict, unit: str) -> pd.DataFrame:

@@ -7,9 +7,10 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, flag_log, outcomes, rules, worklist
+from kdash import db, flag_log, outcomes, rules, vocab, worklist
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
+ACTIVE = "active"        # the roster's default: every phase but finished and stopped, or any open flag
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
             "not treated")
 PAGE_SIZE = 50
@@ -61,8 +62,7 @@ def clinicians(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
     return [r[0] for r in db.query(con, "clinicians").itertuples(index=False)]
 
 
-ROUTE_NAMES = {"iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine",
-               "im_ketamine": "IM ketamine", "oral_ketamine": "Oral ketamine"}
+ROUTE_NAMES = vocab.ROUTES
 URGENCY = {0: "URGENT", 1: "HIGH", 2: "CAUTION", 3: "REVIEW"}
 
 
@@ -82,17 +82,30 @@ def flag_text(urgency, rule_ids) -> str:
 
 
 def display(rows: pd.DataFrame) -> pd.DataFrame:
-    """The roster page's table: a row per patient (the page opens the one clicked), numbers as text with a dash
-    when missing."""
+    """The roster page's table: a row per patient (the page opens the one clicked), the columns a clinician acts on
+    first, numbers as text with a dash when missing."""
     return pd.DataFrame({
         "patient_id": rows["patient_id"],
         "name": rows["name"],
         "flags": [flag_text(u, r) for u, r in zip(rows["urgency"], rows["rules"])],
         "status": rows["status"],
-        "baseline": rows["baseline"].map(_shown),
-        "latest": rows["latest"].map(_shown),
-        "change": rows["pct_change"].map(lambda x: _shown(None if pd.isna(x) else -100 * x, "{:+.0f} %")),
-        "route": rows["route"].map(lambda r: ROUTE_NAMES.get(r, "—")),
-        "phase": rows["phase"], "sessions": rows["sessions"], "next_session": rows["next_session"],
+        "scores": [score_text(b, last, c) for b, last, c in zip(rows["baseline"], rows["latest"], rows["pct_change"])],
+        "course": [course_text(r, p, n) for r, p, n in zip(rows["route"], rows["phase"], rows["sessions"])],
+        "next_session": rows["next_session"],
         "clinician": rows["clinician"],
     })
+
+
+def score_text(baseline, latest, pct_change) -> str:
+    """'34 → 12 (−65 %)': baseline, last observation and the change (a fall is negative)."""
+    if baseline is None or pd.isna(baseline):
+        return "—"
+    change = "" if pct_change is None or pd.isna(pct_change) else f" ({-100 * pct_change:+.0f} %)".replace("-", "−")
+    return f"{_shown(baseline)} → {_shown(latest)}{change}"
+
+
+def course_text(route, phase, sessions) -> str:
+    """'IV ketamine · induction · 4': the route, the phase and the completed sessions."""
+    parts = [ROUTE_NAMES.get(route, "—") if isinstance(route, str) else None, phase,
+             str(int(sessions)) if sessions and not pd.isna(sessions) else None]
+    return " · ".join(p for p in parts if p) or "—"

@@ -17,6 +17,67 @@ class RangeError(ValueError):
     pass
 
 
+# A report's period: whole weeks (Monday to Sunday) or whole calendar months and quarters, ending before today
+# (today's sessions are not over), each compared with a period like it.
+PRESETS = {"last_month": "Last full month", "last_quarter": "Last full quarter",
+           "last_12_weeks": "Last 12 complete weeks", "this_month": "This month to yesterday", "custom": "Custom dates"}
+COMPARISONS = {"previous": "The period before", "year": "The same period a year earlier"}
+
+
+def _month_start(day: dt.date, back: int = 0) -> dt.date:
+    months = day.year * 12 + day.month - 1 - back
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def preset_period(preset: str, today: dt.date) -> tuple[dt.date, dt.date, str]:
+    """(start, end, grain) of a preset; RangeError when it has no complete day yet."""
+    yesterday = today - dt.timedelta(days=1)
+    if preset == "last_month":
+        start = _month_start(today, 1)
+        return start, _month_start(today) - dt.timedelta(days=1), "week"
+    if preset == "last_quarter":
+        this_quarter = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        return _month_start(this_quarter, 3), this_quarter - dt.timedelta(days=1), "month"
+    if preset == "last_12_weeks":
+        end = today - dt.timedelta(days=today.weekday() + 1)          # the last Sunday before today
+        return end - dt.timedelta(weeks=12) + dt.timedelta(days=1), end, "week"
+    if preset == "this_month":
+        if today.day == 1:
+            raise RangeError("this month has no complete day yet (today is the 1st); choose the last full month")
+        return today.replace(day=1), yesterday, "week"
+    raise ValueError(f"unknown period {preset!r}")
+
+
+def comparison_period(start: dt.date, end: dt.date, compare: str = "previous",
+                      preset: str = "custom") -> tuple[dt.date, dt.date]:
+    """The period a report compares with: the one before it of the same kind (the month before a month, the
+    quarter before a quarter, as many weeks before, the same days of the month before), or the same one a
+    year earlier (52 weeks earlier for weeks, so weekdays line up)."""
+    if compare == "year":
+        if preset in ("last_12_weeks", "custom"):
+            return start - dt.timedelta(weeks=52), end - dt.timedelta(weeks=52)
+        return _shift_year(start), _shift_year(end)
+    if compare != "previous":
+        raise ValueError(f"unknown comparison {compare!r}")
+    if preset == "last_month":
+        return _month_start(start, 1), start - dt.timedelta(days=1)
+    if preset == "last_quarter":
+        return _month_start(start, 3), start - dt.timedelta(days=1)
+    if preset == "this_month":
+        before = _month_start(start, 1)
+        last_day = start - dt.timedelta(days=1)
+        return before, before.replace(day=min(end.day, last_day.day))
+    length = end - start
+    return start - length - dt.timedelta(days=1), start - dt.timedelta(days=1)
+
+
+def _shift_year(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:          # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
 def check_range(start: dt.date, end: dt.date) -> None:
     if start > end:
         raise RangeError(f"the period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}); swap the dates")
@@ -72,9 +133,9 @@ def periods(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFram
     due = df["completed"] + df["cancelled"] + df["no_show"]
     df["no_show_rate"] = (df["no_show"] / due).where(due > 0)
     df["late_cancel_rate"] = (df["late_cancelled"] / due).where(due > 0)
-    available = [available_hours(cfg, chairs, *_period_bounds(pd.Timestamp(x).date(), p["grain"], p["start"], p["end"]))
-                 for x in df["period"]]
-    df["available_hours"] = available
+    bounds = [_period_bounds(pd.Timestamp(x).date(), p["grain"], p["start"], p["end"]) for x in df["period"]]
+    df["open_days"] = [len(open_days(cfg, a, b)) for a, b in bounds]     # fewer in a week cut by the period's ends
+    df["available_hours"] = [available_hours(cfg, chairs, a, b) for a, b in bounds]
     df["scheduled_utilisation"] = (df["booked_hours"] / df["available_hours"]).where(df["available_hours"] > 0)
     df["actual_utilisation"] = (df["completed_hours"] / df["available_hours"]).where(df["available_hours"] > 0)
     return df
@@ -85,12 +146,13 @@ def totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     return {"now": _totals(con, cfg, filters), "before": previous_totals(con, cfg, **filters)}
 
 
-def previous_totals(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
-    """The headline figures of the period of equal length just before this one."""
+def previous_totals(con: duckdb.DuckDBPyConnection, cfg: dict, compare_start: dt.date | None = None,
+                    compare_end: dt.date | None = None, **filters) -> dict:
+    """The headline figures of the comparison period (by default the period of equal length just before)."""
     p = params(cfg, **filters)
-    length = p["end"] - p["start"]
-    before = {**filters, "start": p["start"] - length - dt.timedelta(days=1), "end": p["start"] - dt.timedelta(days=1)}
-    return _totals(con, cfg, before)
+    if compare_start is None or compare_end is None:
+        compare_start, compare_end = comparison_period(p["start"], p["end"])
+    return _totals(con, cfg, {**filters, "start": compare_start, "end": compare_end})
 
 
 def _totals(con, cfg, filters) -> dict:
@@ -162,14 +224,19 @@ def chairs(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
 
 
 def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
-    """Everything the throughput page draws for one set of filters, built once so the page caches it whole."""
+    """Everything the throughput page draws for one set of filters, built once so the page caches it whole
+    (compare_start / compare_end: the period the headline figures are compared with)."""
     from kdash import charts
+    compare = {"compare_start": filters.pop("compare_start", None), "compare_end": filters.pop("compare_end", None)}
     per = periods(con, cfg, **filters)
     if per.empty:
         return {"periods": per}
     grain = filters.get("grain", "week")
+    def before_(con_, cfg_, **f):
+        return previous_totals(con_, cfg_, **compare, **f)
+
     before, occ, times, leads, waiting, ph, stops, checks = db.parallel(
-        [previous_totals, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring],
+        [before_, occupancy, chair_time, lead_times, waiting_list, phases, induction_stops, monitoring],
         con, cfg, filters)
     tot = {"now": headline(per, leads, _offered_hours(con, cfg, params(cfg, **filters))),   # as totals(), fetched once
            "before": before}

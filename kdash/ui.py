@@ -359,6 +359,40 @@ def patient_choice(page: str, help: str | None = None) -> str:
     return pid
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|~$:="})
+
+
+def plain(text) -> str:
+    """Text from data, for st.markdown and titles: every markdown character escaped, so a name is only ever text
+    (never a link, an image, HTML or a colour directive)."""
+    return str(text).translate(_MARKDOWN)
+
+
+def data_table(df: pd.DataFrame, column_config: dict | None = None, keep: tuple[str, ...] = (), **kwargs):
+    """A data table in the clinic's words (kdash.vocab): codes as labels, headers in words with their units,
+    midnight timestamps as dates, empty cells as "—". column_config (by the frame's own column names) overrides."""
+    from kdash import vocab
+    config = {c: vocab.header(c) for c in df.columns if isinstance(c, str)}
+    config.update(column_config or {})
+    kwargs.setdefault("hide_index", True)
+    return st.dataframe(vocab.values(df, keep), width="stretch", placeholder=vocab.EMPTY, column_config=config,
+                        **kwargs)
+
+
+def percent_columns(df: pd.DataFrame) -> dict:
+    """Shares and rates (0–1) shown as percentages, headed in words."""
+    from kdash import vocab
+    return {c: st.column_config.NumberColumn(vocab.header(c), format="percent") for c in df.columns
+            if isinstance(c, str) and (c.startswith("per_") or c.endswith(("_rate", "_low", "_high", "share")))}
+
+
+def csv_download(df: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
+    """A table's CSV with the same words as on screen (kdash.vocab.to_csv)."""
+    from kdash import vocab
+    st.download_button(label, vocab.to_csv(df), file_name, "text/csv", key=key or f"csv_{file_name}",
+                       icon=":material/download:")
+
+
 def patient_table(table, page: str, key: str, **kwargs) -> None:
     """A table of patients (a patient_id column) whose clicked row opens that patient's page in this tab and this
     signed-in session: a link would open a new tab, which is a new Streamlit session and asks for the password."""
@@ -371,8 +405,7 @@ def patient_table(table, page: str, key: str, **kwargs) -> None:
         ids_ = st.session_state.get(drawn, [])
         st.session_state[f"{key}_open"] = ids_[rows[0]] if rows and rows[0] < len(ids_) else None
 
-    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select=picked,
-                 selection_mode="single-row", key=key, **kwargs)
+    data_table(table, on_select=picked, selection_mode="single-row", key=key, keep=("patient_id",), **kwargs)
     st.session_state[drawn] = [str(x) for x in table["patient_id"]]
     chosen = st.session_state.pop(f"{key}_open", None)
     if chosen:
@@ -454,10 +487,14 @@ def flag_worklist(where: str) -> None:
         drawn = st.session_state.get(f"{shown}_drawn", [])
         st.session_state[pick] = drawn[chosen[0]] if chosen and chosen[0] < len(drawn) else None
 
-    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", on_select=picked,
-                 selection_mode="single-row", key=grid,
-                 column_config={"Born": st.column_config.DateColumn("Born"),
-                                "Evidence": st.column_config.TextColumn("Evidence", width="medium")})
+    small = st.column_config.TextColumn
+    data_table(table, on_select=picked, selection_mode="single-row", key=grid, keep=tuple(table.columns),
+               # widths that fit a 1280-pixel screen beside the sidebar
+               column_config={"Severity": small("Severity", width=90), "Since": small("Since", width=65),
+                              "Rule": small("Rule", width=135), "Patient": small("Patient", width=135),
+                              "Born": st.column_config.DateColumn("Born", width=85),
+                              "ID": small("ID", width=70), "Evidence": small("Evidence", width=165),
+                              "Clinician": small("Clinician", width=85)})
     st.session_state[f"{shown}_drawn"] = st.session_state[shown]
     chosen = st.session_state.get(pick)
     match = rows[(rows["patient_id"] == chosen[0]) & (rows["rule"] == chosen[1])] if chosen else rows.iloc[0:0]
@@ -590,6 +627,9 @@ def clinic_settings() -> dict:
     return settings.load(store_path())
 
 
+SEX_NAMES = {"F": "Female", "M": "Male", "X": "Sex X"}
+
+
 def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
     """The cohort filters shared by the outcome and side-effect pages (same keys as kdash.outcomes.params).
     Without the period (the case-conference page shows no calendar dates) the cohort spans every date."""
@@ -608,7 +648,7 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
     diagnosis = c[2].selectbox("Diagnosis", list(diagnoses), format_func=diagnoses.get)
     age_band = c[3].selectbox("Age band", [None, *outcomes.AGE_BANDS], format_func=lambda v: v or "All ages")
     c = st.columns(4)
-    sex = c[0].selectbox("Sex", [None, "F", "M", "X"], format_func=lambda v: v or "All")
+    sex = c[0].selectbox("Sex", [None, "F", "M", "X"], format_func=lambda v: SEX_NAMES.get(v, "All"))
     clinician = c[1].selectbox("Clinician", [None, *fetch("roster.clinicians")], format_func=lambda v: v or "All")
     filters = {"route": route, "diagnosis": diagnosis, "age_band": age_band, "sex": sex, "clinician": clinician}
     if with_scale:
@@ -616,8 +656,9 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
                                           format_func=lambda s: scales.SCALES[s].name)
         filters["analysis_set"] = c[3].selectbox(
             "Analysis set", ["itt", "completers"],
-            format_func={"itt": "All treated (last observation carried forward)",
-                         "completers": "Completers of induction"}.get)
+            format_func={"itt": "All treated (LOCF)", "completers": "Completers of induction"}.get,
+            help="All treated: every patient with a baseline, last observation carried forward (LOCF). "
+                 "Completers: patients who finished induction.")
     if not isinstance(period, (tuple, list)) or len(period) != 2:
         st.info("Choose both ends of the date range.", icon=":material/date_range:")
         st.stop()

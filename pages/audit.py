@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import audit, audit_view, db, patient, ui
+from kdash import audit, audit_view, db, patient, ui, vocab
 
 ui.require_app_frame()
 
@@ -15,7 +15,7 @@ st.caption("Every sign-in and failed sign-in, view of a patient, export, import,
 
 c = st.columns(5)
 username = c[0].text_input("User", max_chars=80).strip()
-action = c[1].selectbox("Action", [None, *ui.fetch("audit_view.actions")], format_func=lambda a: a or "All actions")
+action = c[1].selectbox("Action", [None, *ui.fetch("audit_view.actions")], format_func=lambda a: vocab.label(a, "action") if a else "All actions")
 pid = c[2].text_input("Patient ID", max_chars=200).strip()
 start = c[3].date_input("From", value=None, min_value=dt.date(2000, 1, 1), format="YYYY-MM-DD")
 end = c[4].date_input("To", value=None, min_value=dt.date(2000, 1, 1), format="YYYY-MM-DD")
@@ -30,17 +30,19 @@ filters = dict(username=username or None, action=action, patient_id=pid or None,
 con = ui.connection_for("audit_view.search")
 rows = audit_view.search(con, ui.clinic_settings(), **filters)
 st.caption(f"{len(rows):,} most recent matching rows shown (of {audit_view.total(con, None):,} in the log).")
-st.dataframe(rows, hide_index=True, width="stretch", placeholder="—", column_config={
-    "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
-    "username": "User", "role": "Role", "action": "Action", "patient_id": "Patient ID",
-    "detail": st.column_config.TextColumn("Detail", width="large")})
+ui.data_table(rows, column_config={
+    "logged_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss", width=150),
+    "username": st.column_config.TextColumn("User", width=90), "role": st.column_config.TextColumn("Role", width=100),
+    "action": st.column_config.TextColumn("Action", width=160),
+    "patient_id": st.column_config.TextColumn("Patient ID", width=90),
+    "detail": st.column_config.TextColumn("Detail", width=230)})
 
 
 def full_csv() -> bytes:
     everything = audit_view.search(con, ui.clinic_settings(), **filters, limit=None)
     with db.transaction(con) as cur:
         audit.log(cur, "audit_export", detail=f"{len(everything)} rows; filters {filters}")
-    return everything.to_csv(index=False).encode("utf-8")
+    return vocab.to_csv(everything)
 
 
 st.download_button("Export every matching row (CSV)", full_csv, "kdash-audit.csv", "text/csv",

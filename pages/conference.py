@@ -7,11 +7,12 @@ from kdash import audit, conference, db, deid, export, ui
 ui.require_app_frame()
 
 st.title("Case conference")
-st.caption("De-identified presentation: a case code instead of the patient, days since the first treatment instead "
-           "of dates, 5-year age bands, and no cohort figure resting on fewer than 5 patients. "
-           f"Every export carries the footer “{conference.FOOTER}”.")
+st.caption("De-identified: a case code, days since the first treatment, 5-year age bands, no cohort figure under 5 "
+           "patients. Every export carries its footer.", help=f"Footer of every page and slide: “{conference.FOOTER}”.")
 
-mode = st.segmented_control("Present", ["A patient", "A cohort"], default="A patient", key="mode")
+top = st.columns([1.1, 2.2, 1.4])
+with top[0]:
+    mode = st.segmented_control("Present", ["A patient", "A cohort"], default="A patient", key="mode")
 pack = None
 if mode == "A cohort":
     filters = ui.cohort_filters(with_period=False)
@@ -19,11 +20,10 @@ if mode == "A cohort":
 else:
     typed = st.query_params.get("case")
     cases = ui.fetch("conference.recent_cases")
-    c = st.columns([2, 1])
     labels = dict(zip(cases["case"], cases["label"]))     # one lookup per option, not a scan of the table
-    picked = c[0].selectbox("Case (most recently treated first)", [None, *labels],
-                            format_func=lambda v: "Choose a case…" if v is None else labels[v], key="picked")
-    code = c[1].text_input("…or type a case code", value=typed or "", placeholder="Case 7QX2-K9MD", key="code")
+    picked = top[1].selectbox("Case", [None, *labels], key="picked",
+                              format_func=lambda v: "Choose a case…" if v is None else labels[v])
+    code = top[2].text_input("…or type a case code", value=typed or "", placeholder="Case 7QX2-K9MD", key="code")
     wanted = deid.normalise_case(code) if code.strip() else picked
     if code.strip() and wanted is None:
         st.error(f"“{code.strip()}” is not a case code: they look like Case 7QX2-K9MD.", icon=":material/error:")
@@ -37,50 +37,70 @@ else:
         st.error(f"No case {wanted} in this store.", icon=":material/search_off:")
         st.stop()
 
-st.markdown(f"<div style='font-size:2.4rem;font-weight:700;line-height:1.2'>{pack.title}</div>",
-            unsafe_allow_html=True)
-for line in pack.summary:
-    st.markdown(f"<div style='font-size:1.45rem;line-height:1.5'>{line}</div>", unsafe_allow_html=True)
 if pack.refusal:
+    st.subheader(ui.plain(pack.title))
     st.warning(pack.refusal, icon=":material/visibility_off:")
     st.stop()
 if pack.patient_id:
     ui.audit_view("view_case", pack.patient_id, detail=pack.title)
 
+export_con, me = ui.connection_for("conference.export"), ui.user()
 
 
 def audited(kind: str, make):
-    """A download's bytes, made on click, with the export written to the audit trail."""
+    """A download's bytes, made on click, with the export written to the audit trail. The role is checked and the
+    user taken while the page runs: a download's callback runs without the page's session."""
     def run():
         data = make()
-        with db.transaction(ui.connection_for("conference.export")) as cur:
-            audit.log(cur, f"export_{kind}", patient_id=pack.patient_id, detail=pack.title)
+        with db.transaction(export_con) as cur:
+            audit.log(cur, f"export_{kind}", username=me["name"], role=me["role"], patient_id=pack.patient_id,
+                      detail=pack.title)
         return data
     return run
 
 
 can_export = export.browser() is not None
-if not can_export:
-    st.info("Downloads need Debian's Chromium on this server to draw the figures (apt-get install chromium). "
-            "The presentation below works without it.", icon=":material/info:")
-c = st.columns(2)
-c[0].download_button("PDF handout", audited("pdf", lambda: export.pdf(pack)), file_name=f"{pack.slug}.pdf",
-                     mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch", disabled=not can_export)
-c[1].download_button("PowerPoint deck", audited("pptx", lambda: export.pptx(pack)), file_name=f"{pack.slug}.pptx",
-                     mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                     icon=":material/slideshow:", width="stretch", disabled=not can_export)
+first, rest = (pack.figures[0], pack.figures[1:]) if pack.figures else (None, [])
 
-for f in pack.figures:
-    st.subheader(f.title, divider="gray")
-    ui.chart(f.fig, key=f"fig_{f.key}")
-    st.markdown(f"<div style='font-size:1.2rem'>{f.caption}</div>", unsafe_allow_html=True)
-    c = st.columns(6)
+
+def figure_downloads(f, where) -> None:
+    c = where.columns(4)
     for col, fmt, mime, icon in ((c[0], "png", "image/png", ":material/image:"),
                                  (c[1], "svg", "image/svg+xml", ":material/draw:")):
         col.download_button(fmt.upper(), audited(fmt, lambda fig=f.fig, fmt=fmt: export.image(fig, fmt)),
                             file_name=f"{pack.slug}-{f.key}.{fmt}", mime=mime, key=f"{fmt}_{f.key}", icon=icon,
                             disabled=not can_export)
 
+
+# The first screen (1280 × 720 on a projector): the case and its summary beside its first figure.
+left, right = st.columns([2, 3], gap="medium")
+with left:
+    st.subheader(ui.plain(pack.title))
+    with st.container(border=True):
+        for line in pack.summary:
+            st.markdown(ui.plain(line))
+    c = st.columns(2)
+    c[0].download_button("PDF handout", audited("pdf", lambda: export.pdf(pack)), file_name=f"{pack.slug}.pdf",
+                         mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch",
+                         disabled=not can_export)
+    c[1].download_button("PowerPoint", audited("pptx", lambda: export.pptx(pack)), file_name=f"{pack.slug}.pptx",
+                         mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                         icon=":material/slideshow:", width="stretch", disabled=not can_export)
+    if not can_export:
+        st.caption("Downloads need Debian's Chromium on this server to draw the figures (apt-get install chromium).")
+if first:
+    with right:
+        # a little shorter than the others, so that it fits the first screen with its caption
+        ui.chart({**first.fig, "layout": {**first.fig["layout"], "height": 440}}, key=f"fig_{first.key}")
+        st.caption(ui.plain(first.caption))
+        figure_downloads(first, st)
+
+for f in rest:
+    st.subheader(ui.plain(f.title), divider="gray")
+    ui.chart(f.fig, key=f"fig_{f.key}")
+    st.markdown(ui.plain(f.caption))
+    figure_downloads(f, st)
+
 for t in pack.tables:
-    with st.expander(t.title):
-        st.dataframe(t.df, hide_index=True, width="stretch", placeholder="—")
+    with st.expander(ui.plain(t.title)):
+        ui.data_table(t.df, keep=tuple(t.df.columns))

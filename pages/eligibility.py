@@ -4,7 +4,7 @@ clinician's sign-off or override; with the list of referred patients awaiting a 
 import pandas as pd
 import streamlit as st
 
-from kdash import decisions, eligibility, patient, roster, ui
+from kdash import decisions, eligibility, patient, roster, ui, vocab
 
 ui.require_app_frame()
 
@@ -12,7 +12,7 @@ today = ui.today()
 cfg = ui.clinic_settings()
 STATUS = {"met": ":green[:material/check_circle:] met", "not_met": ":red[:material/cancel:] not met",
           "warning": ":orange[:material/warning:] warning", "unknown": ":gray[:material/help:] unknown"}
-VERDICT = {"eligible": "Eligible", "not_eligible": "Not eligible", "needs_review": "Needs review"}
+VERDICT = vocab.VERDICTS
 
 st.title("Eligibility")
 st.caption("Computed from the record by the rules of clinical-reference §2; every item shows its evidence and "
@@ -65,7 +65,7 @@ if pid:
     if trials.empty:
         st.caption("No antidepressant trial on file.")
     else:
-        st.dataframe(trials, hide_index=True, width="stretch", placeholder="—")
+        ui.data_table(trials)
         st.caption(f"Adequate: at or above the minimum dose (clinic-editable defaults) for at least "
                    f"{cfg['eligibility']['adequate_weeks']} weeks in the current episode; failed: no or partial "
                    "response. Intolerance is shown, not counted as a failure of efficacy.")
@@ -102,8 +102,14 @@ else:
                "treated and without a decision (oldest referral first; at most 100 shown).")
     table = pd.DataFrame({
         "patient_id": waiting["patient_id"], "name": waiting["name"], "referred": waiting["referral_date"],
-        "route": waiting["route"].map(roster.ROUTE_NAMES), "verdict": waiting["verdict"].map(VERDICT),
-        "to check": waiting["to_check"], "clinician": waiting["clinician"]})
+        "route": waiting["route"], "verdict": waiting["verdict"], "to_check": waiting["to_check"],
+        "clinician": waiting["clinician"]})
     st.caption("Click a row to open that patient's checklist.")
     ui.patient_table(table, "eligibility", "awaiting_pick", column_config={
-        "patient_id": st.column_config.TextColumn("Patient"), "referred": st.column_config.DateColumn("Referred")})
+        "patient_id": st.column_config.TextColumn("Patient", width=75),
+        "name": st.column_config.TextColumn("Name", width=150),
+        "referred": st.column_config.DateColumn("Referred", width=95),
+        "route": st.column_config.TextColumn("Route", width=100),
+        "verdict": st.column_config.TextColumn("Verdict", width=100),
+        "to_check": st.column_config.TextColumn("To check", width=200),
+        "clinician": st.column_config.TextColumn("Clinician", width=110)})

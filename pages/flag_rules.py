@@ -20,9 +20,11 @@ table = freq.assign(
     session_share=[d / sessions if sessions else None for d in freq["patient_days"]])
 st.metric("Treated in the last 90 days", f"{treated:,} patients", f"{sessions:,} completed sessions",
           delta_color="off", delta_arrow="off")
-st.dataframe(table[["title", "severity", "threshold", "patients", "patient_share", "patient_days", "session_share"]],
-             hide_index=True, width="stretch", placeholder="—", column_config={
-                 "title": "Rule", "severity": "Severity", "threshold": st.column_config.TextColumn("Fires when", width="large"),
+ui.data_table(table[["title", "severity", "threshold", "patients", "patient_share", "patient_days", "session_share"]],
+             column_config={
+                 "title": st.column_config.TextColumn("Rule", width=190),
+                 "severity": st.column_config.TextColumn("Severity", width=80),
+                 "threshold": st.column_config.TextColumn("Fires when", width=300),
                  "patients": st.column_config.NumberColumn("Patients"),
                  "patient_share": st.column_config.NumberColumn("of treated", format="percent"),
                  "patient_days": st.column_config.NumberColumn("Sessions"),

@@ -1,5 +1,6 @@
 """Clinic at a glance: active patients, this week's sessions, the latest response rate, open safety flags."""
 
+import pandas as pd
 import streamlit as st
 
 from kdash import charts, rules, ui
@@ -45,14 +46,14 @@ with left:
     weekly = ui.fetch("clinic.sessions_per_week", today=today, weeks=12)
     ui.chart(charts.sessions_per_week(weekly))
     with st.expander("Numbers behind the chart"):
-        st.dataframe(weekly, hide_index=True, width="stretch", placeholder="—")
+        ui.data_table(weekly)
 with right:
     st.subheader("Open safety flags by rule")
     rows = sorted(glance["flag_rules"], key=lambda r: rules.SEVERITY_ORDER[r["severity"]])
-    table = [{"Rule": rules.RULES[r["rule"]].title, "Severity": r["severity"], "Patients": r["patients"]}
-             for r in rows]
-    if table:
-        st.dataframe(table, hide_index=True, width="stretch", placeholder="—")
+    table = pd.DataFrame([{"rule": rules.RULES[r["rule"]].title, "severity": r["severity"], "patients": r["patients"]}
+                          for r in rows])
+    if len(table):
+        ui.data_table(table)
     else:
         st.success("No open safety flag.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import outcomes, scales, ui
+from kdash import outcomes, scales, ui, vocab
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -45,14 +45,13 @@ points = v["points"]
 table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
                 "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
 with st.expander("Numbers behind the chart"):
-    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
-        c: st.column_config.NumberColumn(format="percent") for c in table.columns if c.endswith(("rate", "low", "high"))})
-    st.download_button("Download CSV", table.to_csv(index=False), "outcomes-timepoints.csv", "text/csv")
+    ui.data_table(table, column_config=ui.percent_columns(table))
+    ui.csv_download(table, "outcomes-timepoints.csv")
 
 st.header("Course of scores", divider="gray")
 ui.chart(v["trajectory_chart"])
 with st.expander("Numbers behind the chart"):
-    st.dataframe(v["means"], hide_index=True, width="stretch", placeholder="—")
+    ui.data_table(v["means"])
 
 left, right = st.columns(2)
 if v["waterfall_chart"]:
@@ -63,20 +62,22 @@ st.header("Time to first response", divider="gray")
 unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"
 if v["km_charts"][unit]:
     ui.chart(v["km_charts"][unit])
-    st.caption(f"Number at risk (still followed, not yet responded or censored) at {unit}:")
-    st.dataframe(v["at_risk"][unit], width="stretch", placeholder="—")
+    with st.expander("Numbers at risk"):
+        st.caption(f"Patients still followed (not yet responded, not censored) at each tick, in {unit}:")
+        st.table(v["at_risk"][unit])
 else:
     st.caption("No response in this cohort yet.")
 
 st.header("Published results beside ours", divider="gray")
 st.caption("Compare like with like: the same scale and a similar timepoint. Trials select their patients; "
            "real-world clinics do not.")
-ours = pd.DataFrame([{"study": f"This clinic ({v['set_name']})", "n": summary["n_evaluable"], "treatment": f["route"],
-                      "scale": scale.name, "timepoint": "last observation", "response": summary["response_rate"],
-                      "remission": summary["remission_rate"]}])
-side_by_side = pd.concat([ours, outcomes.PUBLISHED], ignore_index=True)
-for column in ("response", "remission"):
-    side_by_side[column] = side_by_side[column].map(lambda x: "—" if pd.isna(x) else f"{x:.1%}")
+ours = {"study": f"This clinic ({v['set_name']})", "design": "this clinic (real-world)", "n": f"{summary['n_evaluable']:,}",
+        "treatment": vocab.ROUTES.get(f["route"], "all routes"), "comparator": None, "scale": scale.name,
+        "timepoint": "last observation", "response": summary["response_rate"], "response_comparator": None,
+        "remission": summary["remission_rate"], "remission_comparator": None}
+side_by_side = outcomes.published_beside(ours)
 if summary["remission_rate"] is None:
-    side_by_side.loc[0, "remission"] = "not defined"
-st.dataframe(side_by_side, hide_index=True, width="stretch", placeholder="—")
+    side_by_side.loc[0, "Remission"] = "not defined"
+st.table(side_by_side.set_index("Study"))
+st.caption("Murrough 2013 measured 24 hours after a single infusion, not after a course; the real-world cohorts had no "
+           "comparator. Rates: treatment vs comparator where the study had one (clinical-reference §5).")

@@ -102,11 +102,11 @@ acks = v["acks"]
 if earlier or not acks.empty:
     with st.expander(f"Flag history ({len(earlier)} earlier, {len(acks)} acknowledgement{'s' if len(acks) != 1 else ''})"):
         if not acks.empty:
-            st.dataframe(pd.DataFrame({
+            ui.data_table(pd.DataFrame({
                 "Acknowledged": acks["acknowledged_at"], "By": acks["acknowledged_by"],
                 "Rule": [rules.RULES[r].title if r in rules.RULES else r for r in acks["rule"]],
                 "Evidence up to": acks["through_day"], "Action": acks["action"], "Note": acks["note"]}),
-                hide_index=True, width="stretch", placeholder="—",
+                keep=("Action", "Rule"),
                 column_config={"Acknowledged": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                                "Evidence up to": st.column_config.DateColumn()})
         for group in rules.by_rule(earlier):
@@ -132,8 +132,8 @@ else:
         ui.chart(t["trend"])
         st.markdown(f"**{t['sentence']}**")
         with st.expander("Numbers behind the chart"):
-            st.dataframe(t["table"], hide_index=True, width="stretch", placeholder="—")
-            st.download_button("Download CSV", t["table"].to_csv(index=False), f"{pid}-{code}.csv", "text/csv")
+            ui.data_table(t["table"])
+            ui.csv_download(t["table"], f"{pid}-{code}.csv")
         if t["items"]:
             ui.chart(t["items"])
         if t["totals_only"]:
@@ -150,14 +150,8 @@ else:
         if safety["bp_chart"]:
             ui.chart(safety["bp_chart"])
             with st.expander("Numbers behind the chart"):
-                st.dataframe(safety["bp"], hide_index=True, width="stretch", placeholder="—", column_config={
-                    "session_number": st.column_config.NumberColumn("Session"),
-                    "day": "Day", "minute": st.column_config.NumberColumn("Minute"),
-                    "point": "When", "systolic": st.column_config.NumberColumn("Systolic (mmHg)"),
-                    "diastolic": st.column_config.NumberColumn("Diastolic (mmHg)"),
-                    "heart_rate": st.column_config.NumberColumn("Heart rate (/min)"),
-                    "spo2": st.column_config.NumberColumn("SpO₂ (%)")})
-                st.download_button("Download CSV", safety["bp"].to_csv(index=False), f"{pid}-bp.csv", "text/csv")
+                ui.data_table(safety["bp"])
+                ui.csv_download(safety["bp"], f"{pid}-bp.csv")
         else:
             st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
         if safety["alertness"]:
@@ -165,17 +159,10 @@ else:
         if safety["effects_chart"]:
             ui.chart(safety["effects_chart"])
             with st.expander("Side effects, session by session"):
-                st.dataframe(safety["effects"], hide_index=True, width="stretch", placeholder="—")
+                ui.data_table(safety["effects"])
         else:
             st.caption("No side effects recorded.")
 with st.expander(f"All bookings ({len(v['sessions'])})"):
-    STATUS = {"completed": "Completed", "scheduled": "Booked", "cancelled": "Cancelled", "no_show": "No-show"}
-    bookings = v["sessions"].assign(
-        route=[roster.ROUTE_NAMES.get(r, r) for r in v["sessions"]["route"]],
-        status=[STATUS.get(x, x) for x in v["sessions"]["status"]])
-    st.dataframe(bookings, hide_index=True, width="stretch", placeholder="—", column_config={
+    ui.data_table(v["sessions"], column_config={
         "scheduled_at": st.column_config.DatetimeColumn("Booked for", format="YYYY-MM-DD HH:mm"),
-        "status": "Status", "route": "Route", "phase": "Phase", "dose_mg": st.column_config.NumberColumn("Dose (mg)"),
-        "mg_per_kg": st.column_config.NumberColumn("mg/kg", format="%.2f"), "chair": "Chair",
-        "chair_minutes": st.column_config.NumberColumn("Chair time (min)"),
-        "session_number": st.column_config.NumberColumn("Session")})
+        "mg_per_kg": st.column_config.NumberColumn("mg/kg", format="%.2f")})

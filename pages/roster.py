@@ -23,7 +23,10 @@ FLAGS = {None: "Any or none", "any": "Any open flag", **{r.id: r.title for r in 
 search = st.text_input("Search by name, ID or MRN", max_chars=80, placeholder="e.g. Garcia or P000123")
 f1, f2, f3, f4, f5 = st.columns(5)
 route = f1.selectbox("Route", list(ROUTES), format_func=ROUTES.get)
-phase = f2.selectbox("Phase", [None, *roster.PHASES], format_func=lambda v: "All phases" if v is None else v)
+PHASE_CHOICES = {roster.ACTIVE: "Active (or flagged)", None: "All, finished and stopped too",
+                 **{p: p.capitalize() for p in roster.PHASES}}
+phase = f2.selectbox("Phase", list(PHASE_CHOICES), format_func=PHASE_CHOICES.get,
+                     help="Active: referred, waiting, in induction or maintenance, or with an open safety flag.")
 clinician = f3.selectbox("Clinician", [None, *ui.fetch("roster.clinicians")],
                          format_func=lambda v: "All clinicians" if v is None else v)
 status = f4.selectbox("Status", [None, *roster.STATUSES], format_func=lambda v: "All statuses" if v is None else v)
@@ -45,13 +48,14 @@ st.caption("Click a row to open that patient's progress page.")
 ui.patient_table(
     table, "patient", "roster_pick", height=min(38 + 35 * len(table), 1800),
     column_config={
-        "patient_id": st.column_config.TextColumn("Patient", width="small"),
-        "name": "Name", "route": "Route", "phase": "Phase", "sessions": st.column_config.NumberColumn("Sessions"),
-        "baseline": st.column_config.TextColumn(f"Baseline {scale}"),
-        "latest": st.column_config.TextColumn(f"Latest {scale}"),
-        "change": st.column_config.TextColumn("Change", help="Latest against baseline; negative is a fall"),
-        "status": "Status", "flags": st.column_config.TextColumn("Open flags", width="medium"),
-        "next_session": st.column_config.DatetimeColumn("Next session", format="ddd D MMM HH:mm"),
-        "clinician": "Clinician",
-    })
-st.download_button("Download this page as CSV", table.to_csv(index=False), "roster.csv", "text/csv")
+        "patient_id": st.column_config.TextColumn("Patient", width=70),
+        "name": st.column_config.TextColumn("Name", width=140),
+        "flags": st.column_config.TextColumn("Open flags", width=175),
+        "status": st.column_config.TextColumn("Status", width=95),
+        "scores": st.column_config.TextColumn(scale, width=110, help="Baseline → latest (change); a fall is negative"),
+        "course": st.column_config.TextColumn("Course", width=150, help="Route · phase · completed sessions"),
+        "next_session": st.column_config.DatetimeColumn("Next session", format="D MMM HH:mm", width=90),
+    },
+    # the columns a clinician acts on, fitting a 1280-pixel screen; the clinician is a filter and in the CSV
+    column_order=["patient_id", "name", "flags", "status", "scores", "course", "next_session"])
+ui.csv_download(table, "roster.csv", "Download this page as CSV")

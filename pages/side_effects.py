@@ -32,9 +32,8 @@ table = overall[["effect", "patients", "n_patients", "per_patient", "per_patient
                  "sessions", "n_sessions", "per_session", "per_session_low", "per_session_high",
                  "mild", "moderate", "severe"]].merge(side_effects.TRIAL_RATES, on="effect", how="left")
 with st.expander("Numbers behind the chart"):
-    st.dataframe(table, hide_index=True, width="stretch", placeholder="—", column_config={
-        c: st.column_config.NumberColumn(format="percent") for c in table.columns if c.startswith("per_")})
-    st.download_button("Download CSV", table.to_csv(index=False), "side-effects.csv", "text/csv")
+    ui.data_table(table, column_config=ui.percent_columns(table))
+    ui.csv_download(table, "side-effects.csv")
 
 st.header("By route and dose", divider="gray")
 ui.chart(v["route_chart"])
@@ -46,11 +45,11 @@ ui.chart(v["severity_chart"], right)
 
 st.header("Blood pressure, dissociation and sedation", divider="gray")
 events = v["events"]
+st.caption("Each tile: the share of completed sessions with the event; beneath it, the patients who had it at least once.")
 cols = st.columns(len(events))
 for col, e in zip(cols, events.itertuples()):
-    col.metric(e.event, "n/a" if pd.isna(e.per_session) else f"{e.per_session:.1%} of sessions",
+    col.metric(e.event, "—" if pd.isna(e.per_session) else f"{e.per_session:.1%}",
                f"{e.patients:,} of {e.n_patients:,} patients ({e.per_patient:.0%})" if e.n_patients else "no readings",
                delta_color="off", delta_arrow="off")
 with st.expander("Numbers behind these figures"):
-    st.dataframe(events, hide_index=True, width="stretch", placeholder="—", column_config={
-        c: st.column_config.NumberColumn(format="percent") for c in events.columns if c.startswith("per_")})
+    ui.data_table(events, column_config=ui.percent_columns(events))

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import roster, throughput, ui
+from kdash import audit, db, export, report, roster, throughput, ui
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -13,26 +13,70 @@ today = ui.today()
 st.title("Throughput")
 st.caption("Sessions, no-shows, chairs, waiting times and retention. Utilisation: booked (scheduled) or completed "
            "(actual) chair-hours ÷ chairs × opening hours on open days (clinical-reference §7).")
-c = st.columns(6)
-start = c[0].date_input("From", value=today - dt.timedelta(days=90), min_value=dt.date(1990, 1, 1), format="YYYY-MM-DD")
-end = c[1].date_input("To", value=today, min_value=dt.date(1990, 1, 1), format="YYYY-MM-DD")
-grain = c[2].selectbox("Group by", list(throughput.GRAINS), format_func=str.capitalize)
-route = c[3].selectbox("Route", ["all", *roster.ROUTE_NAMES], format_func=lambda r: "All routes" if r == "all"
-                       else roster.ROUTE_NAMES[r])
-chair = c[4].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "All chairs")
-clinician = c[5].selectbox("Clinician", [None, *ui.fetch("roster.clinicians")], format_func=lambda v: v or "All")
+c = st.columns([2, 2, 2, 2])
+preset = c[0].selectbox("Period", list(throughput.PRESETS), format_func=throughput.PRESETS.get, key="preset",
+                        help="Whole weeks (Monday to Sunday) and whole calendar months, ending before today.")
+compare = c[1].selectbox("Compared with", list(throughput.COMPARISONS), format_func=throughput.COMPARISONS.get,
+                         key="compare")
 try:
-    throughput.check_range(start, end)
+    if preset == "custom":
+        start = c[2].date_input("From", value=today - dt.timedelta(days=90), min_value=dt.date(1990, 1, 1),
+                                format="YYYY-MM-DD")
+        end = c[3].date_input("To", value=today - dt.timedelta(days=1), min_value=dt.date(1990, 1, 1),
+                              format="YYYY-MM-DD")
+        throughput.check_range(start, end)
+        grain = None
+    else:
+        start, end, grain = throughput.preset_period(preset, today)
+        c[2].markdown(f"**{start:%d %b %Y}**  \nto **{end:%d %b %Y}**")
 except throughput.RangeError as exc:
     st.error(f"Cannot show this period: {exc}.", icon=":material/date_range:")
     st.stop()
+compare_start, compare_end = throughput.comparison_period(start, end, compare, preset)
+c = st.columns(4)
+grain = c[0].selectbox("Group by", list(throughput.GRAINS), format_func=str.capitalize,
+                       index=list(throughput.GRAINS).index(grain or "week"), key=f"grain_{preset}")
+route = c[1].selectbox("Route", ["all", *roster.ROUTE_NAMES], format_func=lambda r: "All routes" if r == "all"
+                       else roster.ROUTE_NAMES[r])
+chair = c[2].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "All chairs")
+clinician = c[3].selectbox("Clinician", [None, *ui.fetch("roster.clinicians")], format_func=lambda v: v or "All")
 f = dict(start=start, end=end, grain=grain, route=route, chair=chair, clinician=clinician)
-v = ui.fetch("throughput.page_view", **f)
+v = ui.fetch("throughput.page_view", **f, compare_start=compare_start, compare_end=compare_end)
 per = v["periods"]
 if per.empty:
     st.info(f"No sessions in this period ({start:%Y-%m-%d} to {end:%Y-%m-%d}) for these filters.",
             icon=":material/event_busy:")
     st.stop()
+
+def report_file(kind: str):
+    """The period's report, made on click from the same functions as this page, with the export audited. The
+    role is checked and the user taken now, while the page runs: a download's callback has no session of its own."""
+    con, me = ui.connection_for("report.manager_report"), ui.user()
+
+    def make() -> bytes:
+        pack = report.manager_report(con, cfg, start=start, end=end, grain=grain, compare_start=compare_start,
+                                     compare_end=compare_end, period_name=throughput.PRESETS[preset].lower(),
+                                     compare_name=throughput.COMPARISONS[compare], route=route, chair=chair,
+                                     clinician=clinician)
+        data = export.pdf(pack) if kind == "pdf" else export.pptx(pack)
+        with db.transaction(con) as cur:
+            audit.log(cur, f"export_report_{kind}", username=me["name"], role=me["role"],
+                      detail=f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
+        return data
+    return make
+
+
+r = st.columns([1, 1, 3])
+slug = f"kdash-report-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}"
+ready = export.browser() is not None
+r[0].download_button("PDF report", report_file("pdf"), f"{slug}.pdf", "application/pdf", width="stretch",
+                     icon=":material/picture_as_pdf:", disabled=not ready, key="report_pdf")
+r[1].download_button("PowerPoint", report_file("pptx"), f"{slug}.pptx",
+                     "application/vnd.openxmlformats-officedocument.presentationml.presentation", width="stretch",
+                     icon=":material/slideshow:", disabled=not ready, key="report_pptx")
+r[2].caption("This period's throughput, utilisation, waiting times, retention and outcomes against the comparison, "
+             "counts and rates only, cells under 5 patients suppressed." + ("" if ready else
+             " Reports need Debian's Chromium on this server to draw the figures."))
 
 t, figs = v["totals"], v["charts"]
 now, before = t["now"], t["before"]
@@ -41,8 +85,11 @@ now, before = t["now"], t["before"]
 def delta(key, fmt, scale=1.0, unit=""):
     if now[key] is None or before[key] is None:
         return None
-    return f"{(now[key] - before[key]) * scale:{fmt}}{unit} vs previous period"
+    return f"{(now[key] - before[key]) * scale:{fmt}}{unit}"
 
+
+st.caption(f"Changes against {throughput.COMPARISONS[compare].lower()}: {compare_start:%d %b %Y} to "
+           f"{compare_end:%d %b %Y}.")
 
 k = st.columns(5)
 k[0].metric("Completed sessions", f"{now['completed']:,}", delta("completed", "+,.0f"))
@@ -53,13 +100,14 @@ k[2].metric("Late cancellations", ui.percent(now["late_cancel_rate"], 1), delta(
 k[3].metric("Chair use, actual", ui.percent(now["actual_utilisation"]), delta("actual_utilisation", "+.0f", 100, " pts"),
             help=f"Scheduled (booked): {ui.percent(now['scheduled_utilisation'])}. Infusion-centre medians: "
                  "scheduled 80 %, actual 70 %.")
-k[4].metric("Referral → first treatment", "—" if now["median_days_to_treatment"] is None
+k[4].metric("To first treatment", "—" if now["median_days_to_treatment"] is None
             else f"{now['median_days_to_treatment']:.0f} days", delta("median_days_to_treatment", "+.0f", 1, " d"),
-            delta_color="inverse", help="Median, patients referred in the period.")
+            delta_color="inverse", help="Median days from referral to the first treatment, patients referred in the "
+                                        "period.")
 
 
 def csv(df, name):
-    st.download_button(f"Download {name} (CSV)", df.to_csv(index=False), f"{name}.csv", "text/csv", key=name)
+    ui.csv_download(df, f"{name}.csv", f"Download {name.replace('-', ' ')} (CSV)", key=name)
 
 
 st.header("Sessions", divider="gray")
@@ -91,10 +139,11 @@ if figs["lead_times"]:
     ui.chart(figs["lead_times"], left)
 waiting = v["waiting"]
 right.subheader("Waiting list now")
-right.dataframe(waiting, hide_index=True, width="stretch", placeholder="—",
-                column_config={"stage": "Stage", "patients": st.column_config.NumberColumn("Patients", width="small"),
+with right:
+    ui.data_table(waiting, column_config={"stage": st.column_config.TextColumn("Stage", width=190),
+                                         "patients": st.column_config.NumberColumn("Patients", width=65),
                                "median_days_waiting": st.column_config.NumberColumn(
-                                   "Waited", format="%.0f d", width="small", help="Median days since referral")})
+                                   "Waited", format="%.0f d", width=65, help="Median days since referral")})
 right.caption("Patients referred in the last 180 days who have not started treatment; waited: median days since referral.")
 csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 
@@ -129,7 +178,7 @@ if loop.empty:
 else:
     st.caption(f"Flags raised per week of their evidence (last 12 weeks) and how they were acknowledged; overdue: "
                f"urgent flags acknowledged after more than {cfg['flags']['overdue_hours']} h, or not yet. Counts only.")
-    st.dataframe(loop, hide_index=True, width="stretch", placeholder="—", column_config={
+    ui.data_table(loop, column_config={
         "week": st.column_config.DateColumn("Week of", format="D MMM YYYY"),
         "raised": st.column_config.NumberColumn("Raised"), "acknowledged": st.column_config.NumberColumn("Acknowledged"),
         "median_hours": st.column_config.NumberColumn("Median time to acknowledge", format="%.1f h"),

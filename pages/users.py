@@ -15,7 +15,7 @@ st.caption("Local kdash accounts. Passwords are stored as argon2 hashes; an acco
 
 con = ui.connection_for("users.listing")
 accounts = users.listing(con)
-st.dataframe(accounts, hide_index=True, width="stretch", placeholder="—", column_config={
+ui.data_table(accounts, column_config={
     "username": "User name", "role": "Role",
     "clinician": st.column_config.TextColumn("Clinician", help="The clinician name this account's \"my patients\" "
                                              "follows (python -m kdash users link)"),

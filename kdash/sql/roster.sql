@@ -61,7 +61,8 @@ FROM roster
 WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '%' || $search || '%'
        OR mrn ILIKE '%' || $search || '%')
   AND ($route_filter IS NULL OR route = $route_filter)
-  AND ($phase IS NULL OR phase = $phase)
+  AND ($phase IS NULL OR phase = $phase
+       OR ($phase = 'active' AND (phase NOT IN ('finished', 'stopped') OR urgency IS NOT NULL)))
   AND ($clinician IS NULL OR clinician = $clinician)
   AND ($status IS NULL OR status = $status)
   AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)

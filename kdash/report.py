@@ -1,0 +1,159 @@
+"""The manager's report: one period's throughput, utilisation, waiting times, retention and outcomes against a
+comparison period, as a Pack (so the PDF and PPTX are made by kdash.export, like a conference pack).
+
+Built from the same functions as the Throughput and Outcomes pages (throughput.page_view, outcomes.summary and
+outcomes.timepoints), so the report and the screen agree. Counts and rates only; a count of 1 to 4 patients is
+shown as "<5" and any rate resting on it is left out (deid.MIN_CELL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from kdash import charts, db, deid, outcomes, scales, throughput, vocab
+from kdash.conference import Figure, Pack, Table, rate_cell
+
+FOOTER = "Confidential · counts and rates only · cells under 5 patients suppressed"
+
+
+def _fig(key: str, title: str, caption: str, fig) -> Figure:
+    return Figure(key, title, caption, charts.for_presentation(fig) if not isinstance(fig, dict) else fig)
+
+
+def _pct(x) -> str:
+    return "—" if x is None or pd.isna(x) else f"{100 * x:.1f} %"
+
+
+def _change(now, before, points: bool = False, unit: str = "") -> str:
+    if now is None or before is None or pd.isna(now) or pd.isna(before):
+        return "—"
+    if points:
+        return f"{100 * (now - before):+.1f} pts"
+    return f"{now - before:+,.0f}{unit}"
+
+
+def _small(n) -> str:
+    """A patient count as shown in a report: 1 to 4 as '<5'."""
+    if n is None or pd.isna(n):
+        return "—"
+    return f"<{deid.MIN_CELL}" if 0 < int(n) < deid.MIN_CELL else f"{int(n):,}"
+
+
+def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, end: dt.date, grain: str,
+                   compare_start: dt.date, compare_end: dt.date, period_name: str, compare_name: str,
+                   route: str = "all", chair: str | None = None, clinician: str | None = None) -> Pack:
+    filters = dict(start=start, end=end, grain=grain, route=route, chair=chair, clinician=clinician)
+    view = throughput.page_view(con, cfg, **filters, compare_start=compare_start, compare_end=compare_end)
+    scope = ", ".join(x for x in (vocab.ROUTES.get(route) if route != "all" else None,
+                                  f"chair {chair}" if chair else None,
+                                  f"patients of {clinician}" if clinician else None) if x) or "whole clinic"
+    title = f"Clinic report: {period_name}, {start:%d %b %Y} to {end:%d %b %Y}"
+    pack = Pack("report", title, [f"Scope: {scope}. Compared with {compare_name.lower()}: {compare_start:%d %b %Y} "
+                                  f"to {compare_end:%d %b %Y}."], synthetic=db.is_demo(con), footer=FOOTER)
+    if view["periods"].empty:
+        pack.refusal = "No sessions in this period for this scope."
+        return pack
+    now, before = view["totals"]["now"], view["totals"]["before"]
+    pack.summary.append(
+        f"{now['completed']:,} completed sessions ({_change(now['completed'], before['completed'])}); chair use "
+        f"{_pct(now['actual_utilisation'])} actual, {_pct(now['scheduled_utilisation'])} booked; no-shows "
+        f"{_pct(now['no_show_rate'])}; median referral to first treatment "
+        + ("—" if now["median_days_to_treatment"] is None else f"{now['median_days_to_treatment']:.0f} days") + ".")
+    pack.tables.append(Table("Headline figures", _headline_table(now, before)))
+
+    figs = view["charts"]
+    per_name = "week" if grain == "week" else "month"
+    pack.figures += [
+        _fig("bookings", f"Sessions per {per_name}", f"Bookings by status per {per_name}; a week cut by the start "
+             "or end of the period counts its days inside the period only.", figs["bookings"]),
+        _fig("utilisation", "Chair utilisation", "Booked (scheduled) and completed (actual) chair-hours ÷ chairs × "
+             "opening hours on open days (clinical-reference §7); infusion-centre medians 80 % and 70 %.",
+             figs["utilisation"]),
+        _fig("no_shows", "No-shows and late cancellations", "No-shows and cancellations under 24 h ÷ bookings that "
+             "fell due.", figs["no_shows"]),
+    ]
+    if figs["lead_times"] and view["lead_times"]["patients"].min() >= deid.MIN_CELL:
+        pack.figures.append(_fig("lead_times", "Waiting times", "Patients referred in the period: referral to "
+                                 "consultation to first treatment, median and IQR.", figs["lead_times"]))
+    stops = view["stops"]
+    stops = stops[stops.groupby("route")["patients"].transform("sum") >= deid.MIN_CELL]
+    if len(stops):
+        pack.figures.append(_fig("retention", "How far induction got", "Share of the period's patients by the "
+                                 f"number of induction sessions they reached, against the plan; routes with fewer "
+                                 f"than {deid.MIN_CELL} patients left out.", charts.induction_reach(stops)))
+    pack.tables.append(Table(f"Sessions per {per_name}", _period_table(view["periods"])))
+    pack.tables.append(Table("Waiting list now", pd.DataFrame({
+        "Stage": view["waiting"]["stage"], "Patients": [_small(n) for n in view["waiting"]["patients"]],
+        "Median days waiting": [("—" if 0 < n < deid.MIN_CELL or pd.isna(d) else f"{d:.0f}")
+                                for n, d in zip(view["waiting"]["patients"], view["waiting"]["median_days_waiting"])]})))
+    _outcomes(con, cfg, pack, start, end, route, clinician)
+    return pack
+
+
+def _shift_year(day: dt.date) -> dt.date:
+    return throughput._shift_year(day)
+
+
+def _headline_table(now: dict, before: dict) -> pd.DataFrame:
+    rows = [("Completed sessions", f"{now['completed']:,}", f"{before['completed']:,}",
+             _change(now["completed"], before["completed"])),
+             ("Bookings", f"{now['bookings']:,}", f"{before['bookings']:,}", _change(now["bookings"], before["bookings"])),
+             ("No-show rate", _pct(now["no_show_rate"]), _pct(before["no_show_rate"]),
+              _change(now["no_show_rate"], before["no_show_rate"], points=True)),
+             ("Late-cancellation rate", _pct(now["late_cancel_rate"]), _pct(before["late_cancel_rate"]),
+              _change(now["late_cancel_rate"], before["late_cancel_rate"], points=True)),
+             ("Chair use, actual", _pct(now["actual_utilisation"]), _pct(before["actual_utilisation"]),
+              _change(now["actual_utilisation"], before["actual_utilisation"], points=True)),
+             ("Chair use, booked", _pct(now["scheduled_utilisation"]), _pct(before["scheduled_utilisation"]),
+              _change(now["scheduled_utilisation"], before["scheduled_utilisation"], points=True)),
+             ("Referral → first treatment (median days)",
+              *(("—" if x is None else f"{x:.0f}") for x in (now["median_days_to_treatment"],
+                                                              before["median_days_to_treatment"])),
+              _change(now["median_days_to_treatment"], before["median_days_to_treatment"], unit=" d"))]
+    return pd.DataFrame(rows, columns=["Measure", "This period", "Comparison period", "Change"])
+
+
+def _period_table(per: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "From": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["period"]],
+        "Open days": per["open_days"], "Completed": per["completed"], "No-shows": per["no_show"],
+        "No-show rate": per["no_show_rate"].map(_pct), "Chair use, actual": per["actual_utilisation"].map(_pct),
+        "Chair use, booked": per["scheduled_utilisation"].map(_pct)})
+
+
+def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: str, clinician: str | None) -> None:
+    """Response and remission (§1 definitions) of the patients whose first session fell in the 12 months up to the
+    period's end: a month's own starters are too few, and too early in their course, to say much."""
+    scale = scales.SCALES[cfg["clinic"]["main_scale"]]
+    since = _shift_year(end) + dt.timedelta(days=1)
+    f = dict(scale=scale.code, route=route, analysis_set="itt", start=since, end=end, clinician=clinician)
+    s = outcomes.summary(con, cfg, **f)
+    if s["n_evaluable"] < deid.MIN_CELL:
+        pack.summary.append(f"Outcomes: fewer than {deid.MIN_CELL} evaluable patients started in the 12 months "
+                            "to the period's end, too few to report.")
+        return
+    pack.summary.append(
+        f"Patients who started in the 12 months to {end:%d %b %Y} ({s['n_treated']:,} treated, {s['n_evaluable']:,} evaluable on "
+        f"{scale.name}): response " + rate_cell(s["responders"], s["n_evaluable"], s["response_rate"],
+                                               *(s["response_ci95"] or (None, None)))
+        + (", remission " + rate_cell(s["remitters"], s["n_evaluable"], s["remission_rate"],
+                                      *(s["remission_ci95"] or (None, None))) if s["remitters"] is not None else "")
+        + " at the last observation.")
+    points = outcomes.timepoints(con, cfg, **f)
+    shown = points.copy()
+    for what, count in (("response", "responders"), ("remission", "remitters")):
+        small = (shown[count] > 0) & (shown[count] < deid.MIN_CELL)
+        shown.loc[small, [f"{what}_rate", f"{what}_low", f"{what}_high"]] = None
+    pack.figures.append(_fig("outcomes", "Response and remission by timepoint",
+                             f"Patients first treated in the 12 months to the period's end; share of evaluable patients with 95 % Wilson "
+                             f"intervals (all treated, LOCF). Bars resting on fewer than {deid.MIN_CELL} patients "
+                             "are left out.", charts.timepoint_rates(shown, scale.name, "all treated")))
+    pack.tables.append(Table("Outcomes by timepoint", pd.DataFrame({
+        "Timepoint": points["label"], "Evaluable": [_small(n) for n in points["n_evaluable"]],
+        "Response (95 % CI)": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
+                               for r in points.itertuples()],
+        "Remission (95 % CI)": [rate_cell(r.remitters, r.n_evaluable, r.remission_rate, r.remission_low,
+                                          r.remission_high) for r in points.itertuples()]})))
