@@ -254,13 +254,18 @@ def side_effect_grid(effects: pd.DataFrame) -> go.Figure:
             SEVERITY_LEVEL.get(e.severity if isinstance(e.severity, str) else None, 0)
     steps = [(0, "#BBBBBB"), (1, YELLOW), (2, ORANGE), (3, VERMILLION)]        # one flat colour per level
     scale = [[max(0.0, min(1.0, (lvl + edge) / 4)), colour] for lvl, colour in steps for edge in (0, 1)]
-    fig = Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[n.replace("_", " ") for n in names],
-                               zmin=-0.5, zmax=3.5, colorscale=scale,
-                               colorbar=dict(title="severity", tickvals=[0, 1, 2, 3],
-                                             ticktext=["not recorded", "mild", "moderate", "severe"]),
+    fig = Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[vocab.label(n, "effect") for n in names],
+                               zmin=-0.5, zmax=3.5, colorscale=scale, showscale=False,
                                xgap=2, ygap=2, hovertemplate="%{y}, session %{x}<extra></extra>"),
-                    layout=dict(template="kdash", height=max(240, 140 + 26 * len(names))))
-    fig.update_layout(title=f"Side effects by session (n = {len(effects)} reports)", xaxis_title="Session")
+                    layout=dict(template="kdash", height=max(260, 160 + 26 * len(names))))
+    # a legend of the levels present, not a colour bar: four ticks on a short bar print over each other
+    present = {v for row in z for v in row if v is not None}
+    for lvl, colour in steps:
+        if lvl in present:
+            fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=13, color=colour),
+                            name=["severity not recorded", "mild", "moderate", "severe"][lvl])
+    fig.update_layout(title=f"Side effects by session (n = {len(effects)} reports)", xaxis_title="Session",
+                      showlegend=True)
     return fig
 
 
@@ -569,14 +574,19 @@ def session_timeline(sessions: pd.DataFrame) -> go.Figure:
     y = sessions["mg_per_kg"] if per_kg else sessions["dose_mg"]
     fig = Figure(layout=dict(template="kdash", height=340))
     for route, part in sessions.groupby("route", sort=False):
+        # numbers on every session while they fit; on a long course the first, every fifth and the last
+        crowded = len(sessions) > 12
+        last = int(sessions["session_number"].max())
+        labels = [str(int(k)) if not crowded or k == 1 or k % 5 == 0 or k == last else "" for k in part["session_number"]]
         fig.add_scatter(x=part["day_number"], y=y[part.index], mode="markers+text", name=ROUTE_NAMES.get(route, route),
-                        text=[str(int(k)) for k in part["session_number"]], textposition="top center",
+                        text=labels, textposition="top center", customdata=part["session_number"],
                         marker=dict(size=12, color=ROUTE_COLOURS.get(route, GREY), symbol="triangle-up"),
-                        hovertemplate="session %{text}, day %{x}: %{y}<extra></extra>")
+                        hovertemplate="session %{customdata}, day %{x}: %{y}<extra></extra>")
+    top = float(y.max()) if len(y) and pd.notna(y.max()) else 1.0
     fig.update_layout(title=f"Sessions and doses by day since the first treatment (n = {len(sessions)} sessions)",
                       xaxis_title="Day since the first treatment (day 0)",
                       yaxis_title="Dose (mg/kg)" if per_kg else "Dose (mg)",
-                      yaxis=dict(rangemode="tozero"))
+                      yaxis=dict(range=[0, top * 1.3]))       # room above the highest dose for its label
     return fig
 
 

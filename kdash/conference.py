@@ -160,9 +160,8 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
         verdict = vocab.VERDICTS.get(result["verdict"], result["verdict"]).lower()
         pack.summary.append(f"Eligibility for {charts.ROUTE_NAMES.get(result['route'], result['route'])}: {verdict}"
                             + ("; clinician decision on record" if result["override"] else ""))
-        pack.tables.append(Table("Eligibility checklist", pd.DataFrame(
-            [{"Group": i["group"], "Item": i["label"], "Status": vocab.ITEM_STATUSES.get(i["status"], i["status"])}
-             for i in result["items"]])))
+        pack.tables.append(Table("Eligibility checklist", vocab.readable(pd.DataFrame(
+            [{"group": i["group"], "item": i["label"], "item_status": i["status"]} for i in result["items"]]))))
     return pack
 
 
@@ -256,12 +255,7 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
                                      f"Share of evaluable patients, 95 % Wilson intervals; {set_name}. "
                                      f"Bars resting on fewer than {deid.MIN_CELL} patients are left out.",
                                      charts.timepoint_rates(shown, scale.name, set_name)))
-    pack.tables.append(Table("Outcomes by timepoint", pd.DataFrame({
-        "Timepoint": points["label"], "Patients": points["n"], "Evaluable": points["n_evaluable"],
-        "Response (95 % CI)": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
-                               for r in points.itertuples()],
-        "Remission (95 % CI)": [rate_cell(r.remitters, r.n_evaluable, r.remission_rate, r.remission_low,
-                                          r.remission_high) for r in points.itertuples()]})))
+    pack.tables.append(Table("Outcomes by timepoint", outcome_table(points)))
     means = outcomes.mean_by_session(con, cfg, **filters)
     means = means[means["n"] >= deid.MIN_CELL]
     lines = outcomes.trajectories(con, cfg, **filters)
@@ -289,11 +283,29 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
                                          f"than {deid.MIN_CELL} patients left out.",
                                          charts.effect_frequencies(overall, side_effects.TRIAL_RATES)))
     all_effects = rates[rates["by"] == "all"].sort_values("per_patient", ascending=False)
-    pack.tables.append(Table("Side effects (patients with the effect at least once)", pd.DataFrame({
-        "Side effect": [vocab.label(e, "effect") for e in all_effects["effect"]],
-        "Patients with it (95 % CI)": [rate_cell(r.patients, r.n_patients, r.per_patient, r.per_patient_low,
-                                                 r.per_patient_high) for r in all_effects.itertuples()]})))
+    pack.tables.append(Table("Side effects (patients with the effect at least once)", vocab.readable(pd.DataFrame({
+        "effect": all_effects["effect"],
+        "patients_ci": [rate_cell(r.patients, r.n_patients, r.per_patient, r.per_patient_low, r.per_patient_high)
+                        for r in all_effects.itertuples()]}))))
     return pack
+
+
+def outcome_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Response and remission per timepoint as 'count of n · % (95 % CI)', small counts as '<5'."""
+    return vocab.readable(pd.DataFrame({
+        "timepoint": points["label"], "n": [small_count(n) for n in points["n"]],
+        "n_evaluable": [small_count(n) for n in points["n_evaluable"]],
+        "response_ci": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
+                        for r in points.itertuples()],
+        "remission_ci": [rate_cell(r.remitters, r.n_evaluable, r.remission_rate, r.remission_low, r.remission_high)
+                         for r in points.itertuples()]}))
+
+
+def small_count(n) -> str:
+    """A patient count as shown de-identified: 1 to 4 as '<5'."""
+    if n is None or pd.isna(n):
+        return "—"
+    return f"<{deid.MIN_CELL}" if 0 < int(n) < deid.MIN_CELL else f"{int(n):,}"
 
 
 def pct(x) -> str:

@@ -91,14 +91,14 @@ def pdf(pack: Pack) -> bytes:
     doc.set_auto_page_break(True, margin=18)
     doc.add_page()
     doc.set_font("DejaVu", "B", 20)
-    doc.multi_cell(0, 10, new_x="LMARGIN", new_y="NEXT", text=pack.title)
+    doc.multi_cell(0, 10, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.title)
     doc.set_font("DejaVu", size=11)
     doc.ln(2)
     for line in pack.summary:
-        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", text=line)
+        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", align="L", text=line)
     if pack.refusal:
         doc.ln(4)
-        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", text=pack.refusal)
+        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.refusal)
     for f in pack.figures:
         png = image(f.fig, "png")
         ratio = _png_height(png)
@@ -109,17 +109,17 @@ def pdf(pack: Pack) -> bytes:
         else:
             doc.ln(5)
         doc.set_font("DejaVu", "B", 13)
-        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", text=f.title)
+        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", align="L", text=f.title)
         doc.image(io.BytesIO(png), x=doc.l_margin + (doc.epw - width) / 2, w=width)
         doc.set_font("DejaVu", size=9)
-        doc.multi_cell(0, 5, new_x="LMARGIN", new_y="NEXT", text=f.caption)
+        doc.multi_cell(0, 5, new_x="LMARGIN", new_y="NEXT", align="L", text=f.caption)
     for t in pack.tables:
         if doc.will_page_break(8 + 7 * min(len(t.df) + 1, 6)):     # a title with at least a few of its rows
             doc.add_page()
         else:
             doc.ln(6)
         doc.set_font("DejaVu", "B", 13)
-        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", text=t.title)
+        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", align="L", text=t.title)
         doc.set_font("DejaVu", size=9)
         with doc.table(text_align="LEFT", first_row_as_headings=True, repeat_headings=1) as table:
             table.row([str(c) for c in t.df.columns])

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from kdash import charts, db, deid, outcomes, scales, throughput, vocab
-from kdash.conference import Figure, Pack, Table, rate_cell
+from kdash.conference import Figure, Pack, Table, outcome_table, rate_cell, small_count
 
 FOOTER = "Confidential · counts and rates only · cells under 5 patients suppressed"
 
@@ -33,13 +33,6 @@ def _change(now, before, points: bool = False, unit: str = "") -> str:
     if points:
         return f"{100 * (now - before):+.1f} pts"
     return f"{now - before:+,.0f}{unit}"
-
-
-def _small(n) -> str:
-    """A patient count as shown in a report: 1 to 4 as '<5'."""
-    if n is None or pd.isna(n):
-        return "—"
-    return f"<{deid.MIN_CELL}" if 0 < int(n) < deid.MIN_CELL else f"{int(n):,}"
 
 
 def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, end: dt.date, grain: str,
@@ -85,10 +78,12 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
                                  f"number of induction sessions they reached, against the plan; routes with fewer "
                                  f"than {deid.MIN_CELL} patients left out.", charts.induction_reach(stops)))
     pack.tables.append(Table(f"Sessions per {per_name}", _period_table(view["periods"])))
-    pack.tables.append(Table("Waiting list now", pd.DataFrame({
-        "Stage": view["waiting"]["stage"], "Patients": [_small(n) for n in view["waiting"]["patients"]],
-        "Median days waiting": [("—" if 0 < n < deid.MIN_CELL or pd.isna(d) else f"{d:.0f}")
-                                for n, d in zip(view["waiting"]["patients"], view["waiting"]["median_days_waiting"])]})))
+    waiting = view["waiting"]
+    if len(waiting):
+        pack.tables.append(Table("Waiting list now", vocab.readable(pd.DataFrame({
+            "stage": waiting["stage"], "patients": [small_count(n) for n in waiting["patients"]],
+            "median_days_waiting": [("—" if 0 < n < deid.MIN_CELL or pd.isna(d) else f"{d:.0f}")
+                                    for n, d in zip(waiting["patients"], waiting["median_days_waiting"])]}))))
     _outcomes(con, cfg, pack, start, end, route, clinician)
     return pack
 
@@ -113,15 +108,15 @@ def _headline_table(now: dict, before: dict) -> pd.DataFrame:
               *(("—" if x is None else f"{x:.0f}") for x in (now["median_days_to_treatment"],
                                                               before["median_days_to_treatment"])),
               _change(now["median_days_to_treatment"], before["median_days_to_treatment"], unit=" d"))]
-    return pd.DataFrame(rows, columns=["Measure", "This period", "Comparison period", "Change"])
+    return vocab.readable(pd.DataFrame(rows, columns=["measure", "this_period", "comparison_period", "change"]))
 
 
 def _period_table(per: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "From": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["period"]],
-        "Open days": per["open_days"], "Completed": per["completed"], "No-shows": per["no_show"],
-        "No-show rate": per["no_show_rate"].map(_pct), "Chair use, actual": per["actual_utilisation"].map(_pct),
-        "Chair use, booked": per["scheduled_utilisation"].map(_pct)})
+    return vocab.readable(pd.DataFrame({
+        "period_from": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["period"]],
+        "open_days": per["open_days"], "completed": per["completed"], "no_show": per["no_show"],
+        "no_show_rate": per["no_show_rate"].map(_pct), "actual_utilisation": per["actual_utilisation"].map(_pct),
+        "scheduled_utilisation": per["scheduled_utilisation"].map(_pct)}))
 
 
 def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: str, clinician: str | None) -> None:
@@ -151,9 +146,4 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
                              f"Patients first treated in the 12 months to the period's end; share of evaluable patients with 95 % Wilson "
                              f"intervals (all treated, LOCF). Bars resting on fewer than {deid.MIN_CELL} patients "
                              "are left out.", charts.timepoint_rates(shown, scale.name, "all treated")))
-    pack.tables.append(Table("Outcomes by timepoint", pd.DataFrame({
-        "Timepoint": points["label"], "Evaluable": [_small(n) for n in points["n_evaluable"]],
-        "Response (95 % CI)": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
-                               for r in points.itertuples()],
-        "Remission (95 % CI)": [rate_cell(r.remitters, r.n_evaluable, r.remission_rate, r.remission_low,
-                                          r.remission_high) for r in points.itertuples()]})))
+    pack.tables.append(Table("Outcomes by timepoint", outcome_table(points)))

@@ -87,6 +87,9 @@ COLUMNS = {
     "acknowledged_at": "Acknowledged", "acknowledged_by": "Acknowledged by", "note": "Note",
     "hours_open": "Hours open", "raised": "Raised", "acknowledged": "Acknowledged",
     "median_hours": "Median hours to acknowledge", "p90_hours": "90th percentile hours", "overdue": "Overdue",
+    "response_ci": "Response (95 % CI)", "remission_ci": "Remission (95 % CI)",
+    "patients_ci": "Patients with it (95 % CI)", "item_status": "Status", "measure": "Measure",
+    "this_period": "This period", "comparison_period": "Comparison period", "period_from": "From",
     "scores": "Main scale", "course": "Course", "mrn": "MRN", "share": "Share",
     "late_cancelled": "Late cancellations", "open_days": "Open days", "available_hours": "Chair-hours on offer",
     "booked_hours": "Booked chair-hours", "completed_hours": "Completed chair-hours",
@@ -99,7 +102,7 @@ COLUMNS = {
 # Each coded column and the codes it holds.
 CODED = {"route": ROUTES, "status": {**SESSION_STATUSES, **PHASES}, "phase": PHASES, "role": ROLES,
          "severity": {**SEVERITIES, **SIDE_EFFECT_SEVERITIES}, "sex": SEX, "verdict": VERDICTS, "primary_diagnosis": DIAGNOSES, "diagnosis": DIAGNOSES,
-         "outcome": TRIAL_OUTCOMES, "kind": DECISION_KINDS, "effect": SIDE_EFFECTS, "rule": FLAG_RULES,
+         "outcome": TRIAL_OUTCOMES, "kind": DECISION_KINDS, "effect": SIDE_EFFECTS, "rule": FLAG_RULES, "item_status": ITEM_STATUSES,
          "action": AUDIT_ACTIONS}
 
 

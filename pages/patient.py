@@ -57,15 +57,15 @@ else:
                         + (f", {VERDICT[decided['verdict']]} ({decided['kind'].replace('_', '-')} by "
                            f"{decided['decided_by']}, {decided['decided_at'][:10]})" if decided else ", no decision yet"))
 referred = f"referred {h['referral_date']:%Y-%m-%d}" if pd.notna(h["referral_date"]) else "referral date not recorded"
-clinician = f"Clinician {h['clinician']}" if pd.notna(h["clinician"]) else "No clinician recorded"
+clinician = f"Clinician {ui.plain(h['clinician'])}" if pd.notna(h["clinician"]) else "No clinician recorded"
 st.caption(f"{clinician} · {referred} · {next_text} · {eligibility_text}")
 # Page links move within this tab and signed-in session (a markdown link would open a new tab, a new session).
-links = st.columns(3)
+links = st.columns([1, 1, 1.4])
 links[0].page_link("pages/eligibility.py", label="Eligibility checklist", icon=":material/checklist:",
                    query_params={"patient_id": pid})
 links[1].page_link("pages/record_session.py", label="Record a session", icon=":material/edit_note:",
                    query_params={"patient_id": pid})
-links[2].page_link("pages/conference.py", label=f"Present as {v['case']} (de-identified)",
+links[2].page_link("pages/conference.py", label=f"Present as {v['case']}", help="The de-identified case-conference view",
                    icon=":material/co_present:", query_params={"case": v["case"]})
 
 # --- safety flags -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from kdash import patient, recording, roster, rules, scales, ui
+from kdash import patient, recording, roster, rules, scales, ui, vocab
 from kdash.importers.csv_folder import EFFECTS
 
 ui.require_app_frame()
@@ -139,7 +139,7 @@ moaas = c[1].selectbox("MOAA/S (5 = alert)", [None, 5, 4, 3, 2, 1, 0], format_fu
                        key="rec_moaas")
 
 st.subheader("Side effects")
-chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: e.replace("_", " "),
+chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: vocab.label(e, "effect"),
                         key="rec_effects")
 effects = []
 for i, effect in enumerate(chosen, start=1):

@@ -32,7 +32,8 @@ clinician = f3.selectbox("Clinician", [None, *ui.fetch("roster.clinicians")],
 status = f4.selectbox("Status", [None, *roster.STATUSES], format_func=lambda v: "All statuses" if v is None else v)
 flag = f5.selectbox("Flag", list(FLAGS), format_func=FLAGS.get)
 
-filters = dict(search=search or None, route=route, phase=phase, clinician=clinician, status=status, flag=flag)
+# a search looks through every patient, finished and stopped too: the one typed is the one wanted
+filters = dict(search=search or None, route=route, phase=None if search and phase == roster.ACTIVE else phase, clinician=clinician, status=status, flag=flag)
 first = ui.fetch("roster.page", today=today, page_no=1, **filters)
 total = int(first["total"].iloc[0]) if len(first) else 0
 if total == 0:

@@ -168,7 +168,7 @@ def test_the_audit_page_searches_and_refuses_bad_input(own_store):
     assert not at.exception
     at.text_input[0].input("dr.audit").run()
     shown = at.dataframe[0].value
-    assert list(shown["action"]) == ["view_patient"] and list(shown["patient_id"]) == ["P000003"]
+    assert list(shown["action"]) == ["Viewed patient"] and list(shown["patient_id"]) == ["P000003"]   # words, not codes
     at.text_input[0].input("'; DROP TABLE audit_log; --").run()
     assert not at.exception and at.dataframe[0].value.empty
     at.text_input[0].input("")

@@ -17,13 +17,20 @@ def test_courses_become_one_trace_with_a_gap_after_each_patient():
 
 def test_kaplan_meier_chart_draws_the_share_responded():
     curves = {"esketamine": {"time": [1, 2, 4], "survival": [0.8, 0.5, 0.5], "low": [0.6, 0.3, 0.3],
-                             "high": [0.9, 0.7, 0.7], "n": 10, "events": 5}}
+                             "high": [0.9, 0.7, 0.7], "n": 10, "events": 5,
+                             "durations": [1, 1, 2, 2, 2, 4, 4, 6, 9, 13]}}
     fig = charts.km_curves(curves, "sessions")
-    line, band = fig.data
+    upper, lower, line = fig.data
     np.testing.assert_allclose(line.x, [0, 1, 2, 4])
     np.testing.assert_allclose(line.y, [0, 0.2, 0.5, 0.5])
-    np.testing.assert_allclose(band.y, [0, 0.4, 0.7, 0.7, 0.3, 0.3, 0.1, 0])   # upper edge out, lower edge back
+    np.testing.assert_allclose(upper.y, [0, 0.4, 0.7, 0.7])      # the band: 1 − the lower survival bound
+    np.testing.assert_allclose(lower.y, [0, 0.1, 0.3, 0.3])
+    assert lower.fill == "tonexty" and line.mode == "lines" and upper.mode == "lines"   # no stray markers
     assert "n = 10, 5 responded" in line.name
+    # the axis ends at the last at-risk tick, and the numbers at risk sit on the same ticks
+    assert list(fig.layout.xaxis.tickvals) == [0, 2, 4, 6, 8, 10, 12] and fig.layout.xaxis.range[1] < 13
+    at_risk = [a.text for a in fig.layout.annotations if a.xref != "paper"]
+    assert at_risk == ["10", "8", "5", "3", "2", "1", "1"]        # durations ≥ 0, 2, 4, … 12
 
 
 def test_figures_carry_the_kdash_template_with_the_okabe_ito_colours():

@@ -131,9 +131,9 @@ def test_the_patient_pack_tells_the_case_without_identifying_it(packs, store):
     assert p.summary[1].startswith("6 completed sessions from day 0 to day 17")
     assert [f.key for f in p.figures] == ["trend_madrs", "sessions", "blood_pressure", "dissociation", "side_effects"]
     sessions = next(t.df for t in p.tables if t.title == "Sessions")
-    assert list(sessions["day"]) == [0, 3, 7, 10, 14, 17]
+    assert list(sessions["Day"]) == [0, 3, 7, 10, 14, 17]
     scores = next(t.df for t in p.tables if t.title == "MADRS scores")
-    assert list(scores["day"]) == [-2, 8, 18]
+    assert list(scores["Day"]) == [-2, 8, 18]
     trend = p.figures[0].fig
     assert trend["data"][0]["customdata"] == ("day -2", "day 8", "day 18") or \
         list(trend["data"][0]["customdata"]) == ["day -2", "day 8", "day 18"]
@@ -145,7 +145,8 @@ def test_the_cohort_pack_shows_outcomes_and_side_effects(packs):
     assert c.summary[0] == "MADRS; 10 treated, 10 evaluable"
     assert [f.key for f in c.figures] == ["timepoints", "mean_course", "waterfall", "time_to_response", "side_effects"]
     effects = next(t.df for t in c.tables if t.title.startswith("Side effects"))
-    assert set(effects["effect"]) == {"nausea", "dizziness"} and set(effects["patients"]) == {10}
+    assert set(effects["Side effect"]) == {"nausea", "dizziness"}
+    assert set(effects["Patients with it (95 % CI)"]) == {"10 of 10 · 100.0 % (72.2–100.0 %)"}   # Wilson, n = 10
 
 
 def test_a_cohort_under_five_patients_is_refused(store):
@@ -234,3 +235,68 @@ def test_exported_figures_use_the_screen_template(packs):
     svg = export.image(fig, "svg").decode("utf-8")
     assert "rgb(0, 114, 178)" in svg or "#0072B2".lower() in svg.lower()
     assert export.image(fig, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("kind", ["patient", "cohort"])
+def test_every_pack_table_header_is_in_the_vocabulary(packs, kind):
+    from kdash import vocab
+    words = set(vocab.COLUMNS.values())
+    for t in packs[kind].tables:
+        assert set(t.df.columns) <= words, (t.title, set(t.df.columns) - words)
+        assert not any("_" in str(v) for v in t.df.astype(str).to_numpy().ravel()), t.title   # no codes in cells
+
+
+def test_cohort_rates_are_percentages_with_their_interval_and_n(packs):
+    table = next(t for t in packs["cohort"].tables if t.title == "Outcomes by timepoint").df
+    cells = [c for c in table["Response (95 % CI)"] if c not in ("—",) and not c.startswith("<")]
+    assert cells and all(re.fullmatch(r"\d+ of \d+ · \d+\.\d % \(\d+\.\d–\d+\.\d %\)", c) for c in cells), cells
+
+
+@pytest.mark.parametrize("kind", ["patient", "cohort"])
+def test_the_synthetic_marker_is_on_every_page_and_slide_of_a_demo_pack_only(packs, store, kind):
+    from pptx import Presentation
+    from pypdf import PdfReader
+    plain = packs[kind]
+    assert not plain.synthetic
+    assert conference.SYNTHETIC not in pdf_text(export.pdf(plain))
+    store.execute("INSERT OR REPLACE INTO meta VALUES ('demo', 'true')")
+    try:
+        marked = (conference.patient_pack(store, CFG, "P-7001", TODAY) if kind == "patient"
+                  else conference.cohort_pack(store, CFG, route="all", analysis_set="itt"))
+    finally:
+        store.execute("DELETE FROM meta WHERE key = 'demo'")
+    assert marked.synthetic
+    pages = PdfReader(io.BytesIO(export.pdf(marked))).pages
+    assert all(conference.SYNTHETIC in p.extract_text() for p in pages)
+    slides = Presentation(io.BytesIO(export.pptx(marked))).slides
+    assert all(any(s.has_text_frame and conference.SYNTHETIC in s.text_frame.text for s in slide.shapes)
+               for slide in slides)
+
+
+@pytest.mark.parametrize("kind", ["patient", "cohort"])
+def test_the_deck_has_a_slide_per_figure_and_per_dozen_table_rows(packs, kind):
+    from pptx import Presentation
+    pack = packs[kind]
+    slides = Presentation(io.BytesIO(export.pptx(pack))).slides
+    assert len(slides) == 1 + len(pack.figures) + sum(max(1, -(-len(t.df) // export.ROWS_PER_SLIDE))
+                                                      for t in pack.tables)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+@pytest.mark.parametrize("kind", ["patient", "cohort"])
+def test_no_page_of_the_handout_is_near_empty(packs, kind, tmp_path):
+    """Each page but the last is filled at least half way down (figures two to a page, tables flowing on)."""
+    from PIL import Image
+    pack = packs[kind]
+    (tmp_path / "p.pdf").write_bytes(export.pdf(pack))
+    subprocess.run(["pdftoppm", "-r", "30", "-gray", "-png", str(tmp_path / "p.pdf"), str(tmp_path / "page")],
+                   check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) <= 1 + -(-len(pack.figures) // 2) + len(pack.tables)
+    for path in pages[:-1]:
+        with Image.open(path) as im:
+            px = im.load()
+            w, h = im.size
+            ink = (lambda v: (v[0] if isinstance(v, tuple) else v) < 200)
+            inked = [y for y in range(int(h * 0.9)) if any(ink(px[x, y]) for x in range(0, w, 2))]
+            assert inked and max(inked) > h / 2, f"{path.name} of {kind} is near empty"

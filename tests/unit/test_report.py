@@ -1,0 +1,138 @@
+"""The manager's report: period presets over complete weeks and months, like-for-like comparisons, and a report
+built from the page's own functions with small cells suppressed (hand-computed on a small clinic)."""
+
+import datetime as dt
+import io
+
+import pytest
+
+from kdash import conference, db, export, report, settings, throughput, vocab
+from tests.builders import Clinic, day
+
+CFG = settings.load()
+D = dt.date
+
+
+@pytest.mark.parametrize("preset, today, period, grain", [
+    ("last_month", D(2026, 12, 1), (D(2026, 11, 1), D(2026, 11, 30)), "week"),
+    ("last_month", D(2026, 3, 15), (D(2026, 2, 1), D(2026, 2, 28)), "week"),
+    ("last_month", D(2026, 1, 9), (D(2025, 12, 1), D(2025, 12, 31)), "week"),
+    ("last_quarter", D(2026, 12, 1), (D(2026, 7, 1), D(2026, 9, 30)), "month"),
+    ("last_quarter", D(2026, 2, 10), (D(2025, 10, 1), D(2025, 12, 31)), "month"),
+    # 2026-12-01 is a Tuesday: the last complete week ended on Sunday 29 November
+    ("last_12_weeks", D(2026, 12, 1), (D(2026, 9, 7), D(2026, 11, 29)), "week"),
+    ("last_12_weeks", D(2026, 11, 30), (D(2026, 9, 7), D(2026, 11, 29)), "week"),
+    ("this_month", D(2026, 3, 15), (D(2026, 3, 1), D(2026, 3, 14)), "week"),
+])
+def test_presets_end_before_today_on_whole_weeks_and_months(preset, today, period, grain):
+    start, end, g = throughput.preset_period(preset, today)
+    assert (start, end, g) == (*period, grain)
+    assert end < today
+    if preset == "last_12_weeks":
+        assert start.weekday() == 0 and end.weekday() == 6 and (end - start).days + 1 == 84
+
+
+def test_this_month_on_its_first_day_has_nothing_complete_yet():
+    with pytest.raises(throughput.RangeError, match="no complete day"):
+        throughput.preset_period("this_month", D(2026, 12, 1))
+
+
+@pytest.mark.parametrize("preset, period, compare, expected", [
+    ("last_month", (D(2026, 11, 1), D(2026, 11, 30)), "previous", (D(2026, 10, 1), D(2026, 10, 31))),
+    ("last_month", (D(2026, 3, 1), D(2026, 3, 31)), "previous", (D(2026, 2, 1), D(2026, 2, 28))),
+    ("last_month", (D(2026, 11, 1), D(2026, 11, 30)), "year", (D(2025, 11, 1), D(2025, 11, 30))),
+    ("last_quarter", (D(2026, 7, 1), D(2026, 9, 30)), "previous", (D(2026, 4, 1), D(2026, 6, 30))),
+    ("this_month", (D(2026, 3, 1), D(2026, 3, 30)), "previous", (D(2026, 2, 1), D(2026, 2, 28))),
+    ("this_month", (D(2026, 3, 1), D(2026, 3, 14)), "previous", (D(2026, 2, 1), D(2026, 2, 14))),
+    # weeks a year back are 52 weeks back: Monday to Sunday again
+    ("last_12_weeks", (D(2026, 9, 7), D(2026, 11, 29)), "year", (D(2025, 9, 8), D(2025, 11, 30))),
+    ("last_12_weeks", (D(2026, 9, 7), D(2026, 11, 29)), "previous", (D(2026, 6, 15), D(2026, 9, 6))),
+    ("custom", (D(2026, 5, 11), D(2026, 5, 20)), "previous", (D(2026, 5, 1), D(2026, 5, 10))),
+])
+def test_comparison_periods_are_like_for_like(preset, period, compare, expected):
+    assert throughput.comparison_period(*period, compare, preset) == expected
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    """March 2026 (day 0 is Monday 2 March): 8 completed sessions and 2 no-shows; February: 4 completed (two
+    patients started in January). Six patients with a MADRS baseline of 30 and a last score of 8 (two of them,
+    responders and remitters) or 25 (four)."""
+    c = Clinic(str(tmp_path_factory.mktemp("report") / "report.duckdb"))
+    for i in range(6):
+        pid, first = f"R{i}", -14 if i < 4 else -35          # 16 February or 26 January
+        c.patient(pid)
+        c.score(pid, first - 1, "MADRS", 30)
+        c.session(pid, first)
+        if i < 4:
+            c.session(pid, 2)                   # 4 March
+            c.session(pid, 9)                   # 11 March
+        else:
+            c.session(pid, 16, status="no_show")  # 18 March
+        c.score(pid, 10, "MADRS", 8 if i < 2 else 25)
+    yield c.con
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def march(clinic):
+    return report.manager_report(clinic, CFG, D(2026, 3, 1), D(2026, 3, 31), "week", D(2026, 2, 1), D(2026, 2, 28),
+                                 "last full month", "The period before")
+
+
+def _row(table, measure):
+    return table.df[table.df["Measure"] == measure].iloc[0].tolist()[1:]
+
+
+def test_the_headline_figures_are_the_months_against_the_month_before(clinic, march):
+    assert march.kind == "report" and "01 Mar 2026 to 31 Mar 2026" in march.title
+    head = next(t for t in march.tables if t.title == "Headline figures")
+    assert _row(head, "Completed sessions") == ["8", "4", "+4"]
+    assert _row(head, "No-show rate") == ["20.0 %", "0.0 %", "+20.0 pts"]       # 2 of 10 bookings due
+
+
+def test_the_report_agrees_with_the_page(clinic, march):
+    page = throughput.page_view(clinic, CFG, start=D(2026, 3, 1), end=D(2026, 3, 31), grain="week",
+                                compare_start=D(2026, 2, 1), compare_end=D(2026, 2, 28))
+    weekly = next(t for t in march.tables if t.title == "Sessions per week")
+    assert weekly.df["Completed"].sum() == page["totals"]["now"]["completed"] == 8
+    assert page["totals"]["before"]["completed"] == 4
+
+
+def test_small_cells_are_suppressed(march):
+    outcomes = next(t for t in march.tables if t.title == "Outcomes by timepoint")
+    last = outcomes.df[outcomes.df["Timepoint"] == "last observation"].iloc[0]
+    assert last["Response (95 % CI)"] == "<5 of 6"              # 2 responders of 6 evaluable
+    assert last["Remission (95 % CI)"] == "<5 of 6"
+    assert not any("2 of 6" in line or "33" in line for line in march.summary)
+
+
+def test_every_table_header_is_in_the_vocabulary(march):
+    words = set(vocab.COLUMNS.values())
+    for t in march.tables:
+        assert set(t.df.columns) <= words, t.title
+
+
+def test_the_report_files(march, tmp_path):
+    from pptx import Presentation
+    from pypdf import PdfReader
+    pdf, deck = export.pdf(march), export.pptx(march)
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert report.FOOTER in text and conference.SYNTHETIC not in text
+    assert 2 <= len(reader.pages) <= 1 + len(march.figures) // 2 + len(march.tables)
+    slides = Presentation(io.BytesIO(deck)).slides
+    assert len(slides) == 1 + len(march.figures) + sum(max(1, -(-len(t.df) // export.ROWS_PER_SLIDE)) for t in march.tables)
+
+
+def test_a_report_from_a_demo_store_says_synthetic_on_every_page(clinic):
+    from pypdf import PdfReader
+    clinic.execute("INSERT OR REPLACE INTO meta VALUES ('demo', 'true')")
+    try:
+        pack = report.manager_report(clinic, CFG, D(2026, 3, 1), D(2026, 3, 31), "week", D(2026, 2, 1),
+                                     D(2026, 2, 28), "last full month", "The period before")
+    finally:
+        clinic.execute("DELETE FROM meta WHERE key = 'demo'")
+    assert pack.synthetic
+    pages = PdfReader(io.BytesIO(export.pdf(pack))).pages
+    assert all(conference.SYNTHETIC in p.extract_text() for p in pages)
