@@ -77,8 +77,9 @@ def flag_text(urgency, rule_ids) -> str:
         return ""
     ids_ = list(rule_ids)
     first = ids_[0] if ids_ else None
-    more = f" · +{len(ids_) - 1} more" if len(ids_) > 1 else ""
-    return f"{URGENCY[int(urgency)]} {rules.RULES[first].title}{more}" if first else URGENCY[int(urgency)]
+    more = f" +{len(ids_) - 1}" if len(ids_) > 1 else ""
+    return f"{URGENCY[int(urgency)]} {vocab.FLAG_SHORT.get(first, rules.RULES[first].title)}{more}" if first \
+        else URGENCY[int(urgency)]
 
 
 def display(rows: pd.DataFrame) -> pd.DataFrame:

@@ -474,7 +474,7 @@ def flag_worklist(where: str) -> None:
         "Patient": [" ".join(str(x) for x in (g, f) if pd.notna(x)) or "Name not recorded"
                     for g, f in zip(rows["given_name"], rows["family_name"])],
         "Born": rows["birth_date"], "ID": rows["patient_id"], "Evidence": rows["evidence"],
-        "Clinician": rows["clinician"]})
+        **({} if view == "mine" else {"Clinician": rows["clinician"]})})     # my patients: all the same clinician
     # The clicked row is kept as (patient, rule), taken from the table as it was drawn when clicked: an index would
     # point at another patient's flag once this list changes (an acknowledgement here or by a colleague).
     shown, pick = f"worklist_rows_{where}", f"worklist_pick_{where}"
@@ -490,10 +490,12 @@ def flag_worklist(where: str) -> None:
     small = st.column_config.TextColumn
     data_table(table, on_select=picked, selection_mode="single-row", key=grid, keep=tuple(table.columns),
                # widths that fit a 1280-pixel screen beside the sidebar
-               column_config={"Severity": small("Severity", width=90), "Since": small("Since", width=65),
-                              "Rule": small("Rule", width=135), "Patient": small("Patient", width=135),
+               column_config={"Severity": small("Severity", width=85), "Since": small("Since", width=85),
+                              "Rule": small("Rule", width=170), "Patient": small("Patient", width=130),
                               "Born": st.column_config.DateColumn("Born", width=85),
-                              "ID": small("ID", width=70), "Evidence": small("Evidence", width=165),
+                              "ID": small("ID", width=70),
+                              "Evidence": small("Evidence", width=220 if view == "mine" else 135,
+                                                help="The whole evidence is shown when the row is clicked"),
                               "Clinician": small("Clinician", width=85)})
     st.session_state[f"{shown}_drawn"] = st.session_state[shown]
     chosen = st.session_state.get(pick)

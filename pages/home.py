@@ -18,8 +18,10 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Active patients", f"{glance['active_patients']:,}",
           help="Patients with a completed session in the last 30 days or one booked in the next 30.")
 c2.metric("Sessions this week", f"{glance['sessions_this_week']:,}",
-          delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week's completed",
-          delta_color="off", delta_arrow="off", help="Completed and booked sessions, Monday to Sunday.")
+          delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week",
+          delta_color="off", delta_arrow="off",
+          help=f"Sessions of this week, Monday to Sunday, done or still booked (and any missed), against last week's "
+               f"counted the same way ({glance['sessions_last_week']:,}); cancelled ones are left out of both.")
 if out["n_evaluable"]:
     low, high = out["response_ci95"]
     c3.metric(f"Response rate, {out['scale']}", ui.percent(out["response_rate"]),

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import patient, roster, rules, ui
+from kdash import patient, roster, rules, ui, vocab
 from kdash.sections import Failed
 
 ui.require_app_frame()
@@ -33,9 +33,12 @@ h, open_now = v["header"], v["open"]
 st.subheader(patient.identity(h))
 planned = h["planned_induction"]
 top = st.columns(4)
-top[0].metric("Age · sex", f"{h['age']} · {h['sex']}")
-top[1].metric("Diagnosis", {"mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD", "other": "Other"}.get(
-    h["primary_diagnosis"], "—"), help=None if pd.notna(h["primary_diagnosis"]) else "No primary diagnosis recorded.")
+top[0].metric("Age · sex", f"{h['age'] if pd.notna(h['age']) else '—'} · {h['sex'] if pd.notna(h['sex']) else '—'}",
+              help=f"Sex: {vocab.SEX.get(h['sex'], 'not recorded')}.")
+# short words fit the tile on a 1280-pixel screen; the full name is in its help
+top[1].metric("Diagnosis", {"mdd": "MDD", "bipolar_depression": "Bipolar", "pdd": "PDD", "other": "Other"}.get(
+    h["primary_diagnosis"], "—"), help=vocab.DIAGNOSES.get(h["primary_diagnosis"], "No primary diagnosis recorded.")
+    .capitalize() + ".")
 top[2].metric("Route", roster.ROUTE_NAMES.get(h["route"], "Not started"))
 top[3].metric("Phase", (v["phase"] or "unknown").capitalize())
 low = st.columns(4)

@@ -50,12 +50,12 @@ ui.patient_table(
     table, "patient", "roster_pick", height=min(38 + 35 * len(table), 1800),
     column_config={
         "patient_id": st.column_config.TextColumn("Patient", width=70),
-        "name": st.column_config.TextColumn("Name", width=140),
-        "flags": st.column_config.TextColumn("Open flags", width=175),
-        "status": st.column_config.TextColumn("Status", width=95),
-        "scores": st.column_config.TextColumn(scale, width=110, help="Baseline → latest (change); a fall is negative"),
-        "course": st.column_config.TextColumn("Course", width=150, help="Route · phase · completed sessions"),
-        "next_session": st.column_config.DatetimeColumn("Next session", format="D MMM HH:mm", width=90),
+        "name": st.column_config.TextColumn("Name", width=130),
+        "flags": st.column_config.TextColumn("Open flags", width=160, help="The most severe first; +n: more rules"),
+        "status": st.column_config.TextColumn("Status", width=100),
+        "scores": st.column_config.TextColumn(scale, width=105, help="Baseline → latest (change); a fall is negative"),
+        "course": st.column_config.TextColumn("Course", width=190, help="Route · phase · completed sessions"),
+        "next_session": st.column_config.DatetimeColumn("Next session", format="D MMM HH:mm", width=85),
     },
     # the columns a clinician acts on, fitting a 1280-pixel screen; the clinician is a filter and in the CSV
     column_order=["patient_id", "name", "flags", "status", "scores", "course", "next_session"])

@@ -1,4 +1,5 @@
--- The clinic at a glance on $today: active patients and this week's sessions against last week's.
+-- The clinic at a glance on $today: active patients and this week's sessions against last week's, like for like:
+-- every session of the week not cancelled (done, still booked, or missed), Monday to Sunday.
 WITH week AS (SELECT date_trunc('week', $today::DATE)::DATE AS monday)
 SELECT
     (SELECT count(DISTINCT patient_id) FROM sessions
@@ -6,8 +7,8 @@ SELECT
          OR (status = 'scheduled' AND scheduled_at >= $today::DATE AND scheduled_at < $today::DATE + 31))
         AS active_patients,
     (SELECT count(*) FROM sessions, week
-      WHERE status IN ('completed', 'scheduled') AND scheduled_at >= monday AND scheduled_at < monday + 7)
+      WHERE status <> 'cancelled' AND scheduled_at >= monday AND scheduled_at < monday + 7)
         AS sessions_this_week,
     (SELECT count(*) FROM sessions, week
-      WHERE status = 'completed' AND scheduled_at >= monday - 7 AND scheduled_at < monday)
+      WHERE status <> 'cancelled' AND scheduled_at >= monday - 7 AND scheduled_at < monday)
         AS sessions_last_week

@@ -52,7 +52,21 @@ def e2e_case(e2e_store, e2e_patient) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(e2e_store, e2e_patient, e2e_case):
+def e2e_other_patient(e2e_store) -> str:
+    """A patient unlike the first: bipolar depression, on esketamine if there is one (the widest header words)."""
+    import duckdb
+    con = duckdb.connect(e2e_store, read_only=True)
+    try:
+        return con.execute("""SELECT p.patient_id FROM patients p JOIN sessions s USING (patient_id)
+                              WHERE p.primary_diagnosis = 'bipolar_depression'
+                              GROUP BY p.patient_id ORDER BY max((s.route = 'esketamine')::INT) DESC,
+                                       count(*) DESC, p.patient_id LIMIT 1""").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def server(e2e_store, e2e_patient, e2e_case, e2e_other_patient):
     with streamlit_server(e2e_store) as url:
         yield url
 

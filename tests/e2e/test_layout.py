@@ -17,24 +17,24 @@ from tests.e2e.browser import sign_in, wait_for_app
 SIZES = ((1440, 900), (1280, 720))
 
 
-def links(role: str, patient: str, case: str) -> list[str]:
+def links(role: str, patient: str, case: str, other: str) -> list[str]:
     paths = ["/" if p == "home" else f"/{p}" for p in access.pages_for(role)]
     if role == "clinician":
-        paths += [f"/patient?patient_id={quote(patient)}", f"/eligibility?patient_id={quote(patient)}"]
+        paths += [f"/{page}?patient_id={quote(p)}" for p in (patient, other) for page in ("patient", "eligibility")]
     if role == "presenter":
         paths += [f"/conference?case={quote(case)}"]
     return paths
 
 
 @pytest.mark.parametrize("role", access.ROLES)
-def test_every_page_fits_and_speaks_words(browser, e2e_patient, e2e_case, server, role):
+def test_every_page_fits_and_speaks_words(browser, e2e_patient, e2e_case, e2e_other_patient, server, role):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     problems = {}
     try:
         page.goto(server)
         sign_in(page, role)
-        for path in links(role, e2e_patient, e2e_case):
+        for path in links(role, e2e_patient, e2e_case, e2e_other_patient):
             page.goto(server + path)
             wait_for_app(page)
             page.wait_for_timeout(700)            # charts draw after the script has finished
