@@ -309,7 +309,7 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
     xs, ys = _courses_with_gaps(lines)
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
                     hoverinfo="skip", name="Individual courses", connectgaps=False)
-    top = float(scale.max_total) if getattr(scale, "max_total", None) else None
+    top = float(scale.total_max) if getattr(scale, "total_max", None) else None
     # an interval of a handful of patients can reach past the scale's ends: it is drawn within them
     high = means["high"].clip(upper=top) if top else means["high"]
     low = means["low"].clip(lower=0)
@@ -367,7 +367,8 @@ def km_curves(curves: dict, unit: str, ticks: list[int] | None = None) -> go.Fig
     from kdash import outcomes
     ticks = ticks or outcomes.AT_RISK_TICKS[unit]
     rows = len(curves)
-    fig = Figure(layout=dict(template="kdash", height=420 + 22 * rows, margin=dict(b=70 + 22 * rows)))
+    # room under the axis for a row of numbers at risk per route, and at the left for the routes' names
+    fig = Figure(layout=dict(template="kdash", height=420 + 22 * rows, margin=dict(b=70 + 22 * rows, l=130)))
     for i, (route, c) in enumerate(curves.items()):
         colour = ROUTE_COLOURS.get(route, GREY)
         t = np.concatenate([[0.0], np.asarray(c["time"], float)])

@@ -94,3 +94,15 @@ def test_presentation_titles_keep_to_one_line_across_an_export():
     assert short_title["font"]["size"] == round(15 * 1.3)
     assert long_title["font"]["size"] < short_title["font"]["size"]
     assert 0.55 * long_title["font"]["size"] * len(long_title["text"]) <= charts.PRESENTATION_WIDTH_PX
+
+
+def test_a_small_cohorts_mean_course_stays_within_the_scale():
+    """Two patients give a t-interval far past the scale's ends: the band and the axis keep to 0–60 (MADRS)."""
+    from kdash import scales
+    means = pd.DataFrame({"k": [0, 1, 2], "mean": [30.0, 22.0, 18.0], "n": [2, 2, 2],
+                          "low": [-40.0, -30.0, -20.0], "high": [100.0, 80.0, 70.0]})
+    lines = pd.DataFrame({"patient_id": ["a"] * 3 + ["b"] * 3, "k": [0, 1, 2] * 2, "total": [32, 20, 15, 28, 24, 21]})
+    fig = charts.mean_trajectory(means, lines, scales.SCALES["MADRS"], 10)
+    band = next(t for t in fig.data if t.name == "95 % interval")
+    assert min(band.y) >= 0 and max(band.y) <= 60
+    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] <= 60
