@@ -52,6 +52,7 @@ def main() -> None:
         st.stop()
 
     ui.sidebar(sections, user["role"], user["name"])
+    ui.idle_watch(con, cfg)          # patient data goes from the screen at the idle time, without a click
     asked = page.url_path or "home"
     if not access.may_open(user["role"], asked):
         if asked == "home":           # the landing page of a role without the clinic overview: its first page
@@ -68,4 +69,5 @@ if __name__ == "__main__":       # a browser tab's run (Streamlit runs its scrip
     main()
 else:                            # the server, when `streamlit run app.py` imports this file
     from kdash import web
+    web.refuse_public_demo()     # a demo store's published password stays on this machine
     app = st.App("app.py", routes=web.routes())

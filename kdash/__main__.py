@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import datetime as dt
 import json
 import os
@@ -120,11 +121,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="a consistent snapshot of a store: Parquet files, manifest, checksums")
     p.add_argument("--db")
     p.add_argument("--out", required=True, help="a new (or empty) folder")
+    p.add_argument("--passphrase-file", help="encrypt the backup with the passphrase in this file "
+                   "(or set KDASH_BACKUP_PASSPHRASE)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("restore", help="a new store from a backup folder (checksums checked first)")
     p.add_argument("folder")
     p.add_argument("--db", required=True, help="the new store's path (must not exist)")
+    p.add_argument("--passphrase-file", help="the passphrase of an encrypted backup (or KDASH_BACKUP_PASSPHRASE)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
@@ -157,7 +161,7 @@ def cmd_init(args) -> int:
     try:   # everything that can be wrong is checked before the store exists, so a refusal leaves no file
         name = users.check_name(name)
         password = _read_password(f"Password for {name}: ")
-        users.check_password(password, cfg)
+        users.check_password(password, cfg, name)
     except users.UserError as exc:
         raise UsageError(f"init: {exc}") from None
     con = clinic_store.create(path, cfg)
@@ -372,9 +376,21 @@ def cmd_users(args) -> int:
     return 0
 
 
+def _passphrase(args) -> str | None:
+    """From --passphrase-file (its first line) or KDASH_BACKUP_PASSPHRASE; never from the command line itself,
+    where other users of the machine could read it."""
+    if args.passphrase_file:
+        try:
+            return Path(args.passphrase_file).read_text("utf-8").splitlines()[0]
+        except (OSError, IndexError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the passphrase file {args.passphrase_file}: "
+                             f"{getattr(exc, 'strerror', None) or 'empty or not text'}") from None
+    return os.environ.get("KDASH_BACKUP_PASSPHRASE") or None
+
+
 def cmd_backup(args) -> int:
     from kdash import backup
-    manifest = backup.backup(settings.store_path(args.db), args.out)
+    manifest = backup.backup(settings.store_path(args.db), args.out, _passphrase(args))
     rows = sum(t["rows"] for t in manifest["tables"].values())
     _emit(args, f"backup: {len(manifest['tables'])} tables, {rows:,} rows → {args.out}", manifest)
     return 0
@@ -382,7 +398,7 @@ def cmd_backup(args) -> int:
 
 def cmd_restore(args) -> int:
     from kdash import backup
-    manifest = backup.restore(args.folder, args.db)
+    manifest = backup.restore(args.folder, args.db, _passphrase(args))
     rows = sum(t["rows"] for t in manifest["tables"].values())
     _emit(args, f"restore: {len(manifest['tables'])} tables, {rows:,} rows checked → {args.db}", manifest)
     return 0

@@ -1,5 +1,11 @@
 """Backup and restore: a consistent snapshot of a store as Parquet files with a manifest of checksums.
 
+A backup holds everything in the store: patients with their names, birth dates and MRNs, every session and
+score, the audit log, the accounts with their password hashes, and the store's pseudonym key (which turns every
+case code back into its patient). So its folder is the owner's only (0700, files 0600), and with a passphrase
+(`--passphrase-file`, or KDASH_BACKUP_PASSPHRASE) each file is encrypted with AES-256-GCM under a key derived by
+scrypt (the `cryptography` package); the manifest then holds only table names, counts and checksums.
+
 `backup` runs DuckDB's EXPORT DATABASE inside one read transaction (a consistent snapshot even while
 rows are being added through the same process), then writes manifest.json: schema version, every table's
 row count and a content hash, and the SHA-256 of every file. `restore` checks those checksums first,
@@ -8,10 +14,13 @@ imports into a new store, and checks every table's row count and content hash ag
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -20,6 +29,38 @@ from kdash import db
 from kdash.db import StoreError
 
 MANIFEST = "manifest.json"
+SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1}
+CHECK = b"kdash backup passphrase check"
+
+
+@contextlib.contextmanager
+def _owner_only():
+    """Files and folders made meanwhile are the owner's only (umask 077), whatever the shell's umask."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _key(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    return Scrypt(salt=salt, length=32, **SCRYPT).derive(passphrase.encode("utf-8"))
+
+
+def _seal(key: bytes, data: bytes, name: str) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    nonce = os.urandom(12)
+    return nonce + AESGCM(key).encrypt(nonce, data, name.encode())      # the name is bound to its contents
+
+
+def _open(key: bytes, sealed: bytes, name: str) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    try:
+        return AESGCM(key).decrypt(sealed[:12], sealed[12:], name.encode())
+    except InvalidTag:
+        raise StoreError("the passphrase is wrong, or the backup's files were changed") from None
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -42,20 +83,49 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def backup(path: str, out: str) -> dict:
-    """Snapshot the store at `path` into the new folder `out`; returns the manifest."""
+def backup(path: str, out: str, passphrase: str | None = None) -> dict:
+    """Snapshot the store at `path` into the new folder `out` (owner-only; encrypted with a passphrase);
+    returns the manifest."""
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise StoreError(f"{out} exists and is not empty; back up into a new folder")
+    if passphrase is not None and len(passphrase) < 12:
+        raise StoreError("a backup passphrase needs at least 12 characters")
+    with _owner_only():
+        target.mkdir(parents=True, exist_ok=True)
+        os.chmod(target, 0o700)
+        plain = Path(tempfile.mkdtemp(prefix="kdash-backup-", dir=target.parent)) if passphrase else target
+        try:
+            tables, version = _export(path, plain, target)
+            manifest = {"kdash_backup": 1, "made_at": dt.datetime.now().isoformat(timespec="seconds"),
+                        "schema_version": version,
+                        "tables": {t: {"rows": n, "content": digest} for t, (n, digest) in tables.items()}}
+            if passphrase:
+                salt = os.urandom(16)
+                key = _key(passphrase, salt)
+                for f in sorted(plain.iterdir()):
+                    (target / (f.name + ".enc")).write_bytes(_seal(key, f.read_bytes(), f.name))
+                manifest["encryption"] = {"cipher": "AES-256-GCM", "kdf": "scrypt", **SCRYPT, "salt": salt.hex(),
+                                          "check": _seal(key, CHECK, "check").hex()}
+        finally:
+            if plain != target:
+                shutil.rmtree(plain, ignore_errors=True)
+        manifest["files"] = {p.name: _sha256(p) for p in sorted(target.iterdir()) if p.name != MANIFEST}
+        (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        for f in target.iterdir():
+            os.chmod(f, 0o600)
+    return manifest
+
+
+def _export(path: str, into: Path, target: Path) -> tuple[dict, int]:
     con = db.connect(path, create=False)
     try:
         cur = con.cursor()
         cur.execute("BEGIN TRANSACTION")          # counts, hashes and files from one snapshot
         try:
             tables = {t: table_digest(cur, t) for t in _tables(cur)}
-            target.mkdir(parents=True, exist_ok=True)
-            cur.execute(f"EXPORT DATABASE '{_quoted(target)}' (FORMAT parquet)")
-            version = db.schema_version(cur)
+            cur.execute(f"EXPORT DATABASE '{_quoted(into)}' (FORMAT parquet)")
+            return tables, db.schema_version(cur)
         finally:
             cur.execute("ROLLBACK")
             cur.close()
@@ -64,12 +134,6 @@ def backup(path: str, out: str) -> dict:
         raise StoreError(f"backup failed: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
-    manifest = {"kdash_backup": 1, "made_at": dt.datetime.now().isoformat(timespec="seconds"),
-                "schema_version": version,
-                "tables": {t: {"rows": n, "content": digest} for t, (n, digest) in tables.items()},
-                "files": {p.name: _sha256(p) for p in sorted(target.iterdir()) if p.name != MANIFEST}}
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return manifest
 
 
 def _quoted(p: Path) -> str:
@@ -96,8 +160,9 @@ def verify(folder: str) -> dict:
     return manifest
 
 
-def restore(folder: str, path: str) -> dict:
-    """Rebuild a store at the new path `path` from a verified backup; returns the manifest."""
+def restore(folder: str, path: str, passphrase: str | None = None) -> dict:
+    """Rebuild a store at the new path `path` from a verified backup (its passphrase if it is encrypted);
+    returns the manifest."""
     manifest = verify(folder)
     if manifest["schema_version"] > db.SCHEMA_VERSION:
         raise StoreError(f"the backup has schema version {manifest['schema_version']}; this kdash knows up to "
@@ -105,12 +170,47 @@ def restore(folder: str, path: str) -> dict:
     target = Path(path)
     if target.exists():
         raise StoreError(f"{path} exists; restore into a new store path")
+    with _owner_only():
+        source, plain = _readable(Path(folder), manifest, passphrase, target.parent)
+        try:
+            _import(source, manifest, target)
+        finally:
+            if plain:
+                shutil.rmtree(plain, ignore_errors=True)
+        os.chmod(target, 0o600)
+    db.connect(path, create=False).close()   # an older backup's schema is brought up to date
+    return manifest
+
+
+def _readable(folder: Path, manifest: dict, passphrase: str | None, near: Path) -> tuple[Path, Path | None]:
+    """The folder to import from: the backup itself, or its files decrypted into a private temporary folder."""
+    enc = manifest.get("encryption")
+    if not enc:
+        return folder, None
+    if not passphrase:
+        raise StoreError("this backup is encrypted: give its passphrase (--passphrase-file or "
+                         "KDASH_BACKUP_PASSPHRASE)")
+    key = _key(passphrase, bytes.fromhex(enc["salt"]))
+    if _open(key, bytes.fromhex(enc["check"]), "check") != CHECK:
+        raise StoreError("the passphrase is wrong")
+    plain = Path(tempfile.mkdtemp(prefix="kdash-restore-", dir=near if near.exists() else None))
+    try:
+        for name in manifest["files"]:
+            original = name.removesuffix(".enc")
+            (plain / original).write_bytes(_open(key, (folder / name).read_bytes(), original))
+    except Exception:
+        shutil.rmtree(plain, ignore_errors=True)
+        raise
+    return plain, plain
+
+
+def _import(source: Path, manifest: dict, target: Path) -> None:
     partial = target.with_name(target.name + ".restoring")
     partial.unlink(missing_ok=True)
     try:
         con = duckdb.connect(str(partial))
         try:
-            con.execute(f"IMPORT DATABASE '{_quoted(Path(folder))}'")
+            con.execute(f"IMPORT DATABASE '{_quoted(source)}'")
             for table, expected in manifest["tables"].items():
                 n, digest = table_digest(con, table)
                 if (n, digest) != (expected["rows"], expected["content"]):
@@ -125,5 +225,3 @@ def restore(folder: str, path: str) -> dict:
     finally:
         partial.unlink(missing_ok=True)
         Path(str(partial) + ".wal").unlink(missing_ok=True)
-    db.connect(path, create=False).close()   # an older backup's schema is brought up to date
-    return manifest

@@ -65,8 +65,9 @@ def _deid_figure(key: str, title: str, caption: str, fig) -> Figure:
 # ---------------------------------------------------------------- one patient
 
 def recent_cases(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 300) -> pd.DataFrame:
-    """The most recently treated patients as pickable cases: pseudonym and a de-identified label
-    (the patient ID stays in the frame for the page to act on and is never shown)."""
+    """Treated patients as pickable cases (up to `limit` of the most recently treated), in the order of their case
+    codes: an order by treatment date would let a presenter read dates back from "day N" (issue 19). Pseudonym and a
+    de-identified label; the patient ID stays in the frame for the page to act on and is never shown."""
     from kdash import charts, db
     rows = db.query(con, "recent_cases", {"limit": limit})
     key = deid.secret(con)
@@ -75,7 +76,7 @@ def recent_cases(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 300) ->
                      f"{deid.age_band(age)} {SEX.get(sex, '')}"
                      for case, r, n, age, sex in zip(rows["case"], rows["route"], rows["n_sessions"], rows["age"],
                                                      rows["sex"])]
-    return rows[["case", "label", "patient_id"]]
+    return rows[["case", "label", "patient_id"]].sort_values("case", kind="stable").reset_index(drop=True)
 
 
 def pack_for_case(con: duckdb.DuckDBPyConnection, cfg: dict, case: str, today: dt.date) -> Pack | None:
@@ -247,10 +248,7 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
     pack = Pack("cohort", title, summary, synthetic=db.is_demo(con))
     set_name = SET_NAMES[filters.get("analysis_set", "itt")]
     points = outcomes.timepoints(con, cfg, **filters)
-    shown = points.copy()
-    for what, count in (("response", "responders"), ("remission", "remitters")):
-        small = (shown[count] > 0) & (shown[count] < deid.MIN_CELL)
-        shown.loc[small, [f"{what}_rate", f"{what}_low", f"{what}_high"]] = None
+    shown = deid.hide_small_rates(points)
     pack.figures.append(_deid_figure("timepoints", "Response and remission by timepoint",
                                      f"Share of evaluable patients, 95 % Wilson intervals; {set_name}. "
                                      f"Bars resting on fewer than {deid.MIN_CELL} patients are left out.",

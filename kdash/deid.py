@@ -66,9 +66,11 @@ def find_case(con: duckdb.DuckDBPyConnection, case: str) -> str | None:
 
 
 def age_band(age: int | float | None) -> str:
-    """5-year band: 42 → '40–44'."""
+    """5-year band: 42 → '40–44'; 90 and over one band, '90+' (HIPAA Safe Harbor: ages over 89 aggregated)."""
     if age is None or pd.isna(age):
         return "age unknown"
+    if age >= 90:
+        return "90+"
     low = int(age) // 5 * 5
     return f"{low}–{low + 4}"
 
@@ -95,3 +97,13 @@ def suppress(df: pd.DataFrame, counts: list[str], derived: dict[str, list[str]] 
         for dep in (derived or {}).get(col, []):
             out.loc[small, dep] = "—"
     return out
+
+
+def hide_small_rates(points: pd.DataFrame, min_cell: int = MIN_CELL) -> pd.DataFrame:
+    """Timepoint rates (and their intervals) resting on 1 to min_cell − 1 responders or remitters left out: a bar
+    of 0.7 % of 281 says "2 patients" as plainly as the count."""
+    shown = points.copy()
+    for what, count in (("response", "responders"), ("remission", "remitters")):
+        small = (shown[count] > 0) & (shown[count] < min_cell)
+        shown.loc[small, [f"{what}_rate", f"{what}_low", f"{what}_high"]] = None
+    return shown

@@ -176,10 +176,11 @@ def published_beside(ours: dict) -> pd.DataFrame:
         "Remission": [rate(x, vs) for x, vs in zip(rows["remission"], rows["remission_comparator"])]})
 
 
-def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
+def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = False, **filters) -> dict:
     """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
-    so the page can cache it whole."""
-    from kdash import charts, scales
+    so the page can cache it whole. hide_small (a manager's view): rates resting on fewer than 5 patients, retention
+    steps and Kaplan–Meier routes of fewer than 5 are left out."""
+    from kdash import charts, deid, scales
     # the cohort and its course outcomes are computed once, on one cursor, and read by every query below
     shared_params = {**params(cfg, **filters), "max_k": MAX_K}
     with db.Shared(con, shared_params, ["course_outcomes"]) as shared:
@@ -189,6 +190,10 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
         points, means, lines, fall, funnel, curves = (
             fn(shared, cfg, **filters)
             for fn in (timepoints, mean_by_session, trajectories, waterfall, retention, time_to_response))
+    if hide_small:
+        points = deid.hide_small_rates(points)
+        funnel = funnel[~funnel["patients"].between(1, deid.MIN_CELL - 1)]
+        curves = {unit: {r: c for r, c in by_route.items() if c["n"] >= deid.MIN_CELL} for unit, by_route in curves.items()}
     scale = scales.SCALES[filters.get("scale", "MADRS")]
     set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[filters.get("analysis_set", "itt")]
     return {
@@ -197,7 +202,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
         "trajectory_chart": charts.mean_trajectory(means, lines, scale, remission_threshold(cfg, scale.code)).to_dict(),
         "waterfall_chart": charts.waterfall(fall, scale.name, int(fall["n_evaluable"].iloc[0])).to_dict()
         if len(fall) else None,
-        "funnel_chart": charts.retention_funnel(funnel).to_dict(),
+        "funnel_chart": charts.retention_funnel(funnel).to_dict() if len(funnel) else None,
         "km_charts": {unit: charts.km_curves(c, unit).to_dict() if c else None for unit, c in curves.items()},
         "at_risk": {unit: at_risk_table(by_route, unit) for unit, by_route in curves.items()},
     }

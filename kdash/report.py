@@ -138,10 +138,7 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
                                       *(s["remission_ci95"] or (None, None))) if s["remitters"] is not None else "")
         + " at the last observation.")
     points = outcomes.timepoints(con, cfg, **f)
-    shown = points.copy()
-    for what, count in (("response", "responders"), ("remission", "remitters")):
-        small = (shown[count] > 0) & (shown[count] < deid.MIN_CELL)
-        shown.loc[small, [f"{what}_rate", f"{what}_low", f"{what}_high"]] = None
+    shown = deid.hide_small_rates(points)
     pack.figures.append(_fig("outcomes", "Response and remission by timepoint",
                              f"Patients first treated in the 12 months to the period's end; share of evaluable patients with 95 % Wilson "
                              f"intervals (all treated, LOCF). Bars resting on fewer than {deid.MIN_CELL} patients "

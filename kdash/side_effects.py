@@ -55,13 +55,16 @@ def excursions(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataF
     return _with_intervals(df)
 
 
-def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
-    """Everything the side-effect page draws for one set of filters, built once so the page caches it whole."""
-    from kdash import charts
+def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = False, **filters) -> dict:
+    """Everything the side-effect page draws for one set of filters, built once so the page caches it whole.
+    hide_small (a manager's view): the figures leave out every rate resting on fewer than 5 patients."""
+    from kdash import charts, deid
     size = cohort_size(con, cfg, **filters)
     if size["patients"] == 0:
         return {"size": size}
     all_rates, events = db.parallel([rates, excursions], con, cfg, filters)
+    if hide_small:
+        all_rates = all_rates[~all_rates["patients"].between(1, deid.MIN_CELL - 1)]
     overall = all_rates[all_rates["by"] == "all"]
     top = list(overall.sort_values("patients", ascending=False)["effect"].head(6))
     view = {"size": size, "overall": overall, "events": events}

@@ -59,7 +59,7 @@ def start(con: duckdb.DuckDBPyConnection, cfg: dict, username: str, role: str,
 
 
 def check(con: duckdb.DuckDBPyConnection, cfg: dict, sid: str, seen_here: float | None = None,
-          now: dt.datetime | None = None) -> Check:
+          now: dt.datetime | None = None, touch: bool = True) -> Check:
     """Whether the sign-in `sid` may go on at this run; ends it when its time is up.
 
     `seen_here` is this tab's last click (epoch seconds): last_seen in the store lags by up to TOUCH_SECONDS."""
@@ -78,7 +78,7 @@ def check(con: duckdb.DuckDBPyConnection, cfg: dict, sid: str, seen_here: float 
     if why:
         end(con, sid, why, now=now)
         return Check(ended_why=why)
-    if (now - last_seen).total_seconds() >= TOUCH_SECONDS:
+    if touch and (now - last_seen).total_seconds() >= TOUCH_SECONDS:     # a look by the idle timer is no click
         with db.transaction(con) as cur:
             cur.execute("UPDATE signins SET last_seen = $now WHERE signin_id = $id", {"now": now, "id": sid})
     return Check(username=username, role=role)

@@ -8,7 +8,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import db, stats
+from kdash import db, deid, stats
 
 GRAINS = ("week", "month")
 
@@ -257,8 +257,11 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
             "occupancy": charts.occupancy_heatmap(occ, chair_count(con, filters.get("chair"))).to_dict()
             if len(occ) else None,
             "chair_time": charts.chair_time_bars(times, observe).to_dict() if len(times) else None,
-            "lead_times": charts.lead_time_bars(leads).to_dict() if len(leads) else None,
+            # counts and rates only: a lead time or a route resting on fewer than 5 patients is left out
+            "lead_times": charts.lead_time_bars(leads[leads["patients"] >= deid.MIN_CELL]).to_dict()
+            if (leads["patients"] >= deid.MIN_CELL).any() else None,
             "phases": charts.phase_counts(ph, grain).to_dict(),
-            "stops": charts.induction_reach(stops).to_dict() if len(stops) else None,
+            "stops": charts.induction_reach(big).to_dict()
+            if len(big := stops[stops.groupby("route")["patients"].transform("sum") >= deid.MIN_CELL]) else None,
         },
     }

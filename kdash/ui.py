@@ -119,10 +119,11 @@ def current_user(con, cfg: dict) -> dict | None:
     return u
 
 
-def _ended(con, cfg: dict, u: dict) -> str | None:
-    """Why this tab's user may not go on (a key of signins.ENDED), or None."""
+def _ended(con, cfg: dict, u: dict, touch: bool = True) -> str | None:
+    """Why this tab's user may not go on (a key of signins.ENDED), or None (touch=False: a look that is not a
+    click, by the idle timer)."""
     if u.get("sid"):
-        check = signins.check(con, cfg, u["sid"], seen_here=u.get("seen"))
+        check = signins.check(con, cfg, u["sid"], seen_here=u.get("seen"), touch=touch)
         if check.role and check.role != u["role"]:
             u["role"] = check.role            # an administrator changed it: the next page check uses it
         return check.ended_why
@@ -216,7 +217,7 @@ def sidebar(sections: dict[str, list], role: str, name: str) -> None:
                 for p in mine:
                     st.page_link(p, label=p.title, icon=p.icon)
         st.divider()
-        st.caption(f"Signed in as **{name}** ({role})")
+        st.caption(f"Signed in as **{plain(name)}** ({role})")
         st.button("Sign out", icon=":material/logout:", on_click=sign_out, key="sign_out")
 
 
@@ -266,10 +267,11 @@ def refuse(what: str) -> None:
 _VIEW_LOG_SECONDS = 600
 
 
-def audit_view(action: str, patient_id: str, detail: str | None = None) -> None:
-    """Audit that this user looked at a patient: once per patient and page every ten minutes, not per rerun."""
+def audit_view(action: str, patient_id: str | None, detail: str | None = None) -> None:
+    """Audit that this user looked at a patient (or searched): once per user, patient and page every ten minutes,
+    not per rerun. Kept per user: a second person signing in in the same tab is audited afresh."""
     seen = st.session_state.setdefault("_audited_views", {})
-    key = (action, patient_id)
+    key = ((user() or {}).get("name"), action, patient_id, detail if patient_id is None else None)
     if time.time() - seen.get(key, 0) < _VIEW_LOG_SECONDS:
         return
     with db.transaction(connection()) as cur:
@@ -284,11 +286,17 @@ def clear_caches() -> None:
 
 def open_store_or_stop():
     """The connection, or a plain message and a stopped page when the store cannot be opened."""
+    from kdash import web
     try:
-        return connection()
+        con = connection()
     except db.StoreError as exc:
         st.error(f"The store cannot be opened: {exc}", icon=":material/error:")
         st.stop()
+    reason = web.demo_exposed(db.is_demo(con))
+    if reason:
+        st.error(f"Not served: {reason}.", icon=":material/public_off:")
+        st.stop()
+    return con
 
 
 def is_demo_store() -> bool:
@@ -306,7 +314,13 @@ def chart(spec, where=None, **kw) -> None:
     """Draw a chart that kdash.charts built (a figure, or its dict as cached). Streamlit re-validates a dict
     through plotly on every run (about 30 ms a chart: most of a warm page), but takes a figure's to_dict()
     as it is; these were validated when they were built, so they go in as figures that are their dict."""
-    (where or st).plotly_chart(spec if isinstance(spec, BaseFigure) else _Built(spec), theme=None, width="stretch", **kw)
+    # plotly's own "download as PNG" would export without a role check or an audit row: the case-conference
+    # page's PNG / SVG buttons (ui.download) are the way to take a figure away
+    (where or st).plotly_chart(spec if isinstance(spec, BaseFigure) else _Built(spec), theme=None, width="stretch",
+                               config=CHART_CONFIG, **kw)
+
+
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
 
 
 class _Built(BaseFigure):
@@ -359,13 +373,47 @@ def patient_choice(page: str, help: str | None = None) -> str:
     return pid
 
 
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-.!|~$:="})
+def counts_only() -> bool:
+    """Whether this user sees the clinic in counts and rates only (a manager): cells under 5 patients hidden."""
+    return (user() or {}).get("role") != "clinician"
+
+
+def too_few(n_patients: int, what: str = "patients") -> bool:
+    """For a counts-only user, a cohort under deid.MIN_CELL patients is not shown at all: say so, and True."""
+    from kdash import deid
+    if counts_only() and 0 < n_patients < deid.MIN_CELL:
+        st.info(f"Fewer than {deid.MIN_CELL} {what} match these filters: their figures are not shown, so that no "
+                "one can be recognised. Widen the filters.", icon=":material/visibility_off:")
+        return True
+    return False
+
+
+def count_text(n: int) -> str:
+    """A patient count as this user may see it: 1 to 4 as "<5" for a counts-only user."""
+    return "<5" if counts_only() and 0 < n < 5 else f"{n:,}"
+
+
+def suppressed(df: pd.DataFrame, counts: list[str], derived: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """A table as a counts-only user sees it: patient counts of 1 to 4 as "<5", the rates resting on them "—"."""
+    from kdash import deid
+    if not counts_only():
+        return df
+    out = deid.suppress(df, counts, derived)
+    # one type per column for the grid: the counts and rates as text beside their "<5" and "—"
+    for col in counts:
+        out[col] = [v if isinstance(v, str) else "—" if pd.isna(v) else f"{int(v):,}" for v in out[col]]
+    for col in {d for ds in (derived or {}).values() for d in ds}:
+        out[col] = [v if isinstance(v, str) else "—" if pd.isna(v) else
+                    (f"{100 * v:.1f} %" if col.startswith("per_") or col.endswith(("_rate", "_low", "_high"))
+                     else f"{v:,.0f}") for v in out[col]]
+    return out
 
 
 def plain(text) -> str:
-    """Text from data, for st.markdown and titles: every markdown character escaped, so a name is only ever text
-    (never a link, an image, HTML or a colour directive)."""
-    return str(text).translate(_MARKDOWN)
+    """Text from data, for st.markdown and titles: every markdown character escaped, so a name, a note or a file
+    name is only ever text (never a link, an image, HTML or a colour directive). One rule: kdash.patient.plain."""
+    from kdash import patient
+    return patient.plain(text)
 
 
 def data_table(df: pd.DataFrame, column_config: dict | None = None, keep: tuple[str, ...] = (), **kwargs):
@@ -386,11 +434,64 @@ def percent_columns(df: pd.DataFrame) -> dict:
             if isinstance(c, str) and (c.startswith("per_") or c.endswith(("_rate", "_low", "_high", "share")))}
 
 
-def csv_download(df: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    """A table's CSV with the same words as on screen (kdash.vocab.to_csv)."""
+class ExportRefused(Exception):
+    """A download asked for by someone no longer allowed it (signed out, idle, disabled, another role)."""
+
+
+def download(label: str, make, file_name: str, mime: str, action: str, func: str, patient_id: str | None = None,
+             detail: str | None = None, where=None, **kwargs) -> None:
+    """A download button whose bytes are made on click, only for the signed-in user whose role may call `func`,
+    and audited then with that user, role, patient and what was exported.
+
+    Streamlit runs a download's callable outside the page's run, without its session state: so the user, the
+    sign-in and the connection are taken now, and at the click the sign-in is checked again (ended, idle,
+    expired, disabled) together with the role. A refusal is audited and raises: the browser says the file could
+    not be made, and nothing is exported."""
+    require(func)
+    me, con, cfg = dict(user()), connection(), clinic_settings()
+
+    def run():
+        why = export_refusal(con, cfg, me, func)
+        with db.transaction(con) as cur:
+            if why:
+                audit.log(cur, "refused", username=me["name"], role=me["role"], patient_id=patient_id,
+                          detail=f"{action} {file_name}: {why}")
+        if why:
+            raise ExportRefused(f"{action} refused: {why}")
+        data = make()
+        with db.transaction(con) as cur:
+            audit.log(cur, action, username=me["name"], role=me["role"], patient_id=patient_id,
+                      detail=detail or file_name)
+        return data
+
+    (where or st).download_button(label, run, file_name, mime, **kwargs)
+
+
+def export_refusal(con, cfg: dict, me: dict, func: str) -> str | None:
+    """Why the user a page was drawn for may not export now, or None."""
+    if me.get("sid"):
+        check = signins.check(con, cfg, me["sid"])
+        if check.ended_why:
+            return f"the sign-in has ended ({check.ended_why})"
+        role = check.role
+    else:                     # an OpenID sign-in or a test's: this tab's idle time and the account
+        if time.time() - me.get("seen", 0) > cfg["access"]["idle_minutes"] * 60:
+            return "the sign-in has ended (idle)"
+        if not me.get("oidc") and users.is_disabled(con, me["name"]):
+            return "the account is disabled"
+        role = me["role"]
+    if not access.may_call(role, func):
+        return f"the {role} role may not export this"
+    return None
+
+
+def csv_download(df: pd.DataFrame, file_name: str, func: str, label: str = "Download CSV", key: str | None = None,
+                 patient_id: str | None = None) -> None:
+    """A table's CSV with the same words as on screen (kdash.vocab.to_csv), formulas neutralised, made and
+    audited at the click (download above)."""
     from kdash import vocab
-    st.download_button(label, vocab.to_csv(df), file_name, "text/csv", key=key or f"csv_{file_name}",
-                       icon=":material/download:")
+    download(label, lambda: vocab.to_csv(df), file_name, "text/csv", "export_csv", func, patient_id=patient_id,
+             detail=f"{file_name} ({len(df):,} rows)", key=key or f"csv_{file_name}", icon=":material/download:")
 
 
 def patient_table(table, page: str, key: str, **kwargs) -> None:
@@ -427,6 +528,7 @@ def _finder(page: str) -> None:
                          type="search", live="300ms")
     if not text.strip():
         return
+    audit_view("roster_search", None, detail=f"finder on {page}: search={text.strip()}")
     found = fetch("roster.page", today=today(), search=text.strip(), page_no=1, page_size=10)
     if found.empty:
         st.caption("No patient matches.")
@@ -436,6 +538,21 @@ def _finder(page: str) -> None:
     patient_table(found[["patient_id", "name", "birth_date", "mrn"]], page, f"finder_pick_{page}", column_config={
         "patient_id": st.column_config.TextColumn("Patient"), "name": "Name",
         "birth_date": st.column_config.DateColumn("Born"), "mrn": "MRN"})
+
+
+IDLE_CHECK_SECONDS = 30
+
+
+def idle_watch(con, cfg: dict) -> None:
+    """Every 30 s, without a click, look whether this tab's sign-in has ended (idle, signed out elsewhere,
+    disabled): then the whole page reruns, and shows the sign-in page instead of the patient."""
+    @st.fragment(run_every=IDLE_CHECK_SECONDS)
+    def _watch() -> None:
+        u = st.session_state.get("user")
+        if u is not None and _ended(con, cfg, u, touch=False):
+            st.rerun(scope="app")
+    with st.sidebar:
+        _watch()
 
 
 def fragment_guard() -> None:

@@ -18,9 +18,12 @@ class UploadError(ValueError):
 
 def unpack(files: list[tuple[str, bytes]]) -> tuple[Path, list[str]]:
     """Write (name, content) uploads — zips opened — into <tmp>/csv and <tmp>/fhir; returns the folder and
-    the import sources within it. Only a file's own name is used, so a zip cannot write outside the folder."""
+    the import sources within it. Only a file's own name is used, so a zip cannot write outside the folder.
+    The size limit counts the bytes actually unpacked (a zip may declare any size), and two files of the same
+    name (two uploads, or an upload and a zip's member) are refused, naming both."""
     root = Path(tempfile.mkdtemp(prefix="kdash-import-"))
-    total = 0
+    budget = [MAX_BYTES]
+    placed: dict[str, str] = {}          # file name → where it came from
     try:
         for name, data in files:
             if name.lower().endswith(".zip"):
@@ -29,15 +32,12 @@ def unpack(files: list[tuple[str, bytes]]) -> tuple[Path, list[str]]:
                 except zipfile.BadZipFile:
                     raise UploadError(f"{name} is not a readable zip file") from None
                 for member in archive.infolist():
-                    if member.is_dir():
-                        continue
-                    total += member.file_size
-                    if total > MAX_BYTES:
-                        raise UploadError("the upload unpacks to more than 200 MB")
-                    _place(root, Path(member.filename).name, archive.read(member))
+                    if not member.is_dir():
+                        _place(root, Path(member.filename).name, _read_member(archive, member, name, budget),
+                               f"{member.filename} in {name}", placed)
             else:
-                total += len(data)
-                _place(root, Path(name).name, data)
+                _spend(budget, len(data))
+                _place(root, Path(name).name, data, name, placed)
     except Exception:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -48,10 +48,37 @@ def unpack(files: list[tuple[str, bytes]]) -> tuple[Path, list[str]]:
     return root, sources
 
 
-def _place(root: Path, name: str, data: bytes) -> None:
+def _spend(budget: list[int], n: int) -> None:
+    budget[0] -= n
+    if budget[0] < 0:
+        raise UploadError(f"the upload unpacks to more than {MAX_BYTES // (1024 * 1024)} MB")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, zip_name: str, budget: list[int]) -> bytes:
+    """A zip member's bytes, read in chunks and counted as they come, whatever size the zip declares."""
+    out = io.BytesIO()
+    try:
+        with archive.open(member) as f:
+            while chunk := f.read(1024 * 1024):
+                _spend(budget, len(chunk))
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib_error(), EOFError, NotImplementedError) as exc:
+        raise UploadError(f"{member.filename} in {zip_name} cannot be unpacked ({exc})") from None
+    return out.getvalue()
+
+
+def zlib_error():
+    import zlib
+    return zlib.error
+
+
+def _place(root: Path, name: str, data: bytes, origin: str, placed: dict[str, str]) -> None:
     kind = KINDS.get(Path(name).suffix.lower())
     if kind is None or name.startswith("."):
         return
+    if name.lower() in placed:
+        raise UploadError(f"two files named {name}: {placed[name.lower()]} and {origin}; upload one of them")
+    placed[name.lower()] = origin
     folder = root / kind
     folder.mkdir(exist_ok=True)
     (folder / name).write_bytes(data)

@@ -43,10 +43,23 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_password(password: str, cfg: dict) -> None:
+def check_password(password: str, cfg: dict, name: str | None = None) -> None:
+    """NIST SP 800-63B: long enough, and not a common password, a repetition or a keyboard walk (zxcvbn's lists
+    and patterns; a guess estimate of score 3, about 10^8 guesses, or better), nor the user name."""
+    from zxcvbn import zxcvbn
     least = cfg["access"]["min_password_length"]
-    if len(password or "") < least:
+    password = password or ""
+    if len(password) < least:
         raise UserError(f"a password needs at least {least} characters")
+    if not password.strip() or len(set(password)) <= 2:
+        raise UserError("a password cannot be one or two characters repeated")
+    if name and name.lower() in password.lower():
+        raise UserError("a password cannot contain the user name")
+    verdict = zxcvbn(password[:72], user_inputs=[name or "", "kdash", "ketamine", "clinic"])
+    if verdict["score"] < 3:
+        why = verdict["feedback"]["warning"] or "it is too easy to guess"
+        raise UserError(f"that password is too easy to guess ({why.rstrip('.').lower()}); "
+                        "use a longer phrase of unrelated words")
 
 
 def add(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, role: str, password: str,
@@ -54,7 +67,7 @@ def add(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, role: str, passwor
     name = check_name(name)
     if role not in access.ROLES:
         raise UserError(f"unknown role {role!r}; choose {', '.join(access.ROLES)}")
-    check_password(password, cfg)
+    check_password(password, cfg, name)
     with db.transaction(con) as cur:
         if cur.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
             raise UserError(f"a user named {name!r} exists already")
@@ -102,7 +115,7 @@ def reset_password(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, passwor
                    keep_signin: str | None = None) -> None:
     """A new password; the account's open sign-ins end (all but `keep_signin`, the resetter's own)."""
     name = check_name(name)
-    check_password(password, cfg)
+    check_password(password, cfg, name)
     with db.transaction(con) as cur:
         if not cur.execute("UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL "
                            "WHERE username = ? RETURNING 1", [HASHER.hash(password), name]).fetchone():
@@ -135,12 +148,18 @@ def sign_in(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str,
             audit.log(cur, "sign_in_failed", detail="unknown user name", at=now)
             return SignIn(False, WRONG)
         role, hashed, disabled, failures, locked_until = row
+        # The password is checked first, whatever the account's state: unknown names, wrong passwords and locked
+        # accounts get one message in about the same time; only the right password learns of a lock.
+        right = _verify(hashed, password)
         if locked_until is not None and locked_until > now:
+            audit.log(cur, "sign_in_locked", username=typed, role=role, at=now,
+                      detail="right password" if right else "wrong password")
+            if not right:
+                return SignIn(False, WRONG)
             wait = max(1, round((locked_until - now).total_seconds() / 60))
-            audit.log(cur, "sign_in_locked", username=typed, role=role, at=now)
-            return SignIn(False, f"Too many failed sign-ins: this account is locked for about {wait} more "
-                                 f"minute{'s' if wait != 1 else ''}.")
-        if not _verify(hashed, password):
+            return SignIn(False, f"This account is locked after too many failed sign-ins: try again in about {wait} "
+                                 f"minute{'s' if wait != 1 else ''}, or ask an administrator to reset it.")
+        if not right:
             failures += 1
             over = failures - a["max_failed_sign_ins"]
             until = (now + dt.timedelta(seconds=min(a["lockout_seconds"] * 2 ** over, a["max_lockout_seconds"]))
@@ -148,9 +167,6 @@ def sign_in(con: duckdb.DuckDBPyConnection, cfg: dict, name: str, password: str,
             cur.execute("UPDATE users SET failed_attempts = ?, locked_until = ? WHERE username = ?",
                         [failures, until, typed])
             audit.log(cur, "sign_in_failed", username=typed, role=role, detail=f"wrong password ({failures})", at=now)
-            if until is not None:
-                return SignIn(False, f"{WRONG} Too many failed sign-ins: the account is locked until "
-                                     f"{until:%H:%M}.")
             return SignIn(False, WRONG)
         if disabled:
             audit.log(cur, "sign_in_failed", username=typed, role=role, detail="account disabled", at=now)

@@ -47,13 +47,13 @@ FLAG_SHORT = {"suicidal_thoughts": "suicide item", "predose_bp": "BP before dose
 AUDIT_ACTIONS = {
     "sign_in": "Signed in", "sign_in_failed": "Sign-in failed", "sign_in_locked": "Sign-in refused (locked)",
     "sign_out": "Signed out", "signin_resumed": "Sign-in resumed in a tab", "signin_ended": "Sign-in ended",
-    "view_patient": "Viewed patient", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
+    "view_patient": "Viewed patient", "roster_search": "Searched the roster", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
     "record_session": "Recorded session", "edit_session": "Edited session", "delete_session": "Deleted session",
     "flag_acknowledged": "Acknowledged flag", "eligibility_decision": "Eligibility decision",
     "import": "Imported data", "export": "Exported", "audit_export": "Exported audit log",
     "user_added": "Added user", "user_disabled": "Disabled user", "user_enabled": "Enabled user",
     "user_linked": "Linked user to clinician", "password_reset": "Reset password", "refused": "Refused",
-    "export_pdf": "Exported PDF handout", "export_pptx": "Exported PowerPoint deck", "export_png": "Exported figure (PNG)",
+    "export_csv": "Exported table (CSV)", "export_pdf": "Exported PDF handout", "export_pptx": "Exported PowerPoint deck", "export_png": "Exported figure (PNG)",
     "export_svg": "Exported figure (SVG)", "export_report_pdf": "Exported manager's report (PDF)",
     "export_report_pptx": "Exported manager's report (PowerPoint)"}
 
@@ -173,10 +173,17 @@ def csv_cell(value) -> str:
             else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    text = str(value)
+    # OWASP's rule against formula injection: a spreadsheet must not run a cell that came from data
+    text = "'" + text if text[:1] in FORMULA_STARTS else text
+    return text.replace("\r\n", "\n").replace("\r", "\n")      # pandas quotes a cell with \n, not one with \r
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def to_csv(df: pd.DataFrame) -> bytes:
     """A table as the CSV a person downloads: the same words as on screen."""
     shown = readable(df)
+    shown.columns = [csv_cell(c) for c in shown.columns]
     return shown.map(csv_cell).to_csv(index=False).encode("utf-8")

@@ -15,6 +15,50 @@ SESSION_PATH = "_kdash/session"
 SIGN_OUT_PATH = "_kdash/sign_out"
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ALLOW_DEMO_ON_NETWORK = "KDASH_DEMO_ON_NETWORK"
+
+
+def listen_address() -> str:
+    """The address Streamlit listens on ('' or None means every interface)."""
+    from streamlit import config
+    return (config.get_option("server.address") or "").strip()
+
+
+def demo_exposed(is_demo: bool) -> str | None:
+    """Why a demo store must not be served here, or None: its accounts' password is published, so beyond this
+    machine it is served only when KDASH_DEMO_ON_NETWORK=1 says so on purpose."""
+    import os
+    address = listen_address()
+    if not is_demo or address in LOOPBACK or os.environ.get(ALLOW_DEMO_ON_NETWORK) == "1":
+        return None
+    where = address or "every network interface"
+    return (f"this is a demo store, whose accounts' password is published, and the server listens on {where}. "
+            f"Serve it on 127.0.0.1 (--server.address 127.0.0.1), or set {ALLOW_DEMO_ON_NETWORK}=1 to expose it "
+            "on purpose")
+
+
+def refuse_public_demo() -> None:
+    """At server start: stop when the store is a demo store and the server would listen beyond this machine."""
+    import sys
+    from pathlib import Path
+
+    from kdash import db, settings
+    path = settings.store_path()
+    if not Path(path).exists() or demo_exposed(True) is None:
+        return
+    try:
+        con = db.connect(path, read_only=True)
+    except db.StoreError:
+        return            # the page says what is wrong with the store
+    try:
+        reason = demo_exposed(db.is_demo(con))
+    finally:
+        con.close()
+    if reason:
+        sys.exit(f"kdash: not starting: {reason}.")
+
+
 def base_path() -> str:
     """Streamlit's server.baseUrlPath as '/x/' (or '/')."""
     from streamlit import config

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import audit, audit_view, db, patient, ui, vocab
+from kdash import audit_view, patient, ui, vocab
 
 ui.require_app_frame()
 
@@ -39,11 +39,8 @@ ui.data_table(rows, column_config={
 
 
 def full_csv() -> bytes:
-    everything = audit_view.search(con, ui.clinic_settings(), **filters, limit=None)
-    with db.transaction(con) as cur:
-        audit.log(cur, "audit_export", detail=f"{len(everything)} rows; filters {filters}")
-    return vocab.to_csv(everything)
+    return vocab.to_csv(audit_view.search(con, ui.clinic_settings(), **filters, limit=None))
 
 
-st.download_button("Export every matching row (CSV)", full_csv, "kdash-audit.csv", "text/csv",
-                   icon=":material/download:")
+ui.download("Export every matching row (CSV)", full_csv, "kdash-audit.csv", "text/csv", "audit_export",
+            "audit_view.search", detail=f"filters {filters}", icon=":material/download:")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kdash import audit, conference, db, deid, export, ui
+from kdash import conference, deid, export, ui
 
 ui.require_app_frame()
 
@@ -26,7 +26,7 @@ else:
     code = top[2].text_input("…or type a case code", value=typed or "", placeholder="Case 7QX2-K9MD", key="code")
     wanted = deid.normalise_case(code) if code.strip() else picked
     if code.strip() and wanted is None:
-        st.error(f"“{code.strip()}” is not a case code: they look like Case 7QX2-K9MD.", icon=":material/error:")
+        st.error(f"“{ui.plain(code.strip())}” is not a case code: they look like Case 7QX2-K9MD.", icon=":material/error:")
         st.stop()
     if wanted is None:
         st.info("Choose a case, or type the code a colleague gave you. Clinicians find a patient's code on their "
@@ -44,32 +44,22 @@ if pack.refusal:
 if pack.patient_id:
     ui.audit_view("view_case", pack.patient_id, detail=pack.title)
 
-export_con, me = ui.connection_for("conference.export"), ui.user()
-
-
-def audited(kind: str, make):
-    """A download's bytes, made on click, with the export written to the audit trail. The role is checked and the
-    user taken while the page runs: a download's callback runs without the page's session."""
-    def run():
-        data = make()
-        with db.transaction(export_con) as cur:
-            audit.log(cur, f"export_{kind}", username=me["name"], role=me["role"], patient_id=pack.patient_id,
-                      detail=pack.title)
-        return data
-    return run
-
-
 can_export = export.browser() is not None
 first, rest = (pack.figures[0], pack.figures[1:]) if pack.figures else (None, [])
+
+
+def exported(label, make, kind: str, file_name: str, mime: str, where, **kw) -> None:
+    """Made on click for a signed-in clinician or presenter, and audited with the case (ui.download)."""
+    ui.download(label, make, file_name, mime, f"export_{kind}", "conference.export", patient_id=pack.patient_id,
+                detail=f"{pack.title}: {file_name}", where=where, disabled=not can_export, **kw)
 
 
 def figure_downloads(f, where) -> None:
     c = where.columns(4)
     for col, fmt, mime, icon in ((c[0], "png", "image/png", ":material/image:"),
                                  (c[1], "svg", "image/svg+xml", ":material/draw:")):
-        col.download_button(fmt.upper(), audited(fmt, lambda fig=f.fig, fmt=fmt: export.image(fig, fmt)),
-                            file_name=f"{pack.slug}-{f.key}.{fmt}", mime=mime, key=f"{fmt}_{f.key}", icon=icon,
-                            disabled=not can_export)
+        exported(fmt.upper(), lambda fig=f.fig, fmt=fmt: export.image(fig, fmt), fmt, f"{pack.slug}-{f.key}.{fmt}",
+                 mime, col, key=f"{fmt}_{f.key}", icon=icon)
 
 
 # The first screen (1280 × 720 on a projector): the case and its summary beside its first figure.
@@ -80,12 +70,11 @@ with left:
         for line in pack.summary:
             st.markdown(ui.plain(line))
     c = st.columns(2)
-    c[0].download_button("PDF handout", audited("pdf", lambda: export.pdf(pack)), file_name=f"{pack.slug}.pdf",
-                         mime="application/pdf", icon=":material/picture_as_pdf:", width="stretch",
-                         disabled=not can_export)
-    c[1].download_button("PowerPoint", audited("pptx", lambda: export.pptx(pack)), file_name=f"{pack.slug}.pptx",
-                         mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                         icon=":material/slideshow:", width="stretch", disabled=not can_export)
+    exported("PDF handout", lambda: export.pdf(pack), "pdf", f"{pack.slug}.pdf", "application/pdf", c[0],
+             icon=":material/picture_as_pdf:", width="stretch")
+    exported("PowerPoint", lambda: export.pptx(pack), "pptx", f"{pack.slug}.pptx",
+             "application/vnd.openxmlformats-officedocument.presentationml.presentation", c[1],
+             icon=":material/slideshow:", width="stretch")
     if not can_export:
         st.caption("Downloads need Debian's Chromium on this server to draw the figures (apt-get install chromium).")
 if first:

@@ -50,15 +50,17 @@ if pid:
     decision = result["override"]
     if decision:
         what = "Signed off" if decision["kind"] == "sign_off" else "Overridden"
-        st.info(f"{what} by {decision['decided_by']} on {decision['decided_at']}: "
-                f"**{VERDICT[decision['verdict']]}**" + (f". Reason: {decision['reason']}" if decision["reason"] else ""),
+        st.info(f"{what} by {ui.plain(decision['decided_by'])} on {decision['decided_at']}: "
+                f"**{VERDICT[decision['verdict']]}**" + (f". Reason: {ui.plain(decision['reason'])}"
+                                                         if decision["reason"] else ""),
                 icon=":material/verified_user:")
 
     for group in eligibility.GROUPS:
         items = [i for i in result["items"] if i["group"] == group]
         st.subheader(group)
         for i in items:
-            st.markdown(f"{STATUS[i['status']]} · **{i['label']}**: {i['detail']}  \n:gray[Source: {i['source']}]")
+            st.markdown(f"{STATUS[i['status']]} · **{i['label']}**: {ui.plain(i['detail'])}  \n"
+                        f":gray[Source: {i['source']}]")
 
     st.subheader("Antidepressant trials")
     trials = ui.fetch("eligibility.trial_table", patient_id=pid, today=today)
@@ -90,7 +92,7 @@ if pid:
         else:
             ui.clear_caches()
             st.success(f"Recorded: {VERDICT[saved['verdict']]} ({saved['kind'].replace('_', '-')}) by "
-                       f"{saved['decided_by']} at {saved['decided_at']}.", icon=":material/task_alt:")
+                       f"{ui.plain(saved['decided_by'])} at {saved['decided_at']}.", icon=":material/task_alt:")
 
 st.header("Awaiting decision", divider="gray")
 waiting = ui.fetch("eligibility.awaiting", today=today, limit=100)

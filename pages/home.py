@@ -31,8 +31,9 @@ if out["n_evaluable"]:
 else:
     c3.metric(f"Response rate, {out['scale']}", "n/a", help="No evaluable course in the last 12 months.")
 flags = glance["flags"]
-c4.metric("Open safety flags", f"{flags['urgent']:,} urgent",
-          delta=f"{flags['overdue']:,} overdue · {flags['high']:,} high · {flags['caution']:,} caution",
+n = ui.count_text      # a manager sees patient counts of 1 to 4 as "<5"
+c4.metric("Open safety flags", f"{n(flags['urgent'])} urgent",
+          delta=f"{n(flags['overdue'])} overdue · {n(flags['high'])} high · {n(flags['caution'])} caution",
           delta_color="off", delta_arrow="off",
           help="Patients with a flag of clinical-reference §4 not yet acknowledged and not cleared by a later "
                "observation, whatever its age, each counted once per severity; overdue: urgent flags not "
@@ -55,7 +56,7 @@ with right:
     table = pd.DataFrame([{"rule": rules.RULES[r["rule"]].title, "severity": r["severity"], "patients": r["patients"]}
                           for r in rows])
     if len(table):
-        ui.data_table(table)
+        ui.data_table(ui.suppressed(table, ["patients"]))
     else:
         st.success("No open safety flag.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")

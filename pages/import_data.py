@@ -33,7 +33,7 @@ if not files:
 try:
     folder, sources = uploads.unpack([(f.name, f.getvalue()) for f in files])
 except uploads.UploadError as exc:
-    st.error(f"Cannot read the upload: {exc}.", icon=":material/error:")
+    st.error(f"Cannot read the upload: {ui.plain(exc)}.", icon=":material/error:")
     st.stop()
 try:
     report = importing.run(ui.connection_for("importing.run"), cfg, sources, skip_invalid=skip, dry_run=True,

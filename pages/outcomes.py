@@ -14,10 +14,12 @@ st.caption("Response: a fall of ≥ 50 % from baseline; remission: at or under t
            "evaluable. Rates carry n and 95 % Wilson intervals. The CLI `python -m kdash outcomes` gives the same numbers.")
 f = ui.cohort_filters()
 scale = scales.SCALES[f["scale"]]
-v = ui.fetch("outcomes.page_view", **f)
+v = ui.fetch("outcomes.page_view", **f, hide_small=ui.counts_only())
 summary = v["summary"]
 if summary["n_treated"] == 0:
     st.info("No patients match these filters.", icon=":material/search_off:")
+    st.stop()
+if ui.too_few(summary["n_treated"]) or ui.too_few(summary["n_evaluable"], "evaluable patients"):
     st.stop()
 
 c = st.columns(4)
@@ -28,10 +30,24 @@ if not summary["n_evaluable"]:
     st.info("No patient in this cohort has a baseline score: rates cannot be given.", icon=":material/info:")
     st.stop()
 r, m = summary["response_ci95"], summary["remission_ci95"]
-c[2].metric("Response, last observation", f"{summary['response_rate']:.1%}",
-            f"95% CI {r[0]:.1%}–{r[1]:.1%} · {summary['responders']:,}/{summary['n_evaluable']:,}",
-            delta_color="off", delta_arrow="off")
-if summary["remission_rate"] is None:   # no sourced remission threshold for this scale (BDI-II)
+
+
+def small(count) -> bool:
+    """A count of 1 to 4 patients, which a counts-only user does not see (nor its rate)."""
+    return ui.counts_only() and count is not None and 0 < count < 5
+
+
+if small(summary["responders"]):
+    c[2].metric("Response, last observation", "—", f"<5 of {summary['n_evaluable']:,}", delta_color="off",
+                delta_arrow="off", help="Fewer than 5 responders: not shown, so that no one can be recognised.")
+else:
+    c[2].metric("Response, last observation", f"{summary['response_rate']:.1%}",
+                f"95% CI {r[0]:.1%}–{r[1]:.1%} · {summary['responders']:,}/{summary['n_evaluable']:,}",
+                delta_color="off", delta_arrow="off")
+if small(summary["remitters"]):
+    c[3].metric("Remission, last observation", "—", f"<5 of {summary['n_evaluable']:,}", delta_color="off",
+                delta_arrow="off", help="Fewer than 5 remitters: not shown, so that no one can be recognised.")
+elif summary["remission_rate"] is None:   # no sourced remission threshold for this scale (BDI-II)
     c[3].metric("Remission, last observation", "not defined",
                 help=f"{scale.name} has no sourced remission threshold (clinical-reference §1): no rate is given.")
 else:
@@ -44,9 +60,13 @@ ui.chart(v["timepoint_chart"])
 points = v["points"]
 table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
                 "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
+if ui.counts_only():
+    table = ui.suppressed(table, ["not_evaluable", "responders", "remitters"],
+                          {"responders": ["response_rate", "response_low", "response_high"],
+                           "remitters": ["remission_rate", "remission_low", "remission_high"]})
 with st.expander("Numbers behind the chart"):
-    ui.data_table(table, column_config=ui.percent_columns(table))
-    ui.csv_download(table, "outcomes-timepoints.csv")
+    ui.data_table(table, column_config=ui.percent_columns(table) if not ui.counts_only() else None)
+    ui.csv_download(table, "outcomes-timepoints.csv", "outcomes.page_view")
 
 st.header("Course of scores", divider="gray")
 ui.chart(v["trajectory_chart"])
@@ -56,7 +76,8 @@ with st.expander("Numbers behind the chart"):
 left, right = st.columns(2)
 if v["waterfall_chart"]:
     ui.chart(v["waterfall_chart"], left)
-ui.chart(v["funnel_chart"], right)
+if v["funnel_chart"]:
+    ui.chart(v["funnel_chart"], right)
 
 st.header("Time to first response", divider="gray")
 unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"

@@ -80,8 +80,8 @@ BADGE = {"urgent": ":red-badge[:material/emergency: URGENT]", "high": ":orange-b
 def show(group: list[rules.Flag]) -> None:
     """One rule: its latest evidence, earlier evidence in brief, the threshold and the source."""
     latest, rule = group[0], rules.RULES[group[0].rule]
-    also = "; ".join(f"{f.value} ({f.day:%d %b})" for f in group[1:6]) + (" …" if len(group) > 6 else "")
-    st.markdown(f"{BADGE[latest.severity]} **{rule.title}**: {latest.value} on {latest.day:%Y-%m-%d}"
+    also = "; ".join(f"{ui.plain(f.value)} ({f.day:%d %b})" for f in group[1:6]) + (" …" if len(group) > 6 else "")
+    st.markdown(f"{BADGE[latest.severity]} **{rule.title}**: {ui.plain(latest.value)} on {latest.day:%Y-%m-%d}"
                 + (f"  \nAlso: {also}" if also else "")
                 + f"  \n:gray[Rule: {rules.threshold_text(latest.rule, cfg)} · Source: {rule.source}]")
 
@@ -136,7 +136,7 @@ else:
         st.markdown(f"**{t['sentence']}**")
         with st.expander("Numbers behind the chart"):
             ui.data_table(t["table"])
-            ui.csv_download(t["table"], f"{pid}-{code}.csv")
+            ui.csv_download(t["table"], f"{pid}-{code}.csv", "patient.page_view", patient_id=pid)
         if t["items"]:
             ui.chart(t["items"])
         if t["totals_only"]:
@@ -154,7 +154,7 @@ else:
             ui.chart(safety["bp_chart"])
             with st.expander("Numbers behind the chart"):
                 ui.data_table(safety["bp"])
-                ui.csv_download(safety["bp"], f"{pid}-bp.csv")
+                ui.csv_download(safety["bp"], f"{pid}-bp.csv", "patient.page_view", patient_id=pid)
         else:
             st.info("No blood pressure recorded during a session yet.", icon=":material/info:")
         if safety["alertness"]:

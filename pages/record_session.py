@@ -70,7 +70,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
         if right.button("Delete this session", type="secondary"):
             st.session_state["rec_delete"] = chosen_sid          # asked first: nothing is deleted on one click
         if st.session_state.get("rec_delete") == chosen_sid:
-            st.warning(f"Delete the session of {labels[chosen_sid]} for {patient.plain(pid)}? Its vitals, scores and "
+            st.warning(f"Delete the session of {patient.plain(labels[chosen_sid])} for {patient.plain(pid)}? Its vitals, scores and "
                        "side effects go with it (the audit log keeps a copy).", icon=":material/delete_forever:")
             yes, no = st.columns(2)
             if yes.button("Yes, delete it", type="primary", key="rec_delete_yes"):
@@ -78,7 +78,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
                 recording.delete(ui.connection_for("recording.delete"), cfg, chosen_sid, username=me["name"])
                 st.session_state.pop("rec_delete", None)
                 ui.clear_caches()
-                st.success(f"Deleted {labels[chosen_sid]}; the audit log keeps what it held.", icon=":material/delete:")
+                st.success(f"Deleted {patient.plain(labels[chosen_sid])}; the audit log keeps what it held.", icon=":material/delete:")
             if no.button("Keep it", key="rec_delete_no"):
                 st.session_state.pop("rec_delete", None)
                 st.rerun()

@@ -34,6 +34,9 @@ flag = f5.selectbox("Flag", list(FLAGS), format_func=FLAGS.get)
 
 # a search looks through every patient, finished and stopped too: the one typed is the one wanted
 filters = dict(search=search or None, route=route, phase=None if search and phase == roster.ACTIVE else phase, clinician=clinician, status=status, flag=flag)
+if any(v is not None for k, v in filters.items() if k != "phase") or phase != roster.ACTIVE:
+    # the filter is audited, not the patients it found
+    ui.audit_view("roster_search", None, detail=", ".join(f"{k}={v}" for k, v in filters.items() if v is not None))
 first = ui.fetch("roster.page", today=today, page_no=1, **filters)
 total = int(first["total"].iloc[0]) if len(first) else 0
 if total == 0:
@@ -59,4 +62,4 @@ ui.patient_table(
     },
     # the columns a clinician acts on, fitting a 1280-pixel screen; the clinician is a filter and in the CSV
     column_order=["patient_id", "name", "flags", "status", "scores", "course", "next_session"])
-ui.csv_download(table, "roster.csv", "Download this page as CSV")
+ui.csv_download(table, "roster.csv", "roster.page", "Download this page as CSV")

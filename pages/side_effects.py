@@ -13,10 +13,12 @@ st.caption("Per patient: the share of treated patients who had the effect at lea
            "of completed sessions followed by it. 95 % Wilson intervals. Trial rates: clinical-reference §6 "
            "(esketamine trials; IV ketamine is similar in kind).")
 f = ui.cohort_filters(with_scale=False)
-v = ui.fetch("side_effects.page_view", **f)
+v = ui.fetch("side_effects.page_view", **f, hide_small=ui.counts_only())
 size = v["size"]
 if size["patients"] == 0:
     st.info("No patients match these filters.", icon=":material/search_off:")
+    st.stop()
+if ui.too_few(size["patients"]):
     st.stop()
 overall = v["overall"]
 c = st.columns(3)
@@ -31,9 +33,11 @@ ui.chart(v["frequency_chart"])
 table = overall[["effect", "patients", "n_patients", "per_patient", "per_patient_low", "per_patient_high",
                  "sessions", "n_sessions", "per_session", "per_session_low", "per_session_high",
                  "mild", "moderate", "severe"]].merge(side_effects.TRIAL_RATES, on="effect", how="left")
+if ui.counts_only():
+    st.caption("Effects seen in fewer than 5 patients are left out of the figures and tables.")
 with st.expander("Numbers behind the chart"):
     ui.data_table(table, column_config=ui.percent_columns(table))
-    ui.csv_download(table, "side-effects.csv")
+    ui.csv_download(table, "side-effects.csv", "side_effects.page_view")
 
 st.header("By route and dose", divider="gray")
 ui.chart(v["route_chart"])
@@ -48,8 +52,13 @@ events = v["events"]
 st.caption("Each tile: the share of completed sessions with the event; beneath it, the patients who had it at least once.")
 cols = st.columns(len(events))
 for col, e in zip(cols, events.itertuples()):
-    col.metric(e.event, "—" if pd.isna(e.per_session) else f"{e.per_session:.1%}",
-               f"{e.patients:,} of {e.n_patients:,} patients ({e.per_patient:.0%})" if e.n_patients else "no readings",
+    hidden = ui.counts_only() and 0 < e.patients < 5
+    col.metric(e.event, "—" if pd.isna(e.per_session) or hidden else f"{e.per_session:.1%}",
+               ("<5 of " + f"{e.n_patients:,} patients" if hidden else
+                f"{e.patients:,} of {e.n_patients:,} patients ({e.per_patient:.0%})") if e.n_patients else "no readings",
                delta_color="off", delta_arrow="off")
+shown_events = ui.suppressed(events, ["patients"], {"patients": ["per_patient", "per_patient_low", "per_patient_high",
+                                                                 "per_session", "per_session_low", "per_session_high",
+                                                                 "sessions"]})
 with st.expander("Numbers behind these figures"):
-    ui.data_table(events, column_config=ui.percent_columns(events))
+    ui.data_table(shown_events, column_config=ui.percent_columns(events) if not ui.counts_only() else None)

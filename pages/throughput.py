@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import audit, db, export, report, roster, throughput, ui
+from kdash import export, report, roster, throughput, ui
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -49,31 +49,29 @@ if per.empty:
     st.stop()
 
 def report_file(kind: str):
-    """The period's report, made on click from the same functions as this page, with the export audited. The
-    role is checked and the user taken now, while the page runs: a download's callback has no session of its own."""
-    con, me = ui.connection_for("report.manager_report"), ui.user()
+    """The period's report, made on click from the same functions as this page (ui.download checks and audits)."""
+    con = ui.connection_for("report.manager_report")
 
     def make() -> bytes:
         pack = report.manager_report(con, cfg, start=start, end=end, grain=grain, compare_start=compare_start,
                                      compare_end=compare_end, period_name=throughput.PRESETS[preset].lower(),
                                      compare_name=throughput.COMPARISONS[compare], route=route, chair=chair,
                                      clinician=clinician)
-        data = export.pdf(pack) if kind == "pdf" else export.pptx(pack)
-        with db.transaction(con) as cur:
-            audit.log(cur, f"export_report_{kind}", username=me["name"], role=me["role"],
-                      detail=f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
-        return data
+        return export.pdf(pack) if kind == "pdf" else export.pptx(pack)
     return make
 
 
 r = st.columns([1, 1, 3])
 slug = f"kdash-report-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}"
 ready = export.browser() is not None
-r[0].download_button("PDF report", report_file("pdf"), f"{slug}.pdf", "application/pdf", width="stretch",
-                     icon=":material/picture_as_pdf:", disabled=not ready, key="report_pdf")
-r[1].download_button("PowerPoint", report_file("pptx"), f"{slug}.pptx",
-                     "application/vnd.openxmlformats-officedocument.presentationml.presentation", width="stretch",
-                     icon=":material/slideshow:", disabled=not ready, key="report_pptx")
+period_text = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, {route}, chair {chair or 'all'}, clinician {clinician or 'all'}"
+ui.download("PDF report", report_file("pdf"), f"{slug}.pdf", "application/pdf", "export_report_pdf",
+            "report.manager_report", detail=period_text, where=r[0], width="stretch", icon=":material/picture_as_pdf:",
+            disabled=not ready, key="report_pdf")
+ui.download("PowerPoint", report_file("pptx"), f"{slug}.pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation", "export_report_pptx",
+            "report.manager_report", detail=period_text, where=r[1], width="stretch", icon=":material/slideshow:",
+            disabled=not ready, key="report_pptx")
 r[2].caption("This period's throughput, utilisation, waiting times, retention and outcomes against the comparison, "
              "counts and rates only, cells under 5 patients suppressed." + ("" if ready else
              " Reports need Debian's Chromium on this server to draw the figures."))
@@ -107,7 +105,7 @@ k[4].metric("To first treatment", "—" if now["median_days_to_treatment"] is No
 
 
 def csv(df, name):
-    ui.csv_download(df, f"{name}.csv", f"Download {name.replace('-', ' ')} (CSV)", key=name)
+    ui.csv_download(df, f"{name}.csv", "throughput.page_view", f"Download {name.replace('-', ' ')} (CSV)", key=name)
 
 
 st.header("Sessions", divider="gray")
@@ -140,10 +138,13 @@ if figs["lead_times"]:
 waiting = v["waiting"]
 right.subheader("Waiting list now")
 with right:
-    ui.data_table(waiting, column_config={"stage": st.column_config.TextColumn("Stage", width=190),
-                                         "patients": st.column_config.NumberColumn("Patients", width=65),
-                               "median_days_waiting": st.column_config.NumberColumn(
-                                   "Waited", format="%.0f d", width=65, help="Median days since referral")})
+    # counts only: 1 to 4 patients read "<5", and their median wait is left out
+    shown = ui.suppressed(waiting.assign(median_days_waiting=waiting["median_days_waiting"].round()), ["patients"],
+                          {"patients": ["median_days_waiting"]})
+    ui.data_table(shown, column_config={
+        "stage": st.column_config.TextColumn("Stage", width=190), "patients": st.column_config.TextColumn(
+            "Patients", width=65), "median_days_waiting": st.column_config.TextColumn(
+            "Waited", width=65, help="Median days since referral")})
 right.caption("Patients referred in the last 180 days who have not started treatment; waited: median days since referral.")
 csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 

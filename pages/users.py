@@ -45,7 +45,7 @@ with left:
             try:
                 added = users.add(ui.connection_for("users.add"), cfg, name, role, password, by=me)
             except users.UserError as exc:
-                st.error(f"Not added: {exc}.", icon=":material/error:")
+                st.error(f"Not added: {ui.plain(exc)}.", icon=":material/error:")
             else:
                 done(f"Added {added} as {role}.")
                 st.rerun()
@@ -68,7 +68,7 @@ with right:
                     users.reset_password(ui.connection_for("users.reset_password"), cfg, who, new, by=me,
                                          keep_signin=(ui.user() or {}).get("sid"))
                 except users.UserError as exc:
-                    st.error(f"Not changed: {exc}.", icon=":material/error:")
+                    st.error(f"Not changed: {ui.plain(exc)}.", icon=":material/error:")
                 else:
                     done(f"New password set for {who}.")
                     st.rerun()

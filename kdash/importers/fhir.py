@@ -47,6 +47,23 @@ class FhirResult:
         self.rows.setdefault(table, []).append({**row, "_where": where})
 
 
+MAX_DEPTH = 64     # FHIR resources nest a dozen levels; Python's JSON parser recurses once a level
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text, strings skipped (a linear scan, no recursion)."""
+    import re
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        t = token.group(0)
+        if t in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif t in "]}":
+            depth -= 1
+    return deepest
+
+
 def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     """(origin, resource) for every resource in the sources; Bundles flattened."""
     found, problems = [], []
@@ -59,6 +76,11 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
                 problems.append(f"{f.name}: cannot be read ({exc})")
                 continue
             docs = []
+            deepest = nesting_depth(text)
+            if deepest > MAX_DEPTH:
+                problems.append(f"{f.name}: nested {deepest} levels deep, more than the {MAX_DEPTH} a FHIR resource "
+                                "needs; not read")
+                continue
             try:
                 if f.suffix.lower() == ".ndjson":
                     docs = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -66,6 +88,9 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
                     docs = [json.loads(text)]
             except json.JSONDecodeError as exc:
                 problems.append(f"{f.name}: not JSON ({exc.msg} at line {exc.lineno})")
+                continue
+            except RecursionError:      # cannot happen below MAX_DEPTH; kept so no upload ends in a traceback
+                problems.append(f"{f.name}: nested too deeply to read")
                 continue
             for doc in docs:
                 _flatten(doc, f.name, found, problems)

@@ -75,3 +75,46 @@ def test_backups_and_restores_never_overwrite(store, tmp_path):
         backup.restore(str(tmp_path / "b"), store)
     with pytest.raises(StoreError, match="not a kdash backup"):
         backup.restore(str(tmp_path), str(tmp_path / "x.duckdb"))
+
+
+def _mode(p) -> int:
+    import os
+    return os.stat(p).st_mode & 0o777
+
+
+def test_backups_and_restored_stores_are_the_owners_only(store, tmp_path):
+    """Issue 19, finding 8: backups were written world-readable (umask 022) with the password hashes and the
+    pseudonym key inside. Now the folder is 0700 and every file 0600, whatever the shell's umask."""
+    import os
+    old = os.umask(0o022)
+    try:
+        backup.backup(store, str(tmp_path / "b"))
+        backup.restore(str(tmp_path / "b"), str(tmp_path / "r.duckdb"))
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "b") == 0o700
+    assert {_mode(f) for f in (tmp_path / "b").iterdir()} == {0o600}
+    assert _mode(tmp_path / "r.duckdb") == 0o600
+
+
+def test_an_encrypted_backup_holds_no_readable_data_and_restores_with_its_passphrase(store, tmp_path):
+    phrase = "violet ferry under lantern"
+    manifest = backup.backup(store, str(tmp_path / "e"), passphrase=phrase)
+    assert manifest["encryption"]["cipher"] == "AES-256-GCM"
+    files = sorted(p.name for p in (tmp_path / "e").iterdir())
+    assert all(f.endswith(".enc") for f in files if f != "manifest.json")
+    con = db.connect(store, read_only=True)
+    try:
+        name = con.execute("SELECT family_name FROM patients WHERE family_name IS NOT NULL LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+    for f in (tmp_path / "e").iterdir():
+        data = f.read_bytes()
+        assert b"PAR1" not in data[:4] and name.encode() not in data       # no Parquet, no name in the clear
+    with pytest.raises(StoreError, match="encrypted"):
+        backup.restore(str(tmp_path / "e"), str(tmp_path / "x.duckdb"))
+    with pytest.raises(StoreError, match="passphrase is wrong"):
+        backup.restore(str(tmp_path / "e"), str(tmp_path / "x.duckdb"), passphrase="not the right phrase")
+    assert not (tmp_path / "x.duckdb").exists()
+    backup.restore(str(tmp_path / "e"), str(tmp_path / "r.duckdb"), passphrase=phrase)
+    assert contents(str(tmp_path / "r.duckdb")) == contents(store)

@@ -110,7 +110,8 @@ def test_a_case_code_finds_its_patient_however_it_is_typed(store):
     assert deid.find_case(store, "not a code") is None
 
 
-@pytest.mark.parametrize("age, band", [(18, "15–19"), (40, "40–44"), (44, "40–44"), (45, "45–49"), (None, "age unknown")])
+@pytest.mark.parametrize("age, band", [(18, "15–19"), (40, "40–44"), (44, "40–44"), (45, "45–49"), (None, "age unknown"),
+                                       (89, "85–89"), (90, "90+"), (95, "90+"), (104, "90+")])   # Safe Harbor: 90+
 def test_age_bands_are_five_years_wide(age, band):
     assert deid.age_band(age) == band
 

@@ -44,19 +44,47 @@ def test_right_and_wrong_passwords(con):
 
 
 def test_lockout_after_five_failures_with_a_doubling_back_off(con):
+    def locked_until():
+        return con.execute("SELECT locked_until FROM users").fetchone()[0]
     for i in range(4):
         assert users.sign_in(con, CFG, "dr.ng", "wrong", now=T0 + dt.timedelta(seconds=i)).message == users.WRONG
     fifth = users.sign_in(con, CFG, "dr.ng", "wrong", now=T0 + dt.timedelta(seconds=5))
-    assert "locked until 09:01" in fifth.message                        # 60 s after the fifth failure
+    assert fifth.message == users.WRONG                                  # the lock is not announced to a guesser
+    assert locked_until() == T0 + dt.timedelta(seconds=65)               # 60 s after the fifth failure
     during = users.sign_in(con, CFG, "dr.ng", PASSWORD, now=T0 + dt.timedelta(seconds=30))
-    assert not during.ok and "locked for about 1 more minute" in during.message    # even the right password
+    assert not during.ok and "locked" in during.message and "about 1 minute" in during.message   # the right one
     sixth = users.sign_in(con, CFG, "dr.ng", "wrong", now=T0 + dt.timedelta(seconds=70))
-    assert "locked until 09:03" in sixth.message                        # 120 s after 09:01:10
+    assert sixth.message == users.WRONG and locked_until() == T0 + dt.timedelta(seconds=190)     # 120 s after 09:01:10
     after = users.sign_in(con, CFG, "dr.ng", PASSWORD, now=T0 + dt.timedelta(minutes=4))
     assert after.ok
     assert con.execute("SELECT failed_attempts, locked_until FROM users").fetchone() == (0, None)
     actions = [r[0] for r in audit_rows(con)]
     assert actions.count("sign_in_locked") == 1 and actions.count("sign_in_failed") == 6
+
+
+def test_unknown_wrong_and_locked_answer_alike_and_each_checks_a_hash(con, monkeypatch):
+    """Finding 6 of issue 19: a locked account answered "locked until …" at once (2.5 ms) where an unknown name
+    took an argon2 check (200 ms). Now each case runs one argon2 verification and gets the same words."""
+    calls = []
+    real = users._verify
+    monkeypatch.setattr(users, "_verify", lambda h, p: calls.append(h) or real(h, p))
+    unknown = users.sign_in(con, CFG, "nobody.here", "wrong", now=T0)
+    wrong = users.sign_in(con, CFG, "dr.ng", "wrong", now=T0)
+    con.execute("UPDATE users SET locked_until = ?", [T0 + dt.timedelta(hours=1)])
+    locked = users.sign_in(con, CFG, "dr.ng", "wrong", now=T0)
+    assert unknown.message == wrong.message == locked.message == users.WRONG
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "password1234", " " * 12, "abababababab", "qwertyuiop12",
+                                      "dr.ng-password", "iloveyou2026"])
+def test_weak_passwords_are_refused(con, password):
+    with pytest.raises(users.UserError):
+        users.check_password(password, CFG, "dr.ng")
+
+
+def test_a_long_phrase_is_accepted():
+    users.check_password("violet ferry under lantern", CFG, "dr.ng")
 
 
 def test_the_back_off_stops_at_its_ceiling(con):

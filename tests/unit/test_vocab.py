@@ -56,19 +56,31 @@ def test_every_rule_route_and_side_effect_has_a_label():
 
 
 def test_every_audit_action_the_code_writes_has_a_label():
-    """Found in the source: audit.log(cur, "action", …), and the view and export actions."""
+    """Found in the source: audit.log(cur, "action", …), views, and every export action named."""
     written = set()
     for path in list((ROOT / "kdash").rglob("*.py")) + list((ROOT / "pages").glob("*.py")):
         text = path.read_text()
         written |= set(re.findall(r"audit\.log\(cur, \"([a-z_]+)\"", text))
         written |= set(re.findall(r"audit_view\(\"([a-z_]+)\"", text))
-        written |= {f"export_{k}" for k in re.findall(r"audited\(\"([a-z]+)\"", text)}
-        written |= {f"export_{k}" for k in re.findall(r"audited\(fmt", text) for k in ("png", "svg")}
-        written |= {f"export_report_{k}" for k in re.findall(r"report_file\(\"([a-z]+)\"\)", text)}
-    assert len(written) >= 20
+        written |= set(re.findall(r"\"(export_[a-z_]+|audit_export)\"", text))
+        written |= {f"export_{k}" for k in re.findall(r"exported\(\"[^\"]+\", [^,]+, \"([a-z]+)\"", text)}
+        if "exported(fmt.upper()" in text:
+            written |= {"export_png", "export_svg"}
+    assert len(written) >= 24 and {"export_pdf", "export_pptx", "export_csv", "export_report_pdf"} <= written
     assert written - set(vocab.AUDIT_ACTIONS) == set()
 
 
 @pytest.mark.parametrize("codes", [vocab.ROUTES, vocab.SESSION_STATUSES, vocab.AUDIT_ACTIONS, vocab.FLAG_RULES])
 def test_labels_are_words(codes):
     assert all("_" not in label and label.strip() for label in codes.values())
+
+
+@pytest.mark.parametrize("payload", ["=HYPERLINK(\"http://evil.example\",\"click\")", "+cmd|' /C calc'!A0", "-2+3",
+                                     "@SUM(A1:A9)", "\tx", "\rx"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(payload):
+    """Issue 19, finding 4 (OWASP CSV injection): the cell starts with a quote, so it is text, never a formula."""
+    text = vocab.to_csv(pd.DataFrame({"name": [payload], "total": [-3.0]})).decode()
+    import csv
+    import io
+    row = next(r for r in csv.DictReader(io.StringIO(text, newline="")))
+    assert row["Name"] == "'" + payload.replace("\r", "\n") and row["Total"] == "-3"      # numbers stay numbers
