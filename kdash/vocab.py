@@ -47,6 +47,8 @@ FLAG_SHORT = {"suicidal_thoughts": "suicide item", "predose_bp": "BP before dose
 AUDIT_ACTIONS = {
     "sign_in": "Signed in", "sign_in_failed": "Sign-in failed", "sign_in_locked": "Sign-in refused (locked)",
     "sign_out": "Signed out", "signin_resumed": "Sign-in resumed in a tab", "signin_ended": "Sign-in ended",
+    "signed_out_idle": "Signed out (idle)", "signed_out_expired": "Signed out (time limit)",
+    "signed_out_disabled": "Signed out (account disabled)", "signed_out_password_reset": "Signed out (password reset)",
     "view_patient": "Viewed patient", "roster_search": "Searched the roster", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
     "record_session": "Recorded session", "edit_session": "Edited session", "delete_session": "Deleted session",
     "flag_acknowledged": "Acknowledged flag", "eligibility_decision": "Eligibility decision",

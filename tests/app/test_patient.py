@@ -76,7 +76,8 @@ def test_positive_suicide_item_is_the_first_flag(hand_built):
     at = open_patient("H001")
     assert not at.exception
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
-    assert "URGENT" in badges[0] and "Suicidal thoughts" in badges[0] and "PHQ-9 item 9 = 2" in badges[0]
+    # the evidence is data, escaped for markdown: it reads "PHQ-9 item 9 = 2" on screen
+    assert "URGENT" in badges[0] and "Suicidal thoughts" in badges[0] and "PHQ\\-9 item 9 = 2" in badges[0]
     assert any("Pre-dose blood pressure high" in b for b in badges[1:])
     assert any("Dissociation" in b for b in badges[1:])
     assert "Rule: PHQ-9 item 9 ≥ 1" in badges[0] and "Source:" in badges[0]
