@@ -20,7 +20,8 @@ FOOTER = "Confidential · counts and rates only · cells under 5 patients suppre
 
 
 def _fig(key: str, title: str, caption: str, fig) -> Figure:
-    return Figure(key, title, caption, charts.for_presentation(fig) if not isinstance(fig, dict) else fig)
+    """A page's figure (or its dict) in the packs' larger type, like a conference pack's."""
+    return Figure(key, title, caption, charts.for_presentation(fig))
 
 
 def _pct(x) -> str:
