@@ -452,11 +452,10 @@ def download(label: str, make, file_name: str, mime: str, action: str, func: str
 
     def run():
         why = export_refusal(con, cfg, me, func)
-        with db.transaction(con) as cur:
-            if why:
+        if why:
+            with db.transaction(con) as cur:
                 audit.log(cur, "refused", username=me["name"], role=me["role"], patient_id=patient_id,
                           detail=f"{action} {file_name}: {why}")
-        if why:
             raise ExportRefused(f"{action} refused: {why}")
         data = make()
         with db.transaction(con) as cur:

@@ -48,6 +48,7 @@ if per.empty:
             icon=":material/event_busy:")
     st.stop()
 
+
 def report_file(kind: str):
     """The period's report, made on click from the same functions as this page (ui.download checks and audits)."""
     con = ui.connection_for("report.manager_report")
