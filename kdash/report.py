@@ -89,10 +89,6 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
     return pack
 
 
-def _shift_year(day: dt.date) -> dt.date:
-    return throughput._shift_year(day)
-
-
 def _headline_table(now: dict, before: dict) -> pd.DataFrame:
     rows = [("Completed sessions", f"{now['completed']:,}", f"{before['completed']:,}",
              _change(now["completed"], before["completed"])),
@@ -124,7 +120,7 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
     """Response and remission (§1 definitions) of the patients whose first session fell in the 12 months up to the
     period's end: a month's own starters are too few, and too early in their course, to say much."""
     scale = scales.SCALES[cfg["clinic"]["main_scale"]]
-    since = _shift_year(end) + dt.timedelta(days=1)
+    since = throughput._shift_year(end) + dt.timedelta(days=1)
     f = dict(scale=scale.code, route=route, analysis_set="itt", start=since, end=end, clinician=clinician)
     s = outcomes.summary(con, cfg, **f)
     if s["n_evaluable"] < deid.MIN_CELL:

@@ -745,13 +745,10 @@ def clinic_settings() -> dict:
     return settings.load(store_path())
 
 
-SEX_NAMES = {"F": "Female", "M": "Male", "X": "Sex X"}
-
-
 def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
     """The cohort filters shared by the outcome and side-effect pages (same keys as kdash.outcomes.params).
     Without the period (the case-conference page shows no calendar dates) the cohort spans every date."""
-    from kdash import outcomes, scales
+    from kdash import outcomes, scales, vocab
     routes = {"all": "All routes", "iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine"}
     diagnoses = {None: "All diagnoses", "mdd": "MDD", "bipolar_depression": "Bipolar depression", "pdd": "PDD",
                  "other": "Other"}
@@ -766,7 +763,7 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
     diagnosis = c[2].selectbox("Diagnosis", list(diagnoses), format_func=diagnoses.get)
     age_band = c[3].selectbox("Age band", [None, *outcomes.AGE_BANDS], format_func=lambda v: v or "All ages")
     c = st.columns(4)
-    sex = c[0].selectbox("Sex", [None, "F", "M", "X"], format_func=lambda v: SEX_NAMES.get(v, "All"))
+    sex = c[0].selectbox("Sex", [None, "F", "M", "X"], format_func=lambda v: vocab.SEX.get(v, "All"))
     clinician = c[1].selectbox("Clinician", [None, *fetch("roster.clinicians")], format_func=lambda v: v or "All")
     filters = {"route": route, "diagnosis": diagnosis, "age_band": age_band, "sex": sex, "clinician": clinician}
     if with_scale:
