@@ -137,6 +137,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-runs", type=_positive, default=5)
     p.add_argument("--cold-runs", type=_positive, default=3, help="cold runs per page, reported as their median")
     p.add_argument("--page", action="append", help="only pages whose file name contains this (repeatable)")
+    p.add_argument("--browser", action="store_true",
+                   help="time click to idle in headless Chromium instead (needs requirements-dev.txt and chromium)")
+    p.add_argument("--runs", type=_positive, default=3, help="--browser: server starts, each a run of every role")
+    p.add_argument("--role", action="append", choices=["clinician", "manager", "presenter", "admin"],
+                   help="--browser: only these roles (repeatable; the first signs in first)")
+    p.add_argument("--patient", default="P000001", help="--browser: the patient ID the clinician types")
+    p.add_argument("--json", action="store_true", help="--browser: the results as JSON on stdout (table on stderr)")
+    p.add_argument("--log-dir", help="--browser: where the servers' logs go (default: beside the store)")
     return top
 
 

@@ -78,6 +78,9 @@ def main(args) -> int:
         t = time.perf_counter()
         demo.build(path, args.patients, seed=7)
         print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if getattr(args, "browser", False):
+        from kdash import bench_browser
+        return bench_browser.main(args, path)
     os.environ["KDASH_DB"] = path
     os.chdir(ROOT)
     largest, r = reference_pass(path)

@@ -1,4 +1,4 @@
-"""The two plain-HTTP routes the app serves beside Streamlit's own (app.py mounts them with st.App).
+"""The plain-HTTP routes the app serves beside Streamlit's own (app.py mounts them with st.App).
 
 A websocket cannot set a cookie, so after a sign-in the browser is sent here with a one-time ticket and comes back
 with the sign-in's cookie: HttpOnly (no script reads it), SameSite=Strict (no other site sends it), Secure behind
@@ -13,6 +13,7 @@ from kdash import signins
 
 SESSION_PATH = "_kdash/session"
 SIGN_OUT_PATH = "_kdash/sign_out"
+READY_PATH = "_kdash/ready"          # 200 once the start-up warm-up is over (kdash/warmup.py), 503 before
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -107,7 +108,14 @@ def routes() -> list:
         r.delete_cookie(signins.COOKIE, path=base_path(), httponly=True, samesite="strict", secure=_https(request))
         return r
 
+    async def ready(request):
+        from starlette.responses import PlainTextResponse
+        from kdash import warmup
+        done = warmup.DONE.is_set()
+        return PlainTextResponse("ready" if done else "warming up", status_code=200 if done else 503)
+
     return [Route(base_path() + SESSION_PATH, session, methods=["GET"]),
+            Route(base_path() + READY_PATH, ready, methods=["GET"]),
             Route(base_path() + SIGN_OUT_PATH, sign_out, methods=["GET"])]
 
 
