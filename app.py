@@ -68,6 +68,7 @@ def main() -> None:
 if __name__ == "__main__":       # a browser tab's run (Streamlit runs its script as __main__; so does AppTest)
     main()
 else:                            # the server, when `streamlit run app.py` imports this file
-    from kdash import web
+    from kdash import warmup, web
     web.refuse_public_demo()     # a demo store's published password stays on this machine
-    app = st.App("app.py", routes=web.routes())
+    # The lifespan fills the shared cache with every page's opening view as the server starts (kdash/warmup.py).
+    app = st.App("app.py", routes=web.routes(), lifespan=warmup.lifespan)

@@ -139,12 +139,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--page", action="append", help="only pages whose file name contains this (repeatable)")
     p.add_argument("--browser", action="store_true",
                    help="time click to idle in headless Chromium instead (needs requirements-dev.txt and chromium)")
+    p.add_argument("--users", type=_positive,
+                   help="N people at once on one server for --seconds, while a clinician records sessions")
+    p.add_argument("--seconds", type=_positive, default=120, help="--users: how long")
+    p.add_argument("--think", type=float, default=2.0, help="--users: mean pause between clicks, seconds")
+    p.add_argument("--no-recorder", action="store_true", help="--users: without the clinician recording sessions")
     p.add_argument("--runs", type=_positive, default=3, help="--browser: server starts, each a run of every role")
     p.add_argument("--role", action="append", choices=["clinician", "manager", "presenter", "admin"],
                    help="--browser: only these roles (repeatable; the first signs in first)")
-    p.add_argument("--patient", default="P000001", help="--browser: the patient ID the clinician types")
-    p.add_argument("--json", action="store_true", help="--browser: the results as JSON on stdout (table on stderr)")
-    p.add_argument("--log-dir", help="--browser: where the servers' logs go (default: beside the store)")
+    p.add_argument("--patient", default="P000001", help="--browser, --users: the patient ID clinicians open")
+    p.add_argument("--json", action="store_true", help="--browser, --users: the results as JSON on stdout (table on stderr)")
+    p.add_argument("--log-dir", help="--browser, --users: where the servers' logs go (default: beside the store)")
     return top
 
 

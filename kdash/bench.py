@@ -78,6 +78,9 @@ def main(args) -> int:
         t = time.perf_counter()
         demo.build(path, args.patients, seed=7)
         print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    if getattr(args, "users", None):
+        from kdash import bench_users
+        return bench_users.main(args, path)
     if getattr(args, "browser", False):
         from kdash import bench_browser
         return bench_browser.main(args, path)

@@ -176,6 +176,12 @@ def published_beside(ours: dict) -> pd.DataFrame:
         "Remission": [rate(x, vs) for x, vs in zip(rows["remission"], rows["remission_comparator"])]})
 
 
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The cohort filters' default: patients first treated in the two years to today (28 Feb for 29 Feb)."""
+    start = today.replace(day=28) if (today.month, today.day) == (2, 29) else today
+    return start.replace(year=today.year - 2), today
+
+
 def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = False, **filters) -> dict:
     """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
     so the page can cache it whole. hide_small (a manager's view): rates resting on fewer than 5 patients, retention

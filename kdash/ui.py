@@ -17,7 +17,7 @@ import streamlit as st
 
 from plotly.basedatatypes import BaseFigure
 
-from kdash import access, audit, db, demo, derived, settings, signins, users, web
+from kdash import access, audit, db, demo, derived, settings, signins, users, warmup, web
 
 DEMO_PATIENTS = 400
 
@@ -280,8 +280,9 @@ def audit_view(action: str, patient_id: str | None, detail: str | None = None) -
 
 
 def clear_caches() -> None:
-    """After a write: every cached query result is stale."""
+    """After a write: every cached query result is stale (the warm-up thread computes the opening views again)."""
     _cached.clear()
+    warmup.after_write()
 
 
 def open_store_or_stop():
@@ -754,7 +755,7 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
                  "other": "Other"}
     today_ = today()
     c = st.columns(4)
-    period = (c[0].date_input("First session between", value=(today_.replace(year=today_.year - 2), today_),
+    period = (c[0].date_input("First session between", value=outcomes.default_period(today_),
                               min_value=dt.date(1990, 1, 1), max_value=today_, format="YYYY-MM-DD")
               if with_period else (None, None))
     if not with_period:

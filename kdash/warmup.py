@@ -1,8 +1,123 @@
-"""Start-up warm-up: the server fills the shared caches before the first person of the day signs in."""
+"""Start-up warm-up: the server fills the shared cache before the first person of the day signs in, and keeps it
+filled.
+
+Each page's opening view (its default filters, for each role that sees it) is one cached call of kdash.ui; the
+first person to open a page with a cold cache pays for everyone (Outcomes: about 0.8 s at 100,000 patients). So
+the server computes them in a background thread when it starts (app.py's lifespan), again soon after a write
+empties the cache, and again before an entry's ten-minute lifetime runs out. The thread calls the very function
+the pages call with the very arguments they pass (tests/unit/test_warmup.py holds the two together), so a page
+shows the same numbers whether the thread or a person filled the entry.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import logging
 import threading
+import time
 
-DONE = threading.Event()
-DONE.set()        # nothing to warm yet
+DONE = threading.Event()          # the first warm-up is over (web.py's /_kdash/ready says so)
+DONE.set()                        # ...or there is none (AppTest, the CLI); lifespan clears it as the server starts
+_WAKE = threading.Event()         # a write emptied the cache
+AFTER_WRITE_SECONDS = 2.0         # a burst of writes (an import, a clinician's form) warms once
+REFRESH_SECONDS = 420             # under the cache's 600 s lifetime: no entry expires under a visitor
+_log = logging.getLogger("kdash.warmup")
+
+
+def opening_views(today: dt.date) -> list[tuple[str, dict]]:
+    """(function, parameters) of every page's first draw with its default filters, as kdash.ui.fetch calls them
+    (the per-person worklists are in warm)."""
+    from kdash import outcomes, throughput
+    start, end = outcomes.default_period(today)
+    cohort = dict(route="all", diagnosis=None, age_band=None, sex=None, clinician=None, start=start, end=end)
+    preset, comparison = next(iter(throughput.PRESETS)), next(iter(throughput.COMPARISONS))
+    start, end, grain = throughput.preset_period(preset, today)
+    compare_start, compare_end = throughput.comparison_period(start, end, comparison, preset)
+    views = [
+        ("clinic.at_a_glance", dict(today=today)),
+        ("clinic.sessions_per_week", dict(today=today, weeks=12)),
+        ("roster.clinicians", {}),
+        ("roster.page", dict(today=today, page_no=1, search=None, route=None, phase="active", clinician=None,
+                             status=None, flag=None)),
+        ("eligibility.awaiting", dict(limit=100, today=today)),
+        ("throughput.chairs", {}),
+        ("throughput.page_view", dict(start=start, end=end, grain=grain or "week", route="all", chair=None,
+                                      clinician=None, compare_start=compare_start, compare_end=compare_end)),
+        ("worklist.loop_by_week", dict(today=today, weeks=12)),
+        ("conference.recent_cases", {}),
+        ("audit_view.actions", {}),
+        ("worklist.rule_frequency", dict(days=90, today=today)),
+    ]
+    for hide_small in (False, True):          # a clinician's view, and a manager's (counts of 5 or more)
+        views.append(("outcomes.page_view", dict(**cohort, scale="MADRS", analysis_set="itt", hide_small=hide_small)))
+        views.append(("side_effects.page_view", dict(**cohort, hide_small=hide_small)))
+    return views
+
+
+def clinician_accounts(con) -> list[str]:
+    return [u for (u,) in con.execute("SELECT username FROM users WHERE role = 'clinician' AND NOT disabled "
+                                      "ORDER BY username").fetchall()]
+
+
+def warm(path: str, refresh: bool = False) -> tuple[int, float]:
+    """Compute every opening view into the shared cache (with refresh: anew, so none is near its expiry), and each
+    clinician account's own worklist; returns how many and the seconds it took."""
+    from kdash import ui
+    t = time.perf_counter()
+    con = ui._connection(path)
+
+    def fetch(func: str, params: dict):
+        key = tuple(sorted(params.items()))
+        if refresh:
+            ui._cached.clear(path, func, key)
+        return ui._cached(path, func, key)
+
+    today = dt.date.today()
+    views = opening_views(today)
+    for func, params in views:
+        fetch(func, params)
+    n = len(views)
+    for username in clinician_accounts(con):     # "My patients" on the home page and the roster's worklist
+        clinician = fetch("worklist.my_clinician", dict(username=username))
+        n += 1
+        if clinician:
+            fetch("worklist.items", dict(clinician=clinician, today=today))
+            n += 1
+    return n, time.perf_counter() - t
+
+
+def after_write() -> None:
+    """kdash.ui.clear_caches calls this: warm again shortly."""
+    _WAKE.set()
+
+
+def _keep_warm(path: str) -> None:
+    refresh = False
+    while True:
+        try:
+            n, seconds = warm(path, refresh)
+            _log.info("warm-up: %d views in %.1f s", n, seconds)
+        except Exception as e:        # the pages compute what they need themselves; never stop the server
+            _log.warning("warm-up failed: %s", type(e).__name__)
+        DONE.set()
+        woken = _WAKE.wait(timeout=REFRESH_SECONDS)
+        if woken:                     # the cache was emptied: warm it (a plain warm); else renew before expiry
+            time.sleep(AFTER_WRITE_SECONDS)
+            _WAKE.clear()
+        refresh = not woken
+
+
+def start(path: str) -> threading.Thread:
+    thread = threading.Thread(target=_keep_warm, args=(path,), name="kdash-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """st.App's start-up hook: warm in the background while the server already answers."""
+    from kdash import settings
+    DONE.clear()
+    start(settings.store_path())
+    yield
