@@ -107,11 +107,44 @@ def _act(page, step: Step) -> None:
         box.press("Enter")
 
 
-def timed(page, act, title: str, timeout_ms: float = 120_000) -> tuple[float, float]:
+class Runs:
+    """Counts the script runs the server reports finished to this page (its websocket's `script_finished`, not a
+    fragment's). The page's own script-state attribute is not enough: React can batch "running" and "notRunning"
+    into one render, so a quick run leaves no trace in the DOM."""
+
+    def __init__(self, page):
+        self.finished = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        if not isinstance(payload, bytes):
+            return
+        msg = ForwardMsg()
+        try:
+            msg.ParseFromString(payload)
+        except Exception:
+            return
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished in (
+                ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+            self.finished += 1
+
+    def wait_past(self, page, seen: int, timeout_ms: float) -> None:
+        deadline = time.perf_counter() + timeout_ms / 1000
+        while self.finished <= seen:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("no script run finished")
+            page.wait_for_timeout(5)        # lets Playwright deliver the websocket's frames
+
+
+def timed(page, runs: Runs, act, title: str, timeout_ms: float = 120_000) -> tuple[float, float]:
     """Seconds from the click (or Enter) to idle, and of those the drawing after the script's run ended (charts
     and grids), measured inside the page."""
     page.evaluate(_ARM)
+    seen = runs.finished
     act()
+    runs.wait_past(page, seen, timeout_ms)
+    page.evaluate("() => { window.__kd.ran = true; window.__kd.tEnd = window.__kd.tEnd || performance.now(); }")
     page.wait_for_function(_IDLE, arg=title, polling="raf", timeout=timeout_ms)
     return page.evaluate("() => [(window.__kd.t1 - window.__kd.t0) / 1000,"
                          " (window.__kd.t1 - (window.__kd.tEnd || window.__kd.t1)) / 1000]")
@@ -173,6 +206,7 @@ def one_run(browser, url: str, roles: list[str], patient_id: str, case: str, pas
     for i, role in enumerate(roles):
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
+        runs = Runs(page)
         try:
             steps = steps_for(role, patient_id, case)
             t = _or_screenshot(page, log_dir, f"{role} sign-in",
@@ -181,7 +215,7 @@ def one_run(browser, url: str, roles: list[str], patient_id: str, case: str, pas
             for visit, todo in (("first", steps[1:]), ("repeat", [s for s in steps if s.again])):
                 for step in todo:
                     s, drawing = _or_screenshot(page, log_dir, f"{role} {step.name} {visit} visit",
-                                                lambda: timed(page, lambda: _act(page, step), step.title))
+                                                lambda: timed(page, runs, lambda: _act(page, step), step.title))
                     timing = timings.setdefault((role, step.name), Timing(role, step.name))
                     getattr(timing, visit).append(s)
                     getattr(timing, visit + "_draw").append(drawing)

@@ -83,13 +83,28 @@ def test_cli_and_page_give_the_same_numbers(app_env):
     assert m["Remission, last observation"] == f"{cli['remission_rate']:.1%}"
 
 
-def test_outcome_charts_are_there(app_env):
+def chart_titles(at):
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def open_tab(at, key, name):
+    at.session_state[key] = name
+    return at.run()
+
+
+def test_outcome_charts_are_there_one_tab_at_a_time(app_env):
+    """Only the open tab runs and draws (issue 20: five figures at once took 0.7 s in a browser)."""
     at = open_page("pages/outcomes.py")
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
-    assert any("by timepoint" in t for t in titles)
+    titles = chart_titles(at)
+    assert len(titles) == 1 and "by timepoint" in titles[0]
+    titles = chart_titles(open_tab(at, "outcomes_section", "Course of scores"))
     assert any("95 % interval" in t and "individual courses" in t for t in titles)
-    assert any("Kaplan–Meier" in t for t in titles)
-    assert any(t.startswith("Retention") for t in titles)
+    assert any(t.startswith("Retention") for t in titles) and not any("by timepoint" in t for t in titles)
+    titles = chart_titles(open_tab(at, "outcomes_section", "Time to first response"))
+    assert len(titles) == 1 and "Kaplan–Meier" in titles[0]
+    at = open_tab(at, "outcomes_section", "Published results beside ours")
+    assert not at.get("plotly_chart") and "TRANSFORM-2 (Popova 2019)" in at.table[-1].value.index
+    assert not at.exception
 
 
 def test_side_effects_page_shows_frequencies_and_trial_rates(app_env):
@@ -99,6 +114,9 @@ def test_side_effects_page_shows_frequencies_and_trial_rates(app_env):
     assert {t["name"] for t in spec["data"]} >= {"TRANSFORM-1", "ASPIRE 84 mg", "SUSTAIN-1"}
     labels = [m.label for m in at.metric]
     assert "Post-dose BP > 180/110" in labels and "CADSS > 4" in labels and "MOAA/S ≤ 3" in labels
+    assert len(at.get("plotly_chart")) == 1                  # only the open tab draws (issue 20)
+    assert len(open_tab(at, "side_effects_section", "By route and dose").get("plotly_chart")) == 2
+    assert len(open_tab(at, "side_effects_section", "Over the course").get("plotly_chart")) == 2
     everyone = n(metrics(at)["Treated patients"])
     select(at, "Route", "iv_ketamine")
     assert n(metrics(at)["Treated patients"]) < everyone
@@ -132,6 +150,7 @@ def test_bdi2_remission_reads_not_defined(tmp_path, monkeypatch):
         bars = next(s for s in specs if "by timepoint" in s["layout"]["title"]["text"])
         assert [t["name"] for t in bars["data"]] == ["Response"]
         assert any("Remission: not defined" in a["text"] for a in bars["layout"]["annotations"])
+        at = open_tab(at, "outcomes_section", "Published results beside ours")
         ours = at.table[-1].value.iloc[0]          # the published-results table, this clinic first
         assert ours["Remission"] == "not defined" and ours["Response"] == "66.7 %"
     finally:
