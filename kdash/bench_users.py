@@ -205,10 +205,13 @@ def sign_ins(db_path: str, roles: list[str]) -> list[str]:
 
 
 def recordable(db_path: str, n: int = 50) -> list[str]:
+    """Patients in an IV ketamine course (the recorder's 35 mg for 70 kg is a valid IV dose, not an esketamine one)."""
     from kdash import db
     con = db.connect(db_path, read_only=True)
     try:
-        return [p for (p,) in con.execute("SELECT patient_id FROM patients ORDER BY patient_id LIMIT $n", {"n": n}).fetchall()]
+        return [p for (p,) in con.execute("""
+            SELECT patient_id FROM sessions WHERE status = 'completed' GROUP BY patient_id
+            HAVING arg_max(route, scheduled_at) = 'iv_ketamine' ORDER BY patient_id LIMIT $n""", {"n": n}).fetchall()]
     finally:
         con.close()
 

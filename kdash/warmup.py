@@ -22,7 +22,7 @@ DONE.set()                        # ...or there is none (AppTest, the CLI); life
 _WAKE = threading.Event()         # a write emptied the cache
 AFTER_WRITE_SECONDS = 2.0         # a burst of writes (an import, a clinician's form) warms once
 REFRESH_SECONDS = 420             # under the cache's 600 s lifetime: no entry expires under a visitor
-_log = logging.getLogger("kdash.warmup")
+_log = logging.getLogger("kdash.warmup")     # counts and seconds only: never a name or an ID
 
 
 def opening_views(today: dt.date) -> list[tuple[str, dict]]:
@@ -93,6 +93,11 @@ def after_write() -> None:
 
 
 def _keep_warm(path: str) -> None:
+    from streamlit.logger import get_logger
+    global _log
+    _log = get_logger("kdash.warmup")          # into the server's log, in its format
+    # This thread calls the cached functions outside any script run, which Streamlit warns about once per call.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     refresh = False
     while True:
         try:

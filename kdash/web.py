@@ -115,8 +115,8 @@ def routes() -> list:
         return PlainTextResponse("ready" if done else "warming up", status_code=200 if done else 503)
 
     return [Route(base_path() + SESSION_PATH, session, methods=["GET"]),
-            Route(base_path() + READY_PATH, ready, methods=["GET"]),
-            Route(base_path() + SIGN_OUT_PATH, sign_out, methods=["GET"])]
+            Route(base_path() + SIGN_OUT_PATH, sign_out, methods=["GET"]),
+            Route(base_path() + READY_PATH, ready, methods=["GET"])]
 
 
 def _https(request) -> bool:

@@ -99,3 +99,21 @@ def test_no_patient_id_asks_for_one(app_env):
     at = open_patient(None)
     assert not at.exception
     assert "Choose a patient" in at.info[0].value
+
+
+def test_the_safety_charts_draw_one_tab_at_a_time(hand_built):
+    """Issue 20: the page drew five charts at once (0.4 s in a browser); now the trend and the open safety tab,
+    with item scores and the other tabs drawn when opened, and each still there."""
+    at = open_patient("H001")
+    assert not at.exception
+
+    def titles():
+        return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    first = titles()
+    assert len(first) == 2 and any("blood pressure" in t.lower() for t in first)
+    at.session_state["safety_section"] = "Dissociation and sedation"
+    at.run()
+    assert len(titles()) == 2 and not any("blood pressure" in t.lower() for t in titles())
+    at.session_state["items_open"] = True
+    at.run()
+    assert len(titles()) == 3 and not at.exception

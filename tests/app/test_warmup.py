@@ -64,3 +64,24 @@ def test_a_write_wakes_the_warm_up(app_env):
     ui.clear_caches()
     assert warmup._WAKE.is_set()
     warmup._WAKE.clear()
+
+
+def test_the_ready_route_answers_503_until_the_first_warm_up_is_over():
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from starlette.requests import Request
+    from kdash import web
+    route = next(r for r in web.routes() if r.path.endswith(web.READY_PATH))
+    scope = {"type": "http", "method": "GET", "path": route.path, "query_string": b"", "headers": [],
+             "scheme": "http", "server": ("127.0.0.1", 8501)}
+
+    def call():
+        with ThreadPoolExecutor(max_workers=1) as pool:   # Playwright's loop may run in this thread
+            return pool.submit(asyncio.run, route.endpoint(Request(scope))).result().status_code
+    try:
+        warmup.DONE.clear()
+        assert call() == 503
+        warmup.DONE.set()
+        assert call() == 200
+    finally:
+        warmup.DONE.set()

@@ -56,7 +56,11 @@ def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp
 def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, e2e_patient):
     open_as(page, f"{server}/patient?patient_id={e2e_patient}")
     expect(page.get_by_role("heading", name="Mood scores")).to_be_visible(timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+    page.get_by_role("tab", name="Dissociation and sedation").click()      # drawn when its tab opens
+    expect(page.get_by_role("tab", name="Dissociation and sedation")).to_have_attribute("aria-selected", "true")
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => "
+                           "/Dissociation and sedation per session/.test(t.textContent))", timeout=30_000)
     page.get_by_text("By date", exact=True).click()
     expect(page.locator(".js-plotly-plot").first.get_by_text("Date", exact=True)).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0

@@ -1,0 +1,35 @@
+"""The two browser-side benchmarks still work (a short run on a small store; their figures are not checked here,
+only that every click was answered with the right page and no error)."""
+
+import pytest
+
+from kdash import bench_browser, bench_users, demo
+from kdash.users import DEMO_PASSWORD
+from tests.e2e.browser import chromium_path
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    if not chromium_path():
+        pytest.skip("chromium is not installed")
+    path = str(tmp_path / "bench.duckdb")
+    demo.build(path, patients=60, seed=3)
+    return path
+
+
+def test_bench_browser_times_every_step_of_a_role(small_store, tmp_path):
+    result = bench_browser.run(small_store, 1, ["admin", "presenter"], "P000001", DEMO_PASSWORD, str(tmp_path))
+    pages = {(r["role"], r["page"]): r for r in result["pages"]}
+    assert set(pages) == {("admin", s.name) for s in bench_browser.steps_for("admin", "P000001", "x")} | \
+        {("presenter", s.name) for s in bench_browser.steps_for("presenter", "P000001", "x")}
+    assert pages[("admin", "audit")]["first_median_s"] > 0 and pages[("admin", "users")]["repeat_median_s"] > 0
+    assert pages[("admin", "users")]["first_median_s"] is None          # the landing page: its sign-in's
+    assert result["first_sign_in_s"]["median"] > 0
+
+
+def test_bench_users_answers_every_click_with_its_page(small_store, tmp_path):
+    result = bench_users.run(small_store, 4, 8, "P000001", DEMO_PASSWORD, str(tmp_path), think=(0.2, 0.4),
+                             record=False, timeout=60)
+    assert result["errors"] == 0, result["error_examples"]
+    assert result["clicks"] >= 8 and result["server"]["rss_max_mb"] > 0
+    assert {"clinician", "manager", "presenter"} <= set(result["roles"])
