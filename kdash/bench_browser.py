@@ -279,8 +279,10 @@ def table(result: dict) -> str:
     lines.append(f"{'role':<10}{'page':<24}{'first med':>10}{'worst':>8}{'repeat med':>12}{'worst':>8}"
                  f"{'drawing':>9}  verdict")
     for r in result["pages"]:
-        cell = lambda x, w: f"{x:>{w}.2f}" if x is not None else f"{'sign-in':>{w}}"   # noqa: E731
-        lines.append(f"{r['role']:<10}{r['page']:<24}{cell(r['first_median_s'], 10)}{cell(r['first_worst_s'], 8)}"
+        # no first visit: a landing page, its sign-in's; no repeat visit: the same case typed twice runs nothing
+        cell = lambda x, w, none="—": f"{x:>{w}.2f}" if x is not None else f"{none:>{w}}"   # noqa: E731
+        lines.append(f"{r['role']:<10}{r['page']:<24}{cell(r['first_median_s'], 10, 'sign-in')}"
+                     f"{cell(r['first_worst_s'], 8, 'sign-in')}"
                      f"{cell(r['repeat_median_s'], 12)}{cell(r['repeat_worst_s'], 8)}"
                      f"{cell(r['repeat_drawing_median_s'], 9)}  "
                      + ("ok" if r["meets_target"] else "over target"))

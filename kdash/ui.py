@@ -45,17 +45,65 @@ def today() -> dt.date:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=256)
-def _cached(path: str, func: str, params: tuple):
+def _cached(path: str, func: str, params: tuple, generation: int = 0):
+    """kdash.<func> on the store; `generation` (the count of writes this process has made) is part of the key, so
+    a write makes every later read compute anew."""
     module, name = func.rsplit(".", 1)
     fn = getattr(importlib.import_module(f"kdash.{module}"), name)
     return fn(_connection(path), settings.load(path), **dict(params))
 
 
+# Clinic-wide aggregates over every patient: after a write, a server with its warm-up thread running shows the
+# previous figures (saying so) for at most STALE_SECONDS while the thread computes the new ones, instead of making
+# each next visitor wait 1–4 s (20 people, one clinician recording: issue 20). Everything else is always current.
+CLINIC_WIDE = frozenset({"outcomes.page_view", "side_effects.page_view", "throughput.page_view",
+                         "clinic.sessions_per_week", "worklist.loop_by_week", "worklist.rule_frequency"})
+STALE_SECONDS = 30
+_writes = {"generation": 0, "at": {}}          # generation → when the write that started it was made
+_done: dict[tuple, int] = {}                    # (path, func, params) → newest generation computed
+_writes_lock = threading.Lock()
+
+
+def generation() -> int:
+    return _writes["generation"]
+
+
+def compute(path: str, func: str, params: tuple, renew: bool = False):
+    """The value at the current generation (computed unless cached; with renew, computed anew)."""
+    g = generation()
+    if renew:
+        _cached.clear(path, func, params, g)
+    value = _cached(path, func, params, g)
+    with _writes_lock:
+        if _done.get((path, func, params), -1) < g:
+            _done[(path, func, params)] = g
+    return value
+
+
+def read(path: str, func: str, params: tuple):
+    """A cached call of kdash.<func>, or a clinic-wide aggregate's previous value while its new one is computed."""
+    g = generation()
+    done = _done.get((path, func, params))
+    if func in CLINIC_WIDE and done is not None and done < g and warmup.running():
+        stale_since = _writes["at"].get(done + 1, 0.0)
+        if time.time() - stale_since <= STALE_SECONDS:
+            warmup.refresh_soon(path, func, params)
+            stale_note(stale_since)
+            return _cached(path, func, params, done)
+    return compute(path, func, params)
+
+
+def stale_note(since: float) -> None:
+    st.caption(f"Figures as of {dt.datetime.fromtimestamp(since):%H:%M:%S}: the latest sessions are being added "
+               "(a few seconds; open the page again to see them).", help="Clinic-wide figures are recomputed in "
+               "the background after each write, so that nobody waits for them.")
+
+
 def fetch(func: str, **params):
-    """Call kdash.<module>.<name>(con, cfg, **params) once per store and arguments (cached, ttl 10 min),
+    """Call kdash.<module>.<name>(con, cfg, **params) once per store, arguments and write (cached, ttl 10 min),
     after checking that the signed-in role may call it."""
     require(func)
-    return _cached(store_path(), func, tuple(sorted(params.items())))
+    return read(store_path(), func, tuple(sorted(params.items())))
 
 
 def connection_for(func: str):
@@ -280,8 +328,11 @@ def audit_view(action: str, patient_id: str | None, detail: str | None = None) -
 
 
 def clear_caches() -> None:
-    """After a write: every cached query result is stale (the warm-up thread computes the opening views again)."""
-    _cached.clear()
+    """After a write: every cached query result is stale. A new generation: later reads compute anew (clinic-wide
+    aggregates in the background, kdash/warmup.py), and the warm-up thread computes the opening views again."""
+    with _writes_lock:
+        _writes["generation"] += 1
+        _writes["at"][_writes["generation"]] = time.time()
     warmup.after_write()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 
@@ -68,10 +69,7 @@ def warm(path: str, refresh: bool = False) -> tuple[int, float]:
     con = ui._connection(path)
 
     def fetch(func: str, params: dict):
-        key = tuple(sorted(params.items()))
-        if refresh:
-            ui._cached.clear(path, func, key)
-        return ui._cached(path, func, key)
+        return ui.compute(path, func, tuple(sorted(params.items())), renew=refresh)
 
     today = dt.date.today()
     views = opening_views(today)
@@ -90,6 +88,38 @@ def warm(path: str, refresh: bool = False) -> tuple[int, float]:
 def after_write() -> None:
     """kdash.ui.clear_caches calls this: warm again shortly."""
     _WAKE.set()
+
+
+_started = threading.Event()                  # this process runs the warm-up (a server, not AppTest or the CLI)
+_queue: queue.Queue = queue.Queue()
+_queued: set = set()
+_queued_lock = threading.Lock()
+
+
+def running() -> bool:
+    return _started.is_set()
+
+
+def refresh_soon(path: str, func: str, params: tuple) -> None:
+    """Compute this clinic-wide view at the current generation in the background (once, however many ask)."""
+    with _queued_lock:
+        if (path, func, params) in _queued:
+            return
+        _queued.add((path, func, params))
+    _queue.put((path, func, params))
+
+
+def _refresher() -> None:
+    from kdash import ui
+    while True:
+        path, func, params = _queue.get()
+        try:
+            ui.compute(path, func, params)
+        except Exception as e:       # the next visitor computes it in the page, with the page's own error handling
+            _log.warning("background refresh failed: %s", type(e).__name__)
+        finally:
+            with _queued_lock:
+                _queued.discard((path, func, params))
 
 
 def _keep_warm(path: str) -> None:
@@ -116,6 +146,8 @@ def _keep_warm(path: str) -> None:
 def start(path: str) -> threading.Thread:
     thread = threading.Thread(target=_keep_warm, args=(path,), name="kdash-warmup", daemon=True)
     thread.start()
+    threading.Thread(target=_refresher, name="kdash-refresh", daemon=True).start()
+    _started.set()
     return thread
 
 

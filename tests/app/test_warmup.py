@@ -10,11 +10,12 @@ class Recorder:
     """ui._cached, noting each (function, parameters) asked of it."""
 
     def __init__(self, cached):
-        self.cached, self.keys = cached, set()
+        self.cached, self.keys, self.generations = cached, set(), []
 
-    def __call__(self, path, func, params):
+    def __call__(self, path, func, params, generation=0):
         self.keys.add((func, params))
-        return self.cached(path, func, params)
+        self.generations.append((func, generation))
+        return self.cached(path, func, params, generation)
 
     def clear(self, *args):
         return self.cached.clear(*args)
@@ -85,3 +86,50 @@ def test_the_ready_route_answers_503_until_the_first_warm_up_is_over():
         assert call() == 200
     finally:
         warmup.DONE.set()
+
+
+# ------------------------------------------------------------------ after a write: fresh, or previous while refreshed
+
+def test_after_a_write_a_patient_level_read_is_computed_anew(app_env, recorder, monkeypatch):
+    monkeypatch.setattr(warmup, "running", lambda: True)
+    ui.compute(app_env, "roster.clinicians", ())
+    ui.clear_caches()
+    ui.read(app_env, "roster.clinicians", ())
+    assert recorder.generations[-1] == ("roster.clinicians", ui.generation())
+
+
+def test_after_a_write_a_clinic_wide_read_shows_the_previous_figures_while_they_are_refreshed(app_env, recorder,
+                                                                                            monkeypatch):
+    asked = []
+    monkeypatch.setattr(warmup, "running", lambda: True)
+    monkeypatch.setattr(warmup, "refresh_soon", lambda *key: asked.append(key))
+    key = (("today", warmup.dt.date.today()), ("weeks", 12))
+    before = ui.compute(app_env, "clinic.sessions_per_week", key)
+    g = ui.generation()
+    ui.clear_caches()
+    assert ui.read(app_env, "clinic.sessions_per_week", key).equals(before)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", g)            # the previous figures...
+    assert asked == [(app_env, "clinic.sessions_per_week", key)]                    # ...and a refresh asked for
+    ui.compute(app_env, "clinic.sessions_per_week", key)                             # what the refresher does
+    ui.read(app_env, "clinic.sessions_per_week", key)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", g + 1) and len(asked) == 1
+
+
+def test_previous_figures_are_shown_for_a_limited_time_only(app_env, recorder, monkeypatch):
+    monkeypatch.setattr(warmup, "running", lambda: True)
+    monkeypatch.setattr(warmup, "refresh_soon", lambda *key: None)
+    key = (("today", warmup.dt.date.today()), ("weeks", 12))
+    ui.compute(app_env, "clinic.sessions_per_week", key)
+    ui.clear_caches()
+    ui._writes["at"][ui.generation()] -= ui.STALE_SECONDS + 1                          # the write was long ago
+    ui.read(app_env, "clinic.sessions_per_week", key)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", ui.generation())
+
+
+def test_without_the_warm_up_thread_every_read_is_current(app_env, recorder):
+    """AppTest and the CLI run no background refresh: a clinic-wide read after a write is computed at once."""
+    key = (("today", warmup.dt.date.today()), ("weeks", 12))
+    ui.compute(app_env, "clinic.sessions_per_week", key)
+    ui.clear_caches()
+    ui.read(app_env, "clinic.sessions_per_week", key)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", ui.generation())
