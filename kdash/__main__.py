@@ -144,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=_positive, default=120, help="--users: how long")
     p.add_argument("--think", type=float, default=2.0, help="--users: mean pause between clicks, seconds")
     p.add_argument("--no-recorder", action="store_true", help="--users: without the clinician recording sessions")
+    p.add_argument("--record-every", type=float, default=20.0,
+                   help="--users: seconds between the recording clinician's saves (0: as fast as the form allows)")
     p.add_argument("--runs", type=_positive, default=3, help="--browser: server starts, each a run of every role")
     p.add_argument("--role", action="append", choices=["clinician", "manager", "presenter", "admin"],
                    help="--browser: only these roles (repeatable; the first signs in first)")

@@ -133,8 +133,10 @@ def _settled(page) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
 
 
-def _record_sessions(url: str, patients: list[str], until: float, tally: Tally, password: str) -> None:
-    """One clinician in Chromium recording completed sessions, one after another, until the time is up."""
+def _record_sessions(url: str, patients: list[str], until: float, tally: Tally, password: str,
+                     every: float = 20.0) -> None:
+    """One clinician in Chromium recording a completed session every `every` seconds (or as fast as the form
+    allows, if slower) until the time is up."""
     from playwright.sync_api import expect, sync_playwright
     from kdash import bench_browser
     with sync_playwright() as pw:
@@ -142,7 +144,10 @@ def _record_sessions(url: str, patients: list[str], until: float, tally: Tally, 
         page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
         bench_browser.sign_in_timed(page, url, "clinician", password, "Clinic at a glance")
         n = 0
+        next_at = time.perf_counter()
         while time.perf_counter() < until:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at = time.perf_counter() + every
             pid = patients[n % len(patients)]
             n += 1
             try:
@@ -217,7 +222,8 @@ def recordable(db_path: str, n: int = 50) -> list[str]:
 
 
 def run(db_path: str, users: int, seconds: float, patient_id: str, password: str, log_dir: str,
-        think: tuple[float, float] = (1.0, 3.0), record: bool = True, timeout: float = 60) -> dict:
+        think: tuple[float, float] = (1.0, 3.0), record: bool = True, timeout: float = 60,
+        record_every: float = 20.0) -> dict:
     roles = [ROLE_MIX[i % len(ROLE_MIX)] for i in range(users)]
     cookies = sign_ins(db_path, roles)
     patients = recordable(db_path)
@@ -226,7 +232,8 @@ def run(db_path: str, users: int, seconds: float, patient_id: str, password: str
         sampler = Sampler(server.proc.pid)
         sampler.start()
         until = time.perf_counter() + seconds
-        recorder = (threading.Thread(target=_record_sessions, args=(server.url, patients, until, tally, password),
+        recorder = (threading.Thread(target=_record_sessions,
+                                     args=(server.url, patients, until, tally, password, record_every),
                                      daemon=True) if record else None)
         if recorder:
             recorder.start()
@@ -245,6 +252,7 @@ def run(db_path: str, users: int, seconds: float, patient_id: str, password: str
     return {
         "store": db_path, "cores": os.cpu_count(), "users": users, "seconds": seconds,
         "roles": {r: roles.count(r) for r in sorted(set(roles))}, "think_s": list(think),
+        "record_every_s": record_every if record else None,
         "clicks": len(all_latencies),
         "overall": {"median_s": round(statistics.median(all_latencies), 3) if all_latencies else None,
                     "p95_s": round(_p95(all_latencies), 3) if all_latencies else None,
@@ -271,6 +279,7 @@ def table(r: dict) -> str:
         lines.append(f"{'all':<16}{r['clicks']:>8}{o['median_s']:>10.2f}{o['p95_s']:>8.2f}{o['max_s']:>8.2f}")
     lines.append(f"errors {r['errors']}" + (f" (e.g. {r['error_examples'][0]})" if r["errors"] else "")
                  + f" · sessions recorded meanwhile {r['recorded_sessions']}"
+                 + (f" (one every {r['record_every_s']:g} s asked)" if r["record_every_s"] else "")
                  + (f" (save to saved: median {r['save_s']['median']:.2f} s, max {r['save_s']['max']:.2f} s)"
                     if r["save_s"] else "")
                  + (f", recorder errors {len(r['recorder_errors'])}: {r['recorder_errors'][0]}" if r["recorder_errors"] else ""))
@@ -286,7 +295,7 @@ def main(args, db_path: str) -> int:
     from kdash.users import DEMO_PASSWORD
     result = run(db_path, args.users, args.seconds, args.patient, DEMO_PASSWORD,
                  args.log_dir or os.path.dirname(db_path), think=(args.think / 2, args.think * 1.5),
-                 record=not args.no_recorder)
+                 record=not args.no_recorder, record_every=args.record_every)
     if args.json:
         print(table(result), file=sys.stderr)
         print(json.dumps(result, indent=2))

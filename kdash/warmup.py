@@ -61,15 +61,20 @@ def clinician_accounts(con) -> list[str]:
                                       "ORDER BY username").fetchall()]
 
 
-def warm(path: str, refresh: bool = False) -> tuple[int, float]:
+def warm(path: str, refresh: bool = False, after_write: bool = False) -> tuple[int, float]:
     """Compute every opening view into the shared cache (with refresh: anew, so none is near its expiry), and each
-    clinician account's own worklist; returns how many and the seconds it took."""
+    clinician account's own worklist; returns how many and the seconds it took. After a write the clinic-wide
+    aggregates go to the background refresher instead (their previous figures are shown meanwhile), so the views
+    that must be current come first."""
     from kdash import ui
     t = time.perf_counter()
     con = ui._connection(path)
 
     def fetch(func: str, params: dict):
-        return ui.compute(path, func, tuple(sorted(params.items())), renew=refresh)
+        key = tuple(sorted(params.items()))
+        if after_write and func in ui.CLINIC_WIDE:
+            return refresh_soon(path, func, key)
+        return ui.compute(path, func, key, renew=refresh)
 
     today = dt.date.today()
     views = opening_views(today)
@@ -128,10 +133,10 @@ def _keep_warm(path: str) -> None:
     _log = get_logger("kdash.warmup")          # into the server's log, in its format
     # This thread calls the cached functions outside any script run, which Streamlit warns about once per call.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    refresh = False
+    refresh = woken = False
     while True:
         try:
-            n, seconds = warm(path, refresh)
+            n, seconds = warm(path, refresh, after_write=woken)
             _log.info("warm-up: %d views in %.1f s", n, seconds)
         except Exception as e:        # the pages compute what they need themselves; never stop the server
             _log.warning("warm-up failed: %s", type(e).__name__)
