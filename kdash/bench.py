@@ -66,6 +66,17 @@ def _page_times(page: str, warm_runs: int, query: dict | None = None) -> tuple[f
     return cold, statistics.median(warm[1:] or warm), error, (at.title[0].value if at.title else "")
 
 
+def emit(as_json: bool, text: str, result: dict) -> int:
+    """A benchmark's table on stdout, or with --json its results there and the table on stderr."""
+    import json
+    if as_json:
+        print(text, file=sys.stderr)
+        print(json.dumps(result, indent=2))
+    else:
+        print(text)
+    return 0
+
+
 def _quiet_streamlit() -> None:
     from streamlit import logger
     logger.set_log_level("error")   # AppTest's bare-mode warnings would bury the table

@@ -11,14 +11,13 @@ Not run in CI (a 100,000-patient store takes minutes). Needs playwright (require
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from kdash import serving
+from kdash import bench, serving
 
 TARGET_FIRST, TARGET_REPEAT, TARGET_SIGN_IN = 1.0, 0.5, 3.0   # seconds (issue 20)
 
@@ -295,9 +294,4 @@ def main(args, db_path: str) -> int:
     from kdash.users import DEMO_PASSWORD
     roles = args.role or ["clinician", "manager", "presenter", "admin"]
     result = run(db_path, args.runs, roles, args.patient, DEMO_PASSWORD, args.log_dir or os.path.dirname(db_path))
-    if args.json:
-        print(table(result), file=sys.stderr)
-        print(json.dumps(result, indent=2))
-    else:
-        print(table(result))
-    return 0
+    return bench.emit(args.json, table(result), result)

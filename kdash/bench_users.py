@@ -13,16 +13,14 @@ Not run in CI. The sign-ins it makes stay in the store's sign-in table until the
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import statistics
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from kdash import serving
+from kdash import bench, serving
 
 TARGET_P95, TARGET_RSS_MB = 2.0, 1536
 ROLE_MIX = ["clinician", "manager", "clinician", "presenter", "manager", "clinician", "admin", "manager"]
@@ -296,9 +294,4 @@ def main(args, db_path: str) -> int:
     result = run(db_path, args.users, args.seconds, args.patient, DEMO_PASSWORD,
                  args.log_dir or os.path.dirname(db_path), think=(args.think / 2, args.think * 1.5),
                  record=not args.no_recorder, record_every=args.record_every)
-    if args.json:
-        print(table(result), file=sys.stderr)
-        print(json.dumps(result, indent=2))
-    else:
-        print(table(result))
-    return 0
+    return bench.emit(args.json, table(result), result)

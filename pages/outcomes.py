@@ -1,6 +1,5 @@
 """Outcomes: how well the clinic does, for whom, with honest statistics (clinical-reference §1, §5)."""
 
-import pandas as pd
 import streamlit as st
 
 from kdash import outcomes, scales, ui, vocab
