@@ -21,18 +21,16 @@ from kdash import bench, serving
 
 TARGET_FIRST, TARGET_REPEAT, TARGET_SIGN_IN = 1.0, 0.5, 3.0   # seconds (issue 20)
 
-# Installed before each click: the click's time, and whether a run has started since (its end is what we wait
-# for; a repeat visit's run can start and end between two polls).
+# Installed before each click: the click's time, and when the script state last went back to "notRunning" (the
+# run's end, where React drew it; Runs below is what says a run finished).
 _ARM = """() => {
   const app = document.querySelector("[data-testid='stApp']");
-  window.__kd = {t0: null, ran: false, t1: null, tEnd: null};
+  window.__kd = {t0: null, t1: null, tEnd: null};
   if (window.__kdObserver) window.__kdObserver.disconnect();
-  window.__kdObserver = new MutationObserver(records => {
-    for (const r of records) if (r.oldValue === 'running' || app.getAttribute('data-test-script-state') === 'running')
-      window.__kd.ran = true;
-    if (window.__kd.ran && app.getAttribute('data-test-script-state') === 'notRunning') window.__kd.tEnd = performance.now();
+  window.__kdObserver = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'notRunning') window.__kd.tEnd = performance.now();
   });
-  window.__kdObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true});
+  window.__kdObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   const stamp = () => { if (window.__kd.t0 === null) window.__kd.t0 = performance.now(); };
   document.addEventListener('click', stamp, {capture: true, once: true});
   document.addEventListener('keydown', e => { if (e.key === 'Enter') stamp(); }, {capture: true, once: true});
@@ -41,7 +39,7 @@ _ARM = """() => {
 # True (and the time stamped) once the page is idle: run over, nothing stale, every chart and grid drawn.
 _IDLE = """(title) => {
   const kd = window.__kd;
-  if (!kd || !kd.ran || kd.t0 === null) return false;
+  if (!kd || kd.t0 === null) return false;
   const app = document.querySelector("[data-testid='stApp']");
   if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector("[data-stale='true']")) return false;
@@ -143,7 +141,7 @@ def timed(page, runs: Runs, act, title: str, timeout_ms: float = 120_000) -> tup
     seen = runs.finished
     act()
     runs.wait_past(page, seen, timeout_ms)
-    page.evaluate("() => { window.__kd.ran = true; window.__kd.tEnd = window.__kd.tEnd || performance.now(); }")
+    page.evaluate("() => { window.__kd.tEnd = window.__kd.tEnd || performance.now(); }")
     page.wait_for_function(_IDLE, arg=title, polling="raf", timeout=timeout_ms)
     return page.evaluate("() => [(window.__kd.t1 - window.__kd.t0) / 1000,"
                          " (window.__kd.t1 - (window.__kd.tEnd || window.__kd.t1)) / 1000]")
@@ -161,7 +159,7 @@ def sign_in_timed(page, url: str, role: str, password: str, landing: str) -> flo
     t = time.perf_counter()
     with page.expect_navigation(wait_until="commit", timeout=120_000):
         page.get_by_role("button", name="Sign in").click()
-    page.evaluate("() => { window.__kd = {t0: 0, ran: true, t1: null}; }")
+    page.evaluate("() => { window.__kd = {t0: 0, t1: null, tEnd: null}; }")
     expect(page.get_by_text("Signed in as")).to_be_visible(timeout=120_000)
     page.wait_for_function(_IDLE, arg=landing, polling="raf", timeout=120_000)
     return time.perf_counter() - t

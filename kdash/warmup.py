@@ -4,9 +4,10 @@ filled.
 Each page's opening view (its default filters, for each role that sees it) is one cached call of kdash.ui; the
 first person to open a page with a cold cache pays for everyone (Outcomes: about 0.8 s at 100,000 patients). So
 the server computes them in a background thread when it starts (app.py's lifespan), again soon after a write
-empties the cache, and again before an entry's ten-minute lifetime runs out. The thread calls the very function
-the pages call with the very arguments they pass (tests/unit/test_warmup.py holds the two together), so a page
-shows the same numbers whether the thread or a person filled the entry.
+makes them stale (kdash.ui.clear_caches starts a new generation), and again before an entry's ten-minute lifetime
+runs out. The thread calls the very function the pages call with the very arguments they pass
+(tests/app/test_warmup.py holds the two together), so a page shows the same numbers whether the thread or a person
+filled the entry. A second thread computes clinic-wide aggregates that a page found stale (refresh_soon).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 
 DONE = threading.Event()          # the first warm-up is over (web.py's /_kdash/ready says so)
 DONE.set()                        # ...or there is none (AppTest, the CLI); lifespan clears it as the server starts
-_WAKE = threading.Event()         # a write emptied the cache
+_WAKE = threading.Event()         # a write made the cached views stale
 AFTER_WRITE_SECONDS = 2.0         # a burst of writes (an import, a clinician's form) warms once
 REFRESH_SECONDS = 420             # under the cache's 600 s lifetime: no entry expires under a visitor
 _log = logging.getLogger("kdash.warmup")     # counts and seconds only: never a name or an ID
@@ -142,7 +143,7 @@ def _keep_warm(path: str) -> None:
             _log.warning("warm-up failed: %s", type(e).__name__)
         DONE.set()
         woken = _WAKE.wait(timeout=REFRESH_SECONDS)
-        if woken:                     # the cache was emptied: warm it (a plain warm); else renew before expiry
+        if woken:                     # after a write: warm the new generation; else renew before expiry
             time.sleep(AFTER_WRITE_SECONDS)
             _WAKE.clear()
         refresh = not woken
