@@ -166,7 +166,7 @@ def cmd_init(args) -> int:
     from pathlib import Path
     from kdash import clinic_store, users
     path = settings.store_path(args.db)
-    if Path(path).exists():
+    if clinic_store.exists(path):
         raise db.StoreError(f"init: {path} exists already; init makes a new store (choose another --db)")
     cfg = settings.load(path)
     name = args.admin
@@ -265,7 +265,7 @@ def cmd_import(args) -> int:
     from pathlib import Path
     from kdash import importing
     path = settings.store_path(args.db)
-    con = db.connect(path, create=False)
+    con = db.connect(path, create=False, derived=False)   # a PostgreSQL record: its base rows validate the import
     try:
         rep = importing.run(con, settings.load(path), args.sources, args.skip_invalid, args.dry_run,
                             into_demo=args.into_demo)
@@ -352,7 +352,7 @@ def _read_password(prompt: str) -> str:
 def cmd_users(args) -> int:
     from kdash import users
     path = settings.store_path(args.db)
-    con = db.connect(path, create=False)
+    con = db.connect(path, create=False, derived=False)
     try:
         cfg = settings.load(path)
         by = f"cli:{os.environ.get('USER', 'unknown')}"
@@ -404,16 +404,23 @@ def _passphrase(args) -> str | None:
 
 
 def cmd_backup(args) -> int:
-    from kdash import backup
-    manifest = backup.backup(settings.store_path(args.db), args.out, _passphrase(args))
+    from kdash import backup, pg, pg_ops
+    path = settings.store_path(args.db)
+    if pg.is_url(path):
+        manifest = pg_ops.backup_record(path, args.out, _passphrase(args))
+    else:
+        manifest = backup.backup(path, args.out, _passphrase(args))
     rows = sum(t["rows"] for t in manifest["tables"].values())
     _emit(args, f"backup: {len(manifest['tables'])} tables, {rows:,} rows → {args.out}", manifest)
     return 0
 
 
 def cmd_restore(args) -> int:
-    from kdash import backup
-    manifest = backup.restore(args.folder, args.db, _passphrase(args))
+    from kdash import backup, pg, pg_ops
+    if pg.is_url(args.db):
+        manifest = pg_ops.restore_record(args.folder, args.db, _passphrase(args))
+    else:
+        manifest = backup.restore(args.folder, args.db, _passphrase(args))
     rows = sum(t["rows"] for t in manifest["tables"].values())
     _emit(args, f"restore: {len(manifest['tables'])} tables, {rows:,} rows checked → {args.db}", manifest)
     return 0

@@ -1,4 +1,7 @@
-"""The DuckDB store: open, migrate, read through cursors, write in one transaction."""
+"""The store: open, migrate, read through cursors, write in one transaction.
+
+A path is an embedded DuckDB store. A postgresql:// URL is a PostgreSQL record read through a DuckDB model in this
+process (kdash/pg.py): reads are the same; db.transaction writes to the record and then refreshes the model."""
 
 from __future__ import annotations
 
@@ -214,8 +217,16 @@ def _explain(path: str, exc: Exception) -> StoreError:
 
 
 def connect(path: str, *, read_only: bool = False, create: bool = True,
-            upto: int = SCHEMA_VERSION) -> duckdb.DuckDBPyConnection:
-    """Open a store and bring its schema up to date (a read-only open of an older store migrates it first)."""
+            upto: int = SCHEMA_VERSION, derived: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a store and bring its schema up to date (a read-only open of an older store migrates it first).
+    A PostgreSQL URL gives this process's read model of it (without derived tables: base rows only, for a CLI
+    command that only writes or validates)."""
+    from kdash import pg
+    if pg.is_url(path):
+        try:
+            return pg.open_replica(path, create=create and not read_only, derived=derived)
+        except pg.RecordError as exc:
+            raise StoreError(str(exc)) from None
     if path != ":memory:":
         p = Path(path)
         if not p.exists() and (read_only or not create):
@@ -284,10 +295,84 @@ _WRITER = threading.RLock()
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The one write path: everything inside commits together or not at all, one writer at a time."""
+    """The one write path: everything inside commits together or not at all, one writer at a time in this
+    process. On a PostgreSQL store the cursor writes to the record (any number of processes at once) and the
+    read model pulls right after the commit."""
+    from kdash import pg
+    replica = pg.replica_of(con)
+    with _WRITER:
+        if replica is None:
+            with _transaction(con) as cur:
+                yield cur
+        else:
+            with pg.write(replica) as cur:
+                yield cur
+
+
+@contextlib.contextmanager
+def local_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A transaction on this process's DuckDB (the embedded store, or a read model's derived tables)."""
     with _WRITER:
         with _transaction(con) as cur:
             yield cur
+
+
+def is_record(cur) -> bool:
+    """A write cursor on a PostgreSQL record: derived rows are rebuilt by the pull after its commit."""
+    return getattr(cur, "derived_later", False)
+
+
+def stage(cur, name: str, rows: list[dict], columns: list[str], like: str) -> None:
+    """Rows as a table `name` for an INSERT … SELECT inside a write (a registered frame, or a temp table)."""
+    if is_record(cur):
+        cur.stage(name, rows, columns, like)
+    else:
+        cur.register(name, pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns))
+
+
+def unstage(cur, name: str) -> None:
+    if is_record(cur):
+        cur.unstage(name)
+    else:
+        cur.unregister(name)
+
+
+def fresh(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a page run: a read model older than its max age pulls from the record (an embedded store is always
+    current). A record that cannot be reached leaves the model as it is: the page says how old it is."""
+    from kdash import pg
+    replica = pg.replica_of(con)
+    if replica is not None and replica.stale():
+        try:
+            replica.pull()
+        except pg.RecordError as exc:
+            replica.last_error = str(exc)
+        else:
+            replica.last_error = None
+
+
+def on_change(con: duckdb.DuckDBPyConnection, listener: Callable[[set], None]) -> None:
+    """Call listener after a pull brought in another process's writes (a read model; nothing for a file)."""
+    from kdash import pg
+    replica = pg.replica_of(con)
+    if replica is not None:
+        replica.listeners.append(listener)
+
+
+def record_row(con: duckdb.DuckDBPyConnection, text: str, params: dict | None = None) -> tuple | None:
+    """The first row of a small query read from the record itself, never a model a few seconds old (a sign-in
+    ended on another replica is over at this replica's next run)."""
+    from kdash import pg
+    replica = pg.replica_of(con)
+    if replica is None:
+        return row(con, text, params)
+    return replica.record_row(text, params)
+
+
+def close(con: duckdb.DuckDBPyConnection) -> None:
+    from kdash import pg
+    pg.close(con)
+    con.close()
 
 
 @contextlib.contextmanager

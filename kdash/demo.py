@@ -168,6 +168,9 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
     if patients < 1:
         raise db.StoreError(f"--patients must be at least 1 (got {patients})")
     as_of = as_of or dt.date.today()
+    from kdash import pg
+    if pg.is_url(path):
+        return _build_record(path, patients, seed, as_of)
     con = db.connect(path)
     try:
         if db.meta(con, "demo") == "false":
@@ -193,6 +196,25 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
         return {name: t.num_rows for name, t in tables.items() if name in INSERTS}
     finally:
         con.close()
+
+
+def _build_record(url: str, patients: int, seed: int, as_of: dt.date) -> dict:
+    """A demo on PostgreSQL: built as an embedded store in a temporary folder, then copied into the empty record."""
+    import tempfile
+    from pathlib import Path
+
+    from kdash import pg_ops
+    with tempfile.TemporaryDirectory(prefix="kdash-demo-") as tmp:
+        path = str(Path(tmp) / "demo.duckdb")
+        counts = build(path, patients, seed, as_of)
+        con = db.connect(path, create=False)
+        try:
+            pg_ops.push(con, url)
+        except pg.RecordError as exc:
+            raise db.StoreError(str(exc)) from None
+        finally:
+            con.close()
+    return counts
 
 
 def generate(n: int, seed: int, as_of: dt.date, cfg: dict) -> dict[str, pa.Table]:

@@ -31,6 +31,8 @@ TABLES = {"score_points": "patient_id, scale, assessed_on",
 
 def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) -> None:
     """Rebuild the derived rows of these patients (None: everyone) inside the caller's transaction."""
+    if db.is_record(cur):        # PostgreSQL: the read model's pull after the commit rebuilds them
+        return
     for table, order in TABLES.items():
         if patient_ids is None:
             cur.execute(f"DELETE FROM {table}").fetchall()
@@ -52,6 +54,8 @@ def _phase_params(cfg: dict) -> dict:
 def derive_phases(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> None:
     """Give every session whose source left its phase blank (or whose phase was derived before) the phase its
     place in the course implies, inside the caller's transaction; before refresh(), which counts phases."""
+    if db.is_record(cur):        # derived phases belong to each read model
+        return
     cur.execute("UPDATE sessions SET phase = d.phase, phase_derived = TRUE FROM ("
                 + db.sql("derive_phases") + ") d WHERE sessions.session_id = d.session_id "
                 "AND (sessions.phase IS NULL OR d.phase_derived) AND sessions.phase IS DISTINCT FROM d.phase",
@@ -77,6 +81,8 @@ def refresh_stamped(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnecti
     """These patients' rows in the settings-stamped tables (None: all rows, stamping them), where the stamp is
     current (a stale table is rebuilt whole by ensure_current instead), in the caller's transaction; after
     refresh()."""
+    if db.is_record(cur):
+        return
     whole = patient_ids is None
     if whole or flag_log.is_fresh(con, cfg):
         flag_log.refresh(cur, cfg, patient_ids)
@@ -88,7 +94,7 @@ def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     """Rebuild each settings-stamped table whose stamp is not the current settings (after an upgrade or a
     threshold change); True when anything was rebuilt."""
     if not _phases_current(con, cfg):     # an import from before phases were derived, or new induction lengths
-        with db.transaction(con) as cur:
+        with db.local_transaction(con) as cur:
             derive_phases(cur, cfg)
             refresh(cur)
             refresh_stamped(con, cur, cfg, None)
@@ -96,7 +102,7 @@ def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     stale_flags = not flag_log.is_fresh(con, cfg)
     stale_scores = not course_scores.is_current(con, course_scores.settings_params(cfg))
     if stale_flags or stale_scores:
-        with db.transaction(con) as cur:
+        with db.local_transaction(con) as cur:
             if stale_flags:
                 flag_log.refresh(cur, cfg)
             if stale_scores:

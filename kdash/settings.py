@@ -30,7 +30,7 @@ def _clinic_file(db_path: str | None) -> Path | None:
     env = os.environ.get("KDASH_SETTINGS")
     if env:
         return Path(env)
-    if db_path:
+    if db_path and not str(db_path).startswith(("postgresql://", "postgres://")):
         beside = Path(db_path).resolve().parent / "settings.toml"
         if beside.exists():
             return beside

@@ -64,7 +64,7 @@ def check(con: duckdb.DuckDBPyConnection, cfg: dict, sid: str, seen_here: float 
 
     `seen_here` is this tab's last click (epoch seconds): last_seen in the store lags by up to TOUCH_SECONDS."""
     now = now or dt.datetime.now()
-    row = db.row(con, """SELECT s.username, s.last_seen, s.expires_at, s.ended_why, u.role, u.disabled
+    row = db.record_row(con, """SELECT s.username, s.last_seen, s.expires_at, s.ended_why, u.role, u.disabled
                           FROM signins s LEFT JOIN users u USING (username) WHERE s.signin_id = $id""", {"id": sid})
     if row is None:
         return Check(ended_why="unknown")

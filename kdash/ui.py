@@ -26,18 +26,36 @@ def store_path() -> str:
     return settings.store_path()
 
 
-@st.cache_resource(show_spinner="Opening the store…", on_release=lambda con: con.close())
+@st.cache_resource(show_spinner="Opening the store…", on_release=lambda con: db.close(con))
 def _connection(path: str):
     """One connection per process; queries take their own cursor. The first run builds the demo."""
     if path == settings.DEFAULT_DB and not Path(path).exists():
         demo.build(path, DEMO_PATIENTS, seed=7)
     con = db.connect(path, create=False)
     derived.ensure_current(con, settings.load(path))   # after an upgrade or a threshold change
+    db.on_change(con, lambda changed: clear_caches())  # another replica's writes, pulled into the read model
     return con
 
 
 def connection():
-    return _connection(store_path())
+    con = _connection(store_path())
+    db.fresh(con)         # a PostgreSQL store's read model pulls when older than its max age
+    return con
+
+
+def record_note() -> None:
+    """On a PostgreSQL store: how fresh this replica's read model is (an embedded store is always current)."""
+    from kdash import pg
+    replica = pg.replica_of(connection())
+    if replica is None:
+        return
+    at = dt.datetime.fromtimestamp(replica.pulled_at)
+    if replica.last_error:
+        st.caption(f":material/cloud_off: Record as of {at:%H:%M:%S}: the primary cannot be reached now",
+                   help=replica.last_error)
+    else:
+        st.caption(f"Record as of {at:%H:%M:%S}", help=f"Read from the clinic network's record at most "
+                   f"{replica.max_age:g} s ago; your own saves show at once.")
 
 
 def today() -> dt.date:
@@ -267,6 +285,7 @@ def sidebar(sections: dict[str, list], role: str, name: str) -> None:
         st.divider()
         st.caption(f"Signed in as **{plain(name)}** ({role})")
         st.button("Sign out", icon=":material/logout:", on_click=sign_out, key="sign_out")
+        record_note()
 
 
 def sign_out() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import ids, scales
+from kdash import db, ids, scales
 
 ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 EFFECTS = ("dissociation", "nausea", "dizziness", "vertigo", "headache", "somnolence", "dysgeusia", "hypoaesthesia",
@@ -407,15 +407,13 @@ def write(cur: duckdb.DuckDBPyConnection, rep: Report) -> dict[str, int]:
         if not rows:
             continue
         cols = columns
-        import pandas as pd
-        frame = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows])
-        cur.register("incoming", frame)
+        db.stage(cur, "incoming", rows, cols, like=table)
         match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in keys)
         before = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join('i.' + c for c in cols)} "
                     f"FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})").fetchall()
         written[table] = cur.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
-        cur.unregister("incoming")
+        db.unstage(cur, "incoming")
     return written
 
 

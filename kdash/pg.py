@@ -1,0 +1,575 @@
+"""PostgreSQL as the system of record, and a DuckDB read model in each process (issue 21).
+
+A `postgresql://` store URL makes PostgreSQL hold the record: the base tables, written by any number of app
+processes and CLI commands at once, each write in one PostgreSQL transaction. Every process keeps a DuckDB read
+model in memory: the same schema as an embedded store, its base tables copied from PostgreSQL (Arrow, through
+ADBC) and its derived tables built by the same code as an embedded store's. Every page query then runs on DuckDB
+unchanged.
+
+The model is kept current by pulls. A statement trigger on every base table writes, in the writing transaction,
+which patients (or which small table, or which audit rows) it changed into `kdash_changes`, with the
+transaction's id (`xid8`). A pull reads, in one repeatable-read snapshot, the changes committed since the
+snapshot of the previous pull (visible now, not visible then), re-reads those patients' rows whole — so edits and
+deletes need no tombstone of their own — and rebuilds their derived rows locally. The process that commits a
+write pulls at once, so its user sees the write and its flags immediately; pages pull when the model is older than
+`store.max_age_seconds` (default 5 s).
+
+The URL never carries a password (it shows in messages and process lists): libpq reads PGPASSWORD or ~/.pgpass,
+and KDASH_DB_PASSWORD_FILE names a secret file (Docker or systemd credentials)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import threading
+import time
+from typing import Any, Iterator
+from urllib.parse import quote, urlsplit
+
+import duckdb
+import pandas as pd
+
+from kdash.db import StoreError
+
+SCHEMES = ("postgresql://", "postgres://")
+
+# Tables every read model derives for itself (kdash/derived.py, flag_log.py, course_scores.py): never in PostgreSQL.
+DERIVED = ("score_points", "session_facts", "course_facts", "effect_facts", "flag_log", "course_scores")
+# Meta keys that describe a read model's own derived tables, not the record.
+LOCAL_META = ("schema_version", "flag_log_settings", "course_scores_settings", "derived_phase_settings")
+# Small tables a pull re-reads whole when they change; audit rows are pulled by id; every other base table is
+# patient-scoped (a patient_id column, or side_effects through its session).
+WHOLE = ("meta", "chairs", "users", "signins")
+AUDIT = "audit_log"
+# Above this many changed patients a pull re-reads the patient tables whole (an import on another replica).
+BULK_PATIENTS = 2000
+_LOCK_KEY = 2117_0021          # pg_advisory_xact_lock key for schema changes
+
+
+class RecordError(StoreError):
+    """A PostgreSQL problem, in one line for a person."""
+
+
+def is_url(path: str | None) -> bool:
+    return bool(path) and str(path).startswith(SCHEMES)
+
+
+def _password() -> str | None:
+    path = os.environ.get("KDASH_DB_PASSWORD_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise RecordError(f"cannot read the password file named by KDASH_DB_PASSWORD_FILE: {exc.strerror}") from None
+
+
+def check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise RecordError("the store URL carries a password; give it in PGPASSWORD, ~/.pgpass or a file named by "
+                          "KDASH_DB_PASSWORD_FILE instead (a URL shows in messages and process lists)")
+    if not parts.hostname or not parts.path.strip("/"):
+        raise RecordError(f"a PostgreSQL store URL names a host and a database: postgresql://USER@HOST:PORT/DB, "
+                          f"not {url}")
+
+
+def _explain(url: str, exc: Exception) -> RecordError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = re.sub(r"password=\S+", "password=…", first)
+    return RecordError(f"cannot reach the store {url}: {first}")
+
+
+def connect_record(url: str, *, autocommit: bool = False):
+    """A psycopg connection to the record (the password from the environment, never the URL)."""
+    import psycopg
+    check_url(url)
+    kwargs = {"password": pw} if (pw := _password()) else {}
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="kdash", **kwargs)
+    except psycopg.Error as exc:
+        raise _explain(url, exc) from None
+
+
+def _adbc(url: str):
+    import adbc_driver_postgresql.dbapi as adbc
+    check_url(url)
+    uri = url
+    if pw := _password():
+        parts = urlsplit(url)
+        uri = url.replace(f"{parts.username}@", f"{parts.username}:{quote(pw, safe='')}@", 1)
+    try:
+        return adbc.connect(uri)
+    except Exception as exc:         # the driver's errors carry no common base class worth naming
+        raise _explain(url, exc) from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The schema: the base tables of an embedded store's migrations, translated.
+
+_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "UTINYINT[]": "smallint[]", "INTEGER": "integer",
+          "BIGINT": "bigint", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp"}
+
+
+def record_tables(model: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    """table → [(column, DuckDB type, default, nullable)] for every base table of a migrated model."""
+    rows = model.execute(
+        "SELECT table_name, column_name, data_type, column_default, is_nullable = 'YES' FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+    out: dict[str, list[tuple]] = {}
+    for table, column, kind, default, nullable in rows:
+        if table not in DERIVED:
+            out.setdefault(table, []).append((column, kind, default, nullable))
+    return out
+
+
+def patient_tables(tables: dict[str, list[tuple]]) -> list[str]:
+    return sorted(t for t, cols in tables.items() if t not in WHOLE and t != AUDIT)
+
+
+def _ddl(model: duckdb.DuckDBPyConnection, table: str, columns: list[tuple]) -> str:
+    constraints = model.execute(
+        "SELECT constraint_type, constraint_text FROM duckdb_constraints() WHERE table_name = $t "
+        "AND constraint_type IN ('PRIMARY KEY', 'CHECK')", {"t": table}).fetchall()
+    parts = []
+    for column, kind, default, nullable in columns:
+        part = f'"{column}" {_TYPES[kind]}'
+        if default is not None:
+            part += f" DEFAULT {default}"
+        if not nullable:
+            part += " NOT NULL"
+        parts.append(part)
+    parts += [text for _, text in constraints]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(parts)})"
+
+
+def _trigger_sql(table: str, columns: list[str]) -> list[str]:
+    """Statement triggers writing which rows a statement changed into kdash_changes (in its own transaction)."""
+    if table in WHOLE:
+        select = {"ins": f"SELECT 'table', '{table}'", "del": f"SELECT 'table', '{table}'"}
+    elif table == AUDIT:
+        select = {"ins": "SELECT 'audit', audit_id::text FROM new_rows",
+                  "del": "SELECT 'audit', audit_id::text FROM old_rows"}
+    elif "patient_id" in columns:
+        select = {"ins": "SELECT DISTINCT 'patient', patient_id FROM new_rows",
+                  "del": "SELECT DISTINCT 'patient', patient_id FROM old_rows"}
+    else:                       # side_effects: the patient of the session
+        select = {k: f"SELECT DISTINCT 'patient', s.patient_id FROM {rows} r JOIN sessions s USING (session_id)"
+                  for k, rows in (("ins", "new_rows"), ("del", "old_rows"))}
+    out = []
+    for event, rows, kinds in (("INSERT", "NEW TABLE AS new_rows", ("ins",)),
+                               ("DELETE", "OLD TABLE AS old_rows", ("del",)),
+                               ("UPDATE", "NEW TABLE AS new_rows OLD TABLE AS old_rows", ("ins", "del"))):
+        fn = f"kdash_log_{table}_{event.lower()}"
+        body = " UNION ".join(select[k] for k in kinds)
+        out += [f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"INSERT INTO kdash_changes (kind, key) {body}; RETURN NULL; END $$",
+                f"DROP TRIGGER IF EXISTS {fn} ON {table}",
+                f"CREATE TRIGGER {fn} AFTER {event} ON {table} REFERENCING {rows} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {fn}()"]
+    return out
+
+
+def has_schema(url: str) -> bool:
+    with contextlib.closing(connect_record(url, autocommit=True)) as pg:
+        return pg.execute("SELECT to_regclass('public.kdash_changes') IS NOT NULL").fetchone()[0]
+
+
+def ensure_schema(url: str) -> None:
+    """Create (or bring up to date) the record's tables, sequences, change log and triggers, and its shared meta
+    rows; one process at a time (an advisory lock), idempotent."""
+    from kdash import db
+    model = db.connect(":memory:")
+    try:
+        tables = record_tables(model)
+        meta = dict(model.execute("SELECT key, value FROM meta").fetchall())
+        statements = ["CREATE TABLE IF NOT EXISTS kdash_changes (xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+                      "kind text NOT NULL, key text NOT NULL)",
+                      "CREATE INDEX IF NOT EXISTS kdash_changes_xid ON kdash_changes (xid)"]
+        for table, columns in tables.items():
+            for _, _, default, _ in columns:
+                if default and (m := re.match(r"nextval\('(\w+)'\)", default)):
+                    statements.append(f"CREATE SEQUENCE IF NOT EXISTS {m.group(1)}")
+            statements.append(_ddl(model, table, columns))
+            for column, kind, default, nullable in columns:   # columns added by later migrations
+                statements.append(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{column}" {_TYPES[kind]}'
+                                  + (f" DEFAULT {default}" if default is not None else ""))
+        statements.append("CREATE INDEX IF NOT EXISTS sessions_patient ON sessions (patient_id)")
+        for table, columns in tables.items():
+            if table not in WHOLE and table != AUDIT and any(c[0] == "patient_id" for c in columns) \
+                    and table not in ("patients", "sessions"):
+                statements.append(f"CREATE INDEX IF NOT EXISTS {table}_patient ON {table} (patient_id)")
+        statements.append("CREATE INDEX IF NOT EXISTS side_effects_session ON side_effects (session_id)")
+        for table, columns in tables.items():
+            statements += _trigger_sql(table, [c[0] for c in columns])
+    finally:
+        model.close()
+    pg = connect_record(url)
+    try:
+        with pg.transaction():
+            pg.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            version = None
+            if pg.execute("SELECT to_regclass('public.meta') IS NOT NULL").fetchone()[0]:
+                row = pg.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else None
+            if version is not None and version > db.SCHEMA_VERSION:
+                raise RecordError(f"the store has schema version {version}; this kdash knows up to "
+                                  f"{db.SCHEMA_VERSION}")
+            for s in statements:
+                pg.execute(s)
+            for key, value in meta.items():      # the pseudonym secret: one per store, shared by every replica
+                if key not in LOCAL_META:
+                    pg.execute("INSERT INTO meta VALUES (%s, %s) ON CONFLICT DO NOTHING", (key, value))
+            pg.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
+                       "SET value = EXCLUDED.value", (str(db.SCHEMA_VERSION),))
+    except Exception as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise _explain(url, exc) from None
+    finally:
+        pg.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writes: a cursor that speaks the embedded store's SQL to PostgreSQL.
+
+_NAMED = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_REPLACE_META = re.compile(r"INSERT OR REPLACE INTO meta VALUES\s*\((.*)\)\s*$", re.S | re.I)
+_LIST_CONTAINS = re.compile(r"list_contains\(\$(\w+),\s*([\w.]+)\)")
+
+
+def translate(text: str, params: Any) -> tuple[str, Any]:
+    """DuckDB's dialect of the write statements to psycopg's: $name and ? placeholders, INSERT OR REPLACE on meta,
+    list_contains."""
+    text = _LIST_CONTAINS.sub(lambda m: f"{m.group(2)} = ANY(${m.group(1)})", text)
+    if m := _REPLACE_META.match(text.strip()):
+        text = f"INSERT INTO meta VALUES ({m.group(1)}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+    if params is None:
+        return text, None
+    text = text.replace("%", "%%")
+    if isinstance(params, dict):
+        return _NAMED.sub(lambda m: f"%({m.group(1)})s", text), {k: _value(v) for k, v in params.items()}
+    return text.replace("?", "%s"), [_value(v) for v in params]
+
+
+def _value(v):
+    """Python values psycopg adapts (numpy scalars and pandas times from frames; NaN/NaT as NULL)."""
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.to_pydatetime()
+    if hasattr(v, "item") and not isinstance(v, (list, tuple, str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    if isinstance(v, (list, tuple)):
+        return [_value(x) for x in v]
+    return v
+
+
+class RecordCursor:
+    """The cursor a write transaction gets on a PostgreSQL store: the same calls as a DuckDB cursor (execute, then
+    fetchall / fetchone / df). Derived tables are not in the record: derived.refresh and its kin skip themselves
+    on it (`derived_later`) and the pull after the commit rebuilds them in the read model."""
+
+    derived_later = True
+
+    def __init__(self, pg):
+        self._pg = pg
+        self._cur = pg.cursor()
+
+    def execute(self, text: str, params: Any = None) -> "RecordCursor":
+        query, args = translate(text, params)
+        self._cur.execute(query, args)
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        return self._cur.fetchall() if self._cur.description else []
+
+    def fetchone(self):
+        return self._cur.fetchone() if self._cur.description else None
+
+    def df(self) -> pd.DataFrame:
+        columns = [d.name for d in self._cur.description or []]
+        return pd.DataFrame(self._cur.fetchall(), columns=columns)
+
+    def cursor(self) -> "RecordCursor":
+        return RecordCursor(self._pg)
+
+    def stage(self, name: str, rows: list[dict], columns: list[str], like: str) -> None:
+        """A temporary table `name` of these rows, with `like`'s column types, for an INSERT … SELECT."""
+        cols = ", ".join(columns)
+        self._cur.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT {cols} FROM {like} WITH NO DATA")
+        with self._cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([_value(r.get(c)) for c in columns])
+
+    def unstage(self, name: str) -> None:
+        self._cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def close(self) -> None:
+        self._cur.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The read model.
+
+class Replica:
+    """A process's DuckDB read model of a PostgreSQL record."""
+
+    def __init__(self, url: str, model: duckdb.DuckDBPyConnection, cfg: dict, derived: bool = True,
+                 max_age: float = 5.0):
+        self.url, self.model, self.cfg, self.derived, self.max_age = url, model, cfg, derived, max_age
+        self.tables = record_tables(model)
+        self.snapshot: str | None = None
+        self.pulled_at = 0.0
+        self.pull_seconds = 0.0
+        self._pull_lock = threading.Lock()
+        self._writer = None
+        self._reader = None
+        self.last_error: str | None = None
+        self.listeners: list = []     # called with the set of patients (or tables) a pull changed
+
+    # -- connections (each used under a lock: the writer under db's writer lock, the reader under _pull_lock)
+    def _connection(self, which: str):
+        pg = getattr(self, which)
+        if pg is None or pg.closed or pg.broken:
+            pg = connect_record(self.url)
+            setattr(self, which, pg)
+        return pg
+
+    def close(self) -> None:
+        for which in ("_writer", "_reader"):
+            pg = getattr(self, which)
+            if pg is not None and not pg.closed:
+                pg.close()
+
+    # -- bootstrap
+    def bootstrap(self) -> None:
+        """Copy every base table (one repeatable-read snapshot, Arrow through ADBC), then derive the rest."""
+        from kdash import db
+        t0 = time.perf_counter()
+        with contextlib.closing(_adbc(self.url)) as a:
+            cur = a.cursor()
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute("SELECT pg_current_snapshot()::text")
+            snapshot = cur.fetchone()[0]
+            frames = {}
+            for table in self.tables:
+                cur.execute(f"SELECT * FROM {table}")
+                frames[table] = cur.fetch_arrow_table()
+            a.rollback()
+        with db.local_transaction(self.model) as local:
+            for table, arrow in frames.items():
+                self._replace(local, table, arrow)
+            if self.derived:
+                self._derive(local, None)
+        self.snapshot, self.pulled_at = snapshot, time.time()
+        self.bootstrap_seconds = time.perf_counter() - t0
+
+    def _replace(self, local, table: str, rows, where: str = "", params: dict | None = None) -> None:
+        """Delete the model's rows of `table` (matching `where`) and insert `rows` (Arrow or a frame) by name."""
+        keep_local = " AND key NOT IN (SELECT unnest($local))" if table == "meta" else ""
+        args = {**(params or {}), **({"local": list(LOCAL_META)} if keep_local else {})}
+        cond = (f" WHERE {where}" if where else " WHERE TRUE") + keep_local
+        local.execute(f"DELETE FROM {table}{cond}", args or None).fetchall()
+        if len(rows):
+            local.register("pulled", rows)
+            filt = " WHERE key NOT IN (SELECT unnest($local))" if table == "meta" else ""
+            local.execute(f"INSERT INTO {table} BY NAME SELECT * FROM pulled{filt}",
+                          {"local": list(LOCAL_META)} if filt else None).fetchall()
+            local.unregister("pulled")
+
+    def _derive(self, local, patient_ids: list[str] | None) -> None:
+        from kdash import derived
+        derived.derive_phases(local, self.cfg, patient_ids)
+        derived.refresh(local, patient_ids)
+        derived.refresh_stamped(self.model, local, self.cfg, patient_ids)
+
+    # -- pulls
+    def stale(self) -> bool:
+        return time.time() - self.pulled_at > self.max_age
+
+    def pull(self) -> set:
+        """Bring in what was committed since the last pull; returns what changed ({'patient:ID', 'table:NAME', …})."""
+        from kdash import db
+        with self._pull_lock:
+            t0 = time.perf_counter()
+            pg = self._connection("_reader")
+            try:
+                changed, fetched, snapshot = self._read_changes(pg)
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    pg.close()
+                raise _explain(self.url, exc) from None
+            if fetched:
+                with db.local_transaction(self.model) as local:
+                    patients = self._apply(local, fetched)
+                    if self.derived and patients is not None:
+                        self._derive(local, sorted(patients) if patients != "all" else None)
+            self.snapshot, self.pulled_at = snapshot, time.time()
+            self.pull_seconds = time.perf_counter() - t0
+        if changed - {c for c in changed if c.startswith(("audit:", "table:signins"))}:
+            for listener in list(self.listeners):
+                listener(changed)
+        return changed
+
+    def _read_changes(self, pg):
+        import psycopg
+        pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        pg.read_only = True
+        with pg.transaction():
+            snapshot = pg.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+            rows = pg.execute("SELECT DISTINCT kind, key FROM kdash_changes WHERE xid >= "
+                              "pg_snapshot_xmin(%(s)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(s)s::pg_snapshot)",
+                              {"s": self.snapshot}).fetchall()
+            changed = {f"{k}:{v}" for k, v in rows}
+            fetched: dict = {}
+            patients = sorted(v for k, v in rows if k == "patient")
+            whole = patients and len(patients) > BULK_PATIENTS
+            for table in patient_tables(self.tables):
+                if not patients:
+                    break
+                if whole:
+                    fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
+                elif table == "side_effects":
+                    fetched[table] = (patients, self._frame(
+                        pg, "SELECT r.* FROM side_effects r JOIN sessions s USING (session_id) "
+                            "WHERE s.patient_id = ANY(%s)", (patients,)))
+                else:
+                    fetched[table] = (patients, self._frame(pg, f"SELECT * FROM {table} WHERE patient_id = ANY(%s)",
+                                                            (patients,)))
+            for table in sorted({v for k, v in rows if k == "table"}):
+                fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
+            audit_ids = [int(v) for k, v in rows if k == "audit"]
+            if audit_ids:
+                fetched[AUDIT] = (audit_ids, self._frame(pg, "SELECT * FROM audit_log WHERE audit_id = ANY(%s)",
+                                                         (audit_ids,)))
+        pg.read_only = False
+        pg.isolation_level = None
+        return changed, fetched, snapshot
+
+    def _frame(self, pg, text: str, params) -> pd.DataFrame:
+        cur = pg.execute(text, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+    def _apply(self, local, fetched: dict):
+        patients: set | str = set()
+        for table, (keys, frame) in fetched.items():
+            frame = _typed(frame, self.tables[table])
+            if keys == "all":
+                self._replace(local, table, frame)
+                if table in patient_tables(self.tables):
+                    patients = "all"
+            elif table == AUDIT:
+                self._replace(local, table, frame, "list_contains($ids, audit_id)", {"ids": keys})
+            elif table == "side_effects":
+                self._replace(local, table, frame, "session_id IN (SELECT session_id FROM sessions "
+                                                   "WHERE list_contains($ids, patient_id))", {"ids": keys})
+                patients = patients if patients == "all" else patients | set(keys)
+            else:
+                self._replace(local, table, frame, "list_contains($ids, patient_id)", {"ids": keys})
+                patients = patients if patients == "all" else patients | set(keys)
+        return patients or None
+
+    def record_row(self, text: str, params: dict | None) -> tuple | None:
+        from kdash import db
+        with db._WRITER:          # the writer connection, between writes
+            pg = self._connection("_writer")
+            try:
+                with pg.transaction():
+                    return RecordCursor(pg).execute(text, params).fetchone()
+            except Exception as exc:
+                import psycopg
+                if isinstance(exc, psycopg.Error):
+                    raise db.StoreError(str(_explain(self.url, exc))) from None
+                raise
+
+    def status(self) -> dict:
+        return {"pulled_at": self.pulled_at, "age_seconds": time.time() - self.pulled_at,
+                "pull_seconds": self.pull_seconds}
+
+
+def _typed(frame: pd.DataFrame, columns: list[tuple]) -> pd.DataFrame:
+    """Object columns that are all None read as NULL of the right type: DuckDB infers none from them."""
+    if frame.empty:
+        return frame
+    for column, kind, _, _ in columns:
+        if column in frame and frame[column].isna().all() and kind != "UTINYINT[]":
+            frame[column] = pd.Series([None] * len(frame), dtype="object")
+    return frame
+
+
+# One replica per model connection (the app shares one connection; a CLI command opens its own).
+_REPLICAS: dict[int, Replica] = {}
+
+
+def replica_of(con) -> Replica | None:
+    rep = _REPLICAS.get(id(con))
+    return rep if rep is not None and rep.model is con else None
+
+
+def open_replica(url: str, *, create: bool = True, derived: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB read model of the record at `url`, bootstrapped and registered (db.transaction writes to the
+    record through it)."""
+    from kdash import db, settings
+    check_url(url)
+    if not has_schema(url):
+        if not create:
+            raise RecordError(f"no kdash store at {url} (make one with: python -m kdash init --db {url})")
+        ensure_schema(url)
+    else:
+        with contextlib.closing(connect_record(url, autocommit=True)) as pg:
+            row = pg.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) < db.SCHEMA_VERSION:
+            ensure_schema(url)
+        elif int(row[0]) > db.SCHEMA_VERSION:
+            raise RecordError(f"the store has schema version {row[0]}; this kdash knows up to {db.SCHEMA_VERSION}")
+    model = db.connect(":memory:")
+    cfg = settings.load(url)
+    rep = Replica(url, model, cfg, derived=derived, max_age=float(cfg.get("store", {}).get("max_age_seconds", 5)))
+    rep.bootstrap()
+    _REPLICAS[id(model)] = rep
+    return model
+
+
+def close(con) -> None:
+    rep = _REPLICAS.pop(id(con), None)
+    if rep is not None:
+        rep.close()
+
+
+@contextlib.contextmanager
+def write(rep: Replica) -> Iterator[RecordCursor]:
+    """One PostgreSQL transaction (the caller holds db's writer lock); after the commit the model pulls, so this
+    process reads its own write at once."""
+    pg = rep._connection("_writer")
+    try:
+        with pg.transaction():
+            cur = RecordCursor(pg)
+            yield cur
+    except Exception as exc:
+        import psycopg
+        if isinstance(exc, psycopg.Error):
+            if pg.broken:
+                pg.close()
+            raise _write_error(exc) from None
+        raise
+    rep.pull()
+
+
+def _write_error(exc) -> Exception:
+    """A refused write as the embedded store would refuse it (a constraint names the problem)."""
+    import psycopg
+    from kdash import db
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.errors.IntegrityError):
+        return duckdb.ConstraintException(f"Constraint Error: {first}")
+    return db.StoreError(f"the store refused the write: {first}")
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now()
