@@ -15,7 +15,7 @@ def create(path: str, cfg: dict | None = None) -> duckdb.DuckDBPyConnection:
     from kdash import pg
     if exists(path):
         raise db.StoreError(f"{path} exists already; init makes a new store (choose another --db)")
-    con = db.connect(path, derived=False)
+    con = db.connect(path)
     with db.transaction(con) as cur:
         cur.execute("INSERT OR REPLACE INTO meta VALUES ('demo', 'false')")
         derived.refresh_stamped(con, cur, cfg or settings.load(path), None)

@@ -25,6 +25,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
@@ -257,7 +258,7 @@ def translate(text: str, params: Any) -> tuple[str, Any]:
 
 def _value(v):
     """Python values psycopg adapts (numpy scalars and pandas times from frames; NaN/NaT as NULL)."""
-    if v is None:
+    if v is None or v is pd.NaT:
         return None
     if isinstance(v, pd.Timestamp):
         return None if pd.isna(v) else v.to_pydatetime()
@@ -322,7 +323,8 @@ class Replica:
 
     def __init__(self, url: str, model: duckdb.DuckDBPyConnection, cfg: dict, derived: bool = True,
                  max_age: float = 5.0):
-        self.url, self.model, self.cfg, self.derived, self.max_age = url, model, cfg, derived, max_age
+        self.url, self.cfg, self.derived, self.max_age = url, cfg, derived, max_age
+        self._model = weakref.ref(model)
         self.tables = record_tables(model)
         self.snapshot: str | None = None
         self.pulled_at = 0.0
@@ -390,6 +392,10 @@ class Replica:
         derived.refresh_stamped(self.model, local, self.cfg, patient_ids)
 
     # -- pulls
+    @property
+    def model(self) -> duckdb.DuckDBPyConnection:
+        return self._model()
+
     def stale(self) -> bool:
         return time.time() - self.pulled_at > self.max_age
 
@@ -458,7 +464,10 @@ class Replica:
 
     def _apply(self, local, fetched: dict):
         patients: set | str = set()
-        for table, (keys, frame) in fetched.items():
+        # side effects first: the model finds a patient's side effects through its sessions as they were
+        order = sorted(fetched, key=lambda t: t != "side_effects")
+        for table in order:
+            keys, frame = fetched[table]
             frame = _typed(frame, self.tables[table])
             if keys == "all":
                 self._replace(local, table, frame)
@@ -503,13 +512,16 @@ def _typed(frame: pd.DataFrame, columns: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-# One replica per model connection (the app shares one connection; a CLI command opens its own).
-_REPLICAS: dict[int, Replica] = {}
+# One replica per model connection (the app shares one connection; a CLI command opens its own). Weak keys: a model
+# connection no longer referenced takes its replica, and the replica's PostgreSQL connections, with it.
+_REPLICAS: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Replica]" = weakref.WeakKeyDictionary()
 
 
 def replica_of(con) -> Replica | None:
-    rep = _REPLICAS.get(id(con))
-    return rep if rep is not None and rep.model is con else None
+    try:
+        return _REPLICAS.get(con)
+    except TypeError:          # not a connection (a Shared cursor bundle, a test double)
+        return None
 
 
 def open_replica(url: str, *, create: bool = True, derived: bool = True) -> duckdb.DuckDBPyConnection:
@@ -532,12 +544,13 @@ def open_replica(url: str, *, create: bool = True, derived: bool = True) -> duck
     cfg = settings.load(url)
     rep = Replica(url, model, cfg, derived=derived, max_age=float(cfg.get("store", {}).get("max_age_seconds", 5)))
     rep.bootstrap()
-    _REPLICAS[id(model)] = rep
+    _REPLICAS[model] = rep
+    weakref.finalize(model, Replica.close, rep)
     return model
 
 
 def close(con) -> None:
-    rep = _REPLICAS.pop(id(con), None)
+    rep = _REPLICAS.pop(con, None)
     if rep is not None:
         rep.close()
 

@@ -73,3 +73,30 @@ def writable_app_store(tmp_path, monkeypatch):
         return path
     yield build
     st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the run (initdb in a temp folder, 127.0.0.1, a free port), stopped at
+    the end. README's test command installs Debian's postgresql; without it these tests fail, they never skip."""
+    from kdash.pg_cluster import Cluster
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def record_url(pg_cluster, monkeypatch):
+    """A new, empty PostgreSQL database of the test's own; its URL (the password in PGPASSWORD, as a clinic gives
+    it). Dropped afterwards, whoever still holds a connection."""
+    import gc
+    import uuid
+    name = "t" + uuid.uuid4().hex[:12]
+    pg_cluster.psql(f"CREATE DATABASE {name} OWNER kdash")
+    monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
+    url = pg_cluster.url.rsplit("/", 1)[0] + "/" + name
+    yield url
+    gc.collect()                     # models no longer referenced close their replicas' connections
+    pg_cluster.psql(f"DROP DATABASE {name} WITH (FORCE)")
