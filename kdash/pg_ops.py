@@ -41,9 +41,7 @@ def push(model: duckdb.DuckDBPyConnection, url: str) -> dict[str, int]:
             select = ", ".join(f'"{c}"::SMALLINT[] AS "{c}"' if kind == "UTINYINT[]" else f'"{c}"'
                                for c, kind, _, _ in columns)
             where = (" WHERE key NOT IN (" + ", ".join(f"'{k}'" for k in pg.LOCAL_META) + ")") if table == "meta" else ""
-            arrow = model.execute(f"SELECT {select} FROM {table}{where}").arrow()
-            if hasattr(arrow, "read_all"):
-                arrow = arrow.read_all()
+            arrow = model.sql(f"SELECT {select} FROM {table}{where}").to_arrow_table()
             counts[table] = arrow.num_rows
             if arrow.num_rows:
                 cur.adbc_ingest(table, arrow, mode="append")
