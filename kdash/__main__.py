@@ -150,7 +150,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", choices=["clinician", "manager", "presenter", "admin"],
                    help="--browser: only these roles (repeatable; the first signs in first)")
     p.add_argument("--patient", default="P000001", help="--browser, --users: the patient ID clinicians open")
-    p.add_argument("--json", action="store_true", help="--browser, --users: the results as JSON on stdout (table on stderr)")
+    p.add_argument("--network", action="store_true",
+                   help="with a postgresql:// --db: bootstrap, pull, writer and save figures of a clinic network")
+    p.add_argument("--json", action="store_true", help="--browser, --users, --network: the results as JSON on stdout "
+                   "(table on stderr)")
     p.add_argument("--log-dir", help="--browser, --users: where the servers' logs go (default: beside the store)")
     return top
 

@@ -48,7 +48,8 @@ def _page_times(page: str, warm_runs: int, query: dict | None = None) -> tuple[f
                                 "seen": time.time()}      # signed in as a role that may open the page
     at.run()                                             # registers the url paths
     st.cache_data.clear()
-    st.cache_resource.clear()
+    if not os.environ.get("KDASH_DB", "").startswith(("postgresql://", "postgres://")):
+        st.cache_resource.clear()      # a replica keeps its read model: a cold page is one with no cached data
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.switch_page(page)
@@ -84,8 +85,17 @@ def _quiet_streamlit() -> None:
 
 def main(args) -> int:
     _quiet_streamlit()
+    from kdash import pg
     path = args.db or os.path.join(tempfile.gettempdir(), f"kdash-bench-{args.patients}.duckdb")
-    if not Path(path).exists():
+    if pg.is_url(path):
+        if not pg.has_schema(path):
+            t = time.perf_counter()
+            demo.build(path, args.patients, seed=7)
+            print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if getattr(args, "network", False):
+            from kdash import bench_network
+            return bench_network.main(args, path)
+    elif not Path(path).exists():
         t = time.perf_counter()
         demo.build(path, args.patients, seed=7)
         print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)

@@ -150,16 +150,16 @@ def _ddl(model: duckdb.DuckDBPyConnection, table: str, columns: list[tuple]) -> 
 def _trigger_sql(table: str, columns: list[str]) -> list[str]:
     """Statement triggers writing which rows a statement changed into kdash_changes (in its own transaction)."""
     if table in WHOLE:
-        select = {"ins": f"SELECT 'table', '{table}'", "del": f"SELECT 'table', '{table}'"}
+        select = {"ins": f"SELECT 'table', '{table}', '{table}'", "del": f"SELECT 'table', '{table}', '{table}'"}
     elif table == AUDIT:
-        select = {"ins": "SELECT 'audit', audit_id::text FROM new_rows",
-                  "del": "SELECT 'audit', audit_id::text FROM old_rows"}
+        select = {"ins": f"SELECT 'audit', audit_id::text, '{table}' FROM new_rows",
+                  "del": f"SELECT 'audit', audit_id::text, '{table}' FROM old_rows"}
     elif "patient_id" in columns:
-        select = {"ins": "SELECT DISTINCT 'patient', patient_id FROM new_rows",
-                  "del": "SELECT DISTINCT 'patient', patient_id FROM old_rows"}
+        select = {"ins": f"SELECT DISTINCT 'patient', patient_id, '{table}' FROM new_rows",
+                  "del": f"SELECT DISTINCT 'patient', patient_id, '{table}' FROM old_rows"}
     else:                       # side_effects: the patient of the session
-        select = {k: f"SELECT DISTINCT 'patient', s.patient_id FROM {rows} r JOIN sessions s USING (session_id)"
-                  for k, rows in (("ins", "new_rows"), ("del", "old_rows"))}
+        select = {k: f"SELECT DISTINCT 'patient', s.patient_id, '{table}' FROM {rows} r "
+                     "JOIN sessions s USING (session_id)" for k, rows in (("ins", "new_rows"), ("del", "old_rows"))}
     out = []
     for event, rows, kinds in (("INSERT", "NEW TABLE AS new_rows", ("ins",)),
                                ("DELETE", "OLD TABLE AS old_rows", ("del",)),
@@ -167,7 +167,7 @@ def _trigger_sql(table: str, columns: list[str]) -> list[str]:
         fn = f"kdash_log_{table}_{event.lower()}"
         body = " UNION ".join(select[k] for k in kinds)
         out += [f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"INSERT INTO kdash_changes (kind, key) {body}; RETURN NULL; END $$",
+                f"INSERT INTO kdash_changes (kind, key, tbl) {body}; RETURN NULL; END $$",
                 f"DROP TRIGGER IF EXISTS {fn} ON {table}",
                 f"CREATE TRIGGER {fn} AFTER {event} ON {table} REFERENCING {rows} FOR EACH STATEMENT "
                 f"EXECUTE FUNCTION {fn}()"]
@@ -189,6 +189,7 @@ def ensure_schema(url: str) -> None:
         meta = dict(model.execute("SELECT key, value FROM meta").fetchall())
         statements = ["CREATE TABLE IF NOT EXISTS kdash_changes (xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
                       "kind text NOT NULL, key text NOT NULL)",
+                      "ALTER TABLE kdash_changes ADD COLUMN IF NOT EXISTS tbl text",
                       "CREATE INDEX IF NOT EXISTS kdash_changes_xid ON kdash_changes (xid)"]
         for table, columns in tables.items():
             for _, _, default, _ in columns:
@@ -429,16 +430,20 @@ class Replica:
         pg.read_only = True
         with pg.transaction():
             snapshot = pg.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
-            rows = pg.execute("SELECT DISTINCT kind, key FROM kdash_changes WHERE xid >= "
+            rows = pg.execute("SELECT DISTINCT kind, key, tbl FROM kdash_changes WHERE xid >= "
                               "pg_snapshot_xmin(%(s)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(s)s::pg_snapshot)",
                               {"s": self.snapshot}).fetchall()
-            changed = {f"{k}:{v}" for k, v in rows}
+            changed = {f"{k}:{v}" for k, v, _ in rows}
             fetched: dict = {}
-            patients = sorted(v for k, v in rows if k == "patient")
-            whole = patients and len(patients) > BULK_PATIENTS
+            by_table: dict[str, set] = {}
+            for kind, key, table in rows:
+                if kind == "patient":
+                    by_table.setdefault(table, set()).add(key)
+            whole = len(set().union(*by_table.values())) > BULK_PATIENTS
             for table in patient_tables(self.tables):
-                if not patients:
-                    break
+                patients = sorted(by_table.get(table, ()))
+                if not patients and not (whole and by_table):
+                    continue
                 if whole:
                     fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
                 elif table == "side_effects":
@@ -448,9 +453,9 @@ class Replica:
                 else:
                     fetched[table] = (patients, self._frame(pg, f"SELECT * FROM {table} WHERE patient_id = ANY(%s)",
                                                             (patients,)))
-            for table in sorted({v for k, v in rows if k == "table"}):
+            for table in sorted({v for k, v, _ in rows if k == "table"}):
                 fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
-            audit_ids = [int(v) for k, v in rows if k == "audit"]
+            audit_ids = [int(v) for k, v, _ in rows if k == "audit"]
             if audit_ids:
                 fetched[AUDIT] = (audit_ids, self._frame(pg, "SELECT * FROM audit_log WHERE audit_id = ANY(%s)",
                                                          (audit_ids,)))
@@ -571,7 +576,10 @@ def write(rep: Replica) -> Iterator[RecordCursor]:
                 pg.close()
             raise _write_error(exc) from None
         raise
-    rep.pull()
+    if rep.derived:        # an app process: its user sees the write, and its flags, at once
+        rep.pull()
+    else:                  # a base-only model (a CLI command, a recording station) reads the record when stale
+        rep.pulled_at = 0.0
 
 
 def _write_error(exc) -> Exception:
