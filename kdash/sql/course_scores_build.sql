@@ -6,6 +6,8 @@
 -- when there is none; missing or session k never reached: the last score so far, LOCF); and the first
 -- session and day at which the score counting for a session under that same definition had fallen by
 -- ≥ $response from baseline, with the last session and day so scored (time to response, censored there).
+-- Of two scores of a scale on one day the higher counts as the later (first_after in score_points_build.sql
+-- takes the lower as the first), so a rebuild never depends on the order the scores were written.
 -- Read by the outcome queries through cohort_scores.sql.
 WITH course AS (
     SELECT patient_id, first_day, last_day,
@@ -22,27 +24,28 @@ pts AS (
     SELECT c.*, p.scale, p.assessed_on, p.total, p.after_session, p.first_after,
            p.first_after AND (p.has_next OR p.days_after <= $window::INTEGER) AS counts_after,
            p.assessed_on >= c.first_day - $lookback::INTEGER AS in_lookback,
-           p.assessed_on <= c.last_day + $window::INTEGER AS in_window
+           p.assessed_on <= c.last_day + $window::INTEGER AS in_window,
+           (p.assessed_on, p.total) AS latest   -- the later of two scores: the later day, else the higher
     FROM course c JOIN score_points p USING (patient_id)
 ),
 ends AS (
     SELECT patient_id, scale, any_value(first_day) AS first_day,
-           arg_max(total, assessed_on) FILTER (WHERE after_session = 0 AND in_lookback) AS baseline,
-           arg_max(total, assessed_on) FILTER (WHERE assessed_on >= first_day AND in_window) AS last_score,
+           arg_max(total, latest) FILTER (WHERE after_session = 0 AND in_lookback) AS baseline,
+           arg_max(total, latest) FILTER (WHERE assessed_on >= first_day AND in_window) AS last_score,
            max(assessed_on) FILTER (WHERE assessed_on >= first_day AND in_window) AS last_on,
            coalesce(any_value(total) FILTER (WHERE after_session = k1 AND counts_after),
-                    arg_max(total, assessed_on) FILTER (WHERE in_lookback AND CASE WHEN k1 IS NULL THEN in_window
-                                                                                   ELSE after_session < k1 END)) AS after_2,
+                    arg_max(total, latest) FILTER (WHERE in_lookback AND CASE WHEN k1 IS NULL THEN in_window
+                                                                              ELSE after_session < k1 END)) AS after_2,
            coalesce(any_value(total) FILTER (WHERE after_session = k2 AND counts_after),
-                    arg_max(total, assessed_on) FILTER (WHERE in_lookback AND CASE WHEN k2 IS NULL THEN in_window
-                                                                                   ELSE after_session < k2 END)) AS after_4,
+                    arg_max(total, latest) FILTER (WHERE in_lookback AND CASE WHEN k2 IS NULL THEN in_window
+                                                                              ELSE after_session < k2 END)) AS after_4,
            coalesce(any_value(total) FILTER (WHERE after_session = k3 AND counts_after),
-                    arg_max(total, assessed_on) FILTER (WHERE in_lookback AND CASE WHEN k3 IS NULL THEN in_window
-                                                                                   ELSE after_session < k3 END)) AS after_6,
+                    arg_max(total, latest) FILTER (WHERE in_lookback AND CASE WHEN k3 IS NULL THEN in_window
+                                                                              ELSE after_session < k3 END)) AS after_6,
            coalesce(any_value(total) FILTER (WHERE after_session = k4 AND counts_after),
-                    arg_max(total, assessed_on) FILTER (WHERE in_lookback AND CASE WHEN k4 IS NULL THEN in_window
-                                                                                   ELSE after_session < k4 END)) AS end_of_induction,
-           arg_max(total, assessed_on) FILTER (WHERE in_lookback AND in_window) AS last_observation
+                    arg_max(total, latest) FILTER (WHERE in_lookback AND CASE WHEN k4 IS NULL THEN in_window
+                                                                              ELSE after_session < k4 END)) AS end_of_induction,
+           arg_max(total, latest) FILTER (WHERE in_lookback AND in_window) AS last_observation
     FROM pts
     GROUP BY patient_id, scale
 ),

@@ -5,7 +5,7 @@
 -- count patients per group by summing flags instead of grouping by patient per view.
 WITH done AS (
     SELECT session_id, patient_id, route, scheduled_at, dose_mg, round(dose_mg / weight_kg, 2) AS mg_per_kg,
-           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
+           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at, session_id) AS k
     FROM sessions
     WHERE status = 'completed' AND ($ids IS NULL OR list_contains($ids, patient_id))
 ),
