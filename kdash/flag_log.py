@@ -47,12 +47,13 @@ def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | 
 
 
 def _live(cfg: dict, since: dt.date, today: dt.date, patient_ids: list[str] | None) -> tuple[str, dict]:
-    """The rules evaluated on the record: every piece of evidence, and each rule's latest clearing observation."""
+    """The rules evaluated on the record: every piece of evidence, and each rule's latest clearing observation (of
+    two on one day, the one with the later evidence time, then the greater text: never the order rows were written)."""
     params = {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids, "with_clears": True}
     text = db.sql("open_flags")
     return (f"WITH f AS ({text}) SELECT * FROM f WHERE severity <> 'clear' UNION ALL "
-            "SELECT patient_id, rule, 'clear', max(day), arg_max(value, day), max(evidence_at) FROM f "
-            "WHERE severity = 'clear' GROUP BY patient_id, rule"), db.bind(text, params)
+            "SELECT patient_id, rule, 'clear', max(day), arg_max(value, (day, evidence_at, value)), max(evidence_at) "
+            "FROM f WHERE severity = 'clear' GROUP BY patient_id, rule"), db.bind(text, params)
 
 
 def logged_query(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,

@@ -5,7 +5,9 @@ Two evaluations of the same rules, kept equal by a test over every demo patient:
   its evidence;
 - sql/open_flags.sql evaluates the whole clinic at once for the roster and the home page, so it stays
   fast on 100,000 patients.
-Thresholds always come from the settings file.
+Thresholds always come from the settings file. Both break ties the same way, whatever order the rows were
+written in: sessions in (scheduled_at, session_id) order; a scale's scores in (assessed_on, total) order, the
+patient page's query (sql/patient_assessments.sql) ordering the rest (items, session) and stable sorts keeping it.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def _day(x) -> dt.date:
 
 def _completed(record: PatientRecord) -> pd.DataFrame:
     s = record.sessions
-    return s[s["status"] == "completed"].sort_values("scheduled_at")
+    return s[s["status"] == "completed"].sort_values(["scheduled_at", "session_id"])
 
 
 def item_scores(x) -> list[int] | None:
@@ -213,7 +215,7 @@ def baseline(record: PatientRecord, scale: str, cfg: dict) -> tuple[float, dt.da
           & (a["assessed_on"].dt.date >= first - dt.timedelta(days=cfg["outcomes"]["baseline_lookback_days"]))]
     if a.empty:
         return None
-    last = a.sort_values("assessed_on").iloc[-1]
+    last = a.sort_values(["assessed_on", "total"], kind="stable").iloc[-1]   # of one day's, the higher
     return float(last["total"]), _day(last["assessed_on"])
 
 
@@ -230,6 +232,7 @@ def worsening(record: PatientRecord, cfg: dict) -> list[Flag]:
             continue
         later = record.assessments[(record.assessments["scale"] == scale)
                                    & (record.assessments["assessed_on"].dt.date > first)]
+        later = later.sort_values(["assessed_on", "total"], kind="stable")
         above = (later["total"] > base[0]).to_numpy()
         for i in range(1, len(above)):
             if above[i] and above[i - 1]:

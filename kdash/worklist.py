@@ -95,7 +95,7 @@ def my_clinician(con: duckdb.DuckDBPyConnection, cfg: dict, username: str) -> st
 def history(con: duckdb.DuckDBPyConnection, patient_id: str) -> pd.DataFrame:
     """The patient's acknowledgements, latest first."""
     return _df(con, "SELECT rule, through_day, action, note, acknowledged_by, acknowledged_at FROM flag_acks "
-                    "WHERE patient_id = $p ORDER BY acknowledged_at DESC", {"p": patient_id})
+                    "WHERE patient_id = $p ORDER BY acknowledged_at DESC, ack_id DESC", {"p": patient_id})
 
 
 def counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, now: dt.datetime | None = None) -> dict:
@@ -124,7 +124,10 @@ def loop_by_week(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, week
     since = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks - 1)
     text = f"""
         WITH ev AS (SELECT * FROM ({log}) WHERE severity <> 'clear'),
-        acks AS (SELECT * FROM flag_acks WHERE acknowledged_at <= $now),
+        acks AS (   -- of two acknowledgements covering the same evidence (two clinicians at once), the first
+            SELECT * FROM flag_acks WHERE acknowledged_at <= $now
+            QUALIFY row_number() OVER (PARTITION BY patient_id, rule, through_day
+                                       ORDER BY acknowledged_at, ack_id) = 1),
         flag AS (
             SELECT e.patient_id, e.rule, any_value(e.severity) AS severity, min(e.evidence_at) AS raised_at,
                    a.ack_id, any_value(a.acknowledged_at) AS acked_at

@@ -4,6 +4,8 @@
 -- Mirrors kdash/rules.py rule for rule; tests/unit/test_rules.py keeps the two equal.
 -- With $with_clears, also the observations that clear a rule (severity 'clear'), e.g. a later PHQ-9 with item 9
 -- under the threshold: kdash/worklist.py closes an open flag on a clear dated after its last evidence.
+-- Ties are broken as in kdash/rules.py: sessions in (scheduled_at, session_id) order, a scale's scores in
+-- (assessed_on, total, items, session_id) order, so the flags never depend on the order rows were written.
 WITH active AS MATERIALIZED (   -- only patients with evidence in the window can have an open flag
     SELECT patient_id FROM sessions
     WHERE scheduled_at >= $since::DATE AND scheduled_at < $today::DATE + 1
@@ -18,9 +20,12 @@ done AS MATERIALIZED (
     SELECT patient_id, session_id, scheduled_at::DATE AS day, route, phase,
            round(dose_mg / weight_kg, 2) AS mg_per_kg, date_diff('minute', started_at, ended_at) AS chair_minutes,
            coalesce(ended_at, started_at, scheduled_at) AS finished_at,
-           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at) AS k
+           row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at, session_id) AS k
     FROM sessions
     WHERE status = 'completed' AND patient_id IN (SELECT patient_id FROM active)
+),
+done_days AS (   -- a score follows the last session of the latest day before its own
+    SELECT patient_id, day, max(k) AS k FROM done GROUP BY patient_id, day
 ),
 course AS MATERIALIZED (
     SELECT patient_id, min(day) AS first_day, max(day) AS last_day, count(*) AS n, arg_min(route, k) AS route
@@ -33,13 +38,14 @@ scored AS MATERIALIZED (   -- depression scores of the treated
       AND a.patient_id IN (SELECT patient_id FROM course)
 ),
 baselines AS (
-    SELECT s.patient_id, s.scale, arg_max(s.total, s.assessed_on) AS base
+    SELECT s.patient_id, s.scale, arg_max(s.total, (s.assessed_on, s.total)) AS base
     FROM scored s JOIN course c USING (patient_id)
     WHERE s.assessed_on <= c.first_day AND s.assessed_on >= c.first_day - $lookback::INTEGER
     GROUP BY s.patient_id, s.scale
 ),
 later AS (
-    SELECT s.*, b.base, lag(s.total) OVER (PARTITION BY s.patient_id, s.scale ORDER BY s.assessed_on) AS previous
+    SELECT s.*, b.base,
+           lag(s.total) OVER (PARTITION BY s.patient_id, s.scale ORDER BY s.assessed_on, s.total) AS previous
     FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
     WHERE s.assessed_on > c.first_day
 ),
@@ -48,7 +54,7 @@ timepoint AS (   -- the main-scale score after session k (clinical-reference §1
     SELECT s.patient_id, c.route, d.k, s.assessed_on AS day, s.total, b.base,
            (b.base - s.total) / b.base >= $response AS responded
     FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
-    ASOF JOIN done d ON s.patient_id = d.patient_id AND s.assessed_on > d.day
+    ASOF JOIN done_days d ON s.patient_id = d.patient_id AND s.assessed_on > d.day
     WHERE s.scale = $main_scale AND b.base > 0
       AND d.k IN ($iv_after, $iv_review, $esk_after)
     QUALIFY row_number() OVER (PARTITION BY s.patient_id, d.k ORDER BY s.assessed_on, s.total) = 1
@@ -100,7 +106,7 @@ rated AS (   -- assessments with the time of the session they belong to
 ),
 cadss AS (
     SELECT patient_id, assessed_on, total, evidence_at,
-           row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on, total) AS k
+           row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on, total, items, session_id) AS k
     FROM assessments a LEFT JOIN (SELECT session_id, coalesce(started_at, scheduled_at) AS evidence_at FROM sessions) s
          USING (session_id)
     WHERE scale = 'CADSS' AND patient_id IN (SELECT patient_id FROM active)
