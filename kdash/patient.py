@@ -84,7 +84,8 @@ def phase(h: dict, today: dt.date, cfg: dict) -> str:
 
 def scale_scores(rec: rules.PatientRecord, scale: str) -> pd.DataFrame:
     a = rec.assessments
-    return a[a["scale"] == scale].sort_values("assessed_on").reset_index(drop=True)
+    # of two scores on one day the higher is the later, as in rules.py and the course scores
+    return a[a["scale"] == scale].sort_values(["assessed_on", "total"], kind="stable").reset_index(drop=True)
 
 
 def completed_sessions(rec: rules.PatientRecord) -> pd.DataFrame:
@@ -166,7 +167,7 @@ def bp_by_session(rec: rules.PatientRecord) -> pd.DataFrame:
 
 def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
     done = completed_sessions(rec)[["session_id", "session_number"]]
-    return scale_scores(rec, code).merge(done, on="session_id").sort_values("session_number")
+    return scale_scores(rec, code).merge(done, on="session_id").sort_values("session_number", kind="stable")
 
 
 def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:

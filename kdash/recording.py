@@ -207,11 +207,13 @@ def load(con: duckdb.DuckDBPyConnection, session_id: str) -> Entry | None:
             return None
         pid, at, route, phase, weight, dose, chair, started, ended, clinician = row[0]
         vitals = [dict(zip(("minute", "systolic", "diastolic", "heart_rate", "spo2"), v)) for v in cur.execute(
-            "SELECT minute, systolic, diastolic, heart_rate, spo2 FROM vitals WHERE session_id = $s ORDER BY minute",
+            "SELECT minute, systolic, diastolic, heart_rate, spo2 FROM vitals WHERE session_id = $s "
+            "ORDER BY minute, measured_at, systolic, diastolic, heart_rate, spo2",
             {"s": session_id}).fetchall()]
         scores, cadss, moaas = {}, None, None
-        for scale, total, items in cur.execute("SELECT scale, total, items FROM assessments WHERE session_id = $s",
-                                               {"s": session_id}).fetchall():
+        # two scores of a scale in the session: the form holds one, the last of this order (the higher)
+        for scale, total, items in cur.execute("SELECT scale, total, items FROM assessments WHERE session_id = $s "
+                                               "ORDER BY scale, total, items", {"s": session_id}).fetchall():
             if scale == "CADSS":
                 cadss = total
             elif scale == "MOAAS":
@@ -219,7 +221,8 @@ def load(con: duckdb.DuckDBPyConnection, session_id: str) -> Entry | None:
             else:
                 scores[scale] = ";".join(map(str, items)) if items else str(total)
         effects = [{"effect": e, "severity": s} for e, s in cur.execute(
-            "SELECT effect, severity FROM side_effects WHERE session_id = $s", {"s": session_id}).fetchall()]
+            "SELECT effect, severity FROM side_effects WHERE session_id = $s ORDER BY effect, severity, note",
+            {"s": session_id}).fetchall()]
     finally:
         cur.close()
     return Entry(patient_id=pid, day=at.date(), route=route, phase=phase or "induction", weight_kg=weight,

@@ -2,7 +2,7 @@
 -- so that dropout is not confused with a course still under way.
 WITH done AS (
     SELECT patient_id, count(*) AS n, min(scheduled_at)::DATE AS first_day,
-           count(*) FILTER (WHERE phase = 'induction') AS n_induction, arg_min(route, scheduled_at) AS route
+           count(*) FILTER (WHERE phase = 'induction') AS n_induction, arg_min(route, (scheduled_at, session_id)) AS route
     FROM sessions WHERE status = 'completed' GROUP BY patient_id
 ),
 settled AS (SELECT * FROM done WHERE first_day <= $today::DATE - 60),

@@ -1,13 +1,13 @@
--- One patient: demographics and the course so far.
+-- One patient: demographics and the course so far (sessions at the same time taken in session ID order).
 WITH done AS (
     SELECT count(*) AS n_sessions, count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction,
            min(scheduled_at)::DATE AS first_day, max(scheduled_at)::DATE AS last_day,
-           arg_min(route, scheduled_at) AS route, arg_max(phase, scheduled_at) AS last_phase
+           arg_min(route, (scheduled_at, session_id)) AS route, arg_max(phase, (scheduled_at, session_id)) AS last_phase
     FROM sessions WHERE patient_id = $patient_id AND status = 'completed'
 ),
 booked AS (
-    SELECT min(scheduled_at) AS next_session, arg_min(phase, scheduled_at) AS next_phase,
-           arg_min(route, scheduled_at) AS next_route
+    SELECT min(scheduled_at) AS next_session, arg_min(phase, (scheduled_at, session_id)) AS next_phase,
+           arg_min(route, (scheduled_at, session_id)) AS next_route
     FROM sessions WHERE patient_id = $patient_id AND status = 'scheduled' AND scheduled_at >= $today::DATE
 )
 SELECT p.patient_id, p.given_name, p.family_name, p.birth_date, p.sex, p.primary_diagnosis, p.clinician, p.mrn,

@@ -2,4 +2,4 @@
 SELECT v.session_id, v.minute, v.measured_at, v.systolic, v.diastolic, v.heart_rate, v.spo2
 FROM vitals v
 WHERE v.patient_id = $patient_id
-ORDER BY v.measured_at, v.minute
+ORDER BY v.measured_at, v.minute, v.systolic, v.diastolic, v.heart_rate, v.spo2, v.session_id

@@ -1,6 +1,7 @@
 -- The roster: one row per patient with course, main-scale outcome and open flags; filtered, sorted by urgency
 -- and paged here so that a page of 50 comes back fast from 100,000 patients.
 -- The outcome and flag_rows CTEs are sql/course_outcomes.sql and sql/open_flags.sql, inserted by kdash/roster.py.
+-- Sessions at the same time are taken in session ID order (as in sql/patient_header.sql).
 WITH outcome AS ({outcomes}),
 flag_rows AS ({flags}),
 flagged AS (
@@ -19,13 +20,13 @@ flagged_rules AS (
 ),
 done AS (
     SELECT patient_id, count(*) AS n_sessions, max(scheduled_at)::DATE AS last_day,
-           arg_max(phase, scheduled_at) AS last_phase, arg_min(route, scheduled_at) AS route,
+           arg_max(phase, (scheduled_at, session_id)) AS last_phase, arg_min(route, (scheduled_at, session_id)) AS route,
            count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction
     FROM sessions WHERE status = 'completed' GROUP BY patient_id
 ),
 booked AS (
-    SELECT patient_id, min(scheduled_at) AS next_session, arg_min(phase, scheduled_at) AS next_phase,
-           arg_min(route, scheduled_at) AS next_route
+    SELECT patient_id, min(scheduled_at) AS next_session, arg_min(phase, (scheduled_at, session_id)) AS next_phase,
+           arg_min(route, (scheduled_at, session_id)) AS next_route
     FROM sessions WHERE status = 'scheduled' AND scheduled_at >= $today::DATE GROUP BY patient_id
 ),
 roster AS (
