@@ -352,26 +352,79 @@ class Replica:
 
     # -- bootstrap
     def bootstrap(self) -> None:
-        """Copy every base table (one repeatable-read snapshot, Arrow through ADBC), then derive the rest."""
+        """Copy every base table from one repeatable-read snapshot (Arrow through ADBC, two connections sharing an
+        exported snapshot, each table inserted as it arrives), then derive the rest."""
+        import queue
         from kdash import db
         t0 = time.perf_counter()
-        with contextlib.closing(_adbc(self.url)) as a:
-            cur = a.cursor()
+        with contextlib.closing(_adbc(self.url)) as lead, contextlib.closing(_adbc(self.url)) as second:
+            cur = lead.cursor()
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cur.execute("SELECT pg_current_snapshot()::text")
-            snapshot = cur.fetchone()[0]
-            frames = {}
-            for table in self.tables:
-                cur.execute(f"SELECT * FROM {table}")
-                frames[table] = cur.fetch_arrow_table()
-            a.rollback()
-        with db.local_transaction(self.model) as local:
-            for table, arrow in frames.items():
-                self._replace(local, table, arrow)
-            if self.derived:
-                self._derive(local, None)
+            cur.execute("SELECT pg_export_snapshot(), pg_current_snapshot()::text")
+            exported, snapshot = cur.fetchone()
+            cur2 = second.cursor()
+            cur2.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur2.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
+            cur.execute("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+            size = dict(cur.fetchall())
+            shares: list[list[str]] = [[], []]
+            load = [0.0, 0.0]
+            for table in sorted(self.tables, key=lambda t: -size.get(t, 0)):   # the largest first, to the lighter
+                k = load.index(min(load))
+                shares[k].append(table)
+                load[k] += max(size.get(table, 0), 1)
+            arrived: "queue.Queue" = queue.Queue()
+
+            def fetch(c, tables):
+                try:
+                    for table in tables:
+                        c.execute(f"SELECT * FROM {table}")
+                        arrived.put((table, c.fetch_arrow_table()))
+                except Exception as exc:        # handed to the inserting thread, which raises it
+                    arrived.put((None, exc))
+
+            threads = [threading.Thread(target=fetch, args=(c, t), daemon=True)
+                       for c, t in ((cur, shares[0]), (cur2, shares[1]))]
+            for t in threads:
+                t.start()
+            with db.local_transaction(self.model) as local:
+                for _ in self.tables:
+                    table, arrow = arrived.get()
+                    if table is None:
+                        raise _explain(self.url, arrow)
+                    self._replace(local, table, arrow)
+            for t in threads:
+                t.join()
+            lead.rollback()
+            second.rollback()
+        if self.derived:
+            self._derive_all()
         self.snapshot, self.pulled_at = snapshot, time.time()
         self.bootstrap_seconds = time.perf_counter() - t0
+
+    def _derive_all(self) -> None:
+        """Every derived table; the two settings-stamped ones side by side (each its own cursor: the model serves
+        nobody yet)."""
+        from kdash import course_scores, db, derived, flag_log
+        with db.local_transaction(self.model) as local:
+            derived.derive_phases(local, self.cfg, None)
+            derived.refresh(local, None)
+        errors = []
+
+        def build(fn):
+            try:
+                with db._transaction(self.model) as cur:
+                    fn(cur, self.cfg, None)
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=build, args=(fn,)) for fn in (flag_log.refresh, course_scores.refresh)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
 
     def _replace(self, local, table: str, rows, where: str = "", params: dict | None = None) -> None:
         """Delete the model's rows of `table` (matching `where`) and insert `rows` (Arrow or a frame) by name."""
