@@ -131,6 +131,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase-file", help="the passphrase of an encrypted backup (or KDASH_BACKUP_PASSPHRASE)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("settings", help="a PostgreSQL store's clinic settings, shared by every replica")
+    p.add_argument("--db")
+    p.add_argument("--set", metavar="FILE", help="keep this TOML settings file in the record (every replica uses it)")
+    p.add_argument("--clear", action="store_true", help="drop the record's settings (back to the defaults)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("bench", help="benchmark every page on a large store (not for CI)")
     p.add_argument("--patients", type=_positive, default=100_000)
     p.add_argument("--db", help="store to build or reuse (default: a bench store under /tmp)")
@@ -429,6 +435,44 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_settings(args) -> int:
+    """Show, set or clear the clinic settings a PostgreSQL record holds (an embedded store reads settings.toml
+    beside it, or KDASH_SETTINGS)."""
+    from kdash import audit, pg
+    path = settings.store_path(args.db)
+    if not pg.is_url(path):
+        raise UsageError("settings: only a PostgreSQL store keeps its settings in the record; an embedded store "
+                         "reads settings.toml beside it, or the file named by KDASH_SETTINGS")
+    text = None
+    if args.set:
+        try:
+            text = Path(args.set).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"settings: cannot read {args.set}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            settings.check_text(text)
+        except ValueError as exc:
+            raise UsageError(f"settings: {args.set}: {exc}") from None
+    con = db.connect(path, create=False, derived=False)
+    try:
+        if args.set or args.clear:
+            with db.transaction(con) as cur:
+                if args.clear:
+                    cur.execute("DELETE FROM meta WHERE key = $k", {"k": settings.RECORD_KEY})
+                else:
+                    cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": settings.RECORD_KEY, "v": text})
+                audit.log(cur, "settings_changed", username=os.environ.get("USER"), role="cli",
+                          detail="cleared" if args.clear else args.set)
+        current = db.meta(con, settings.RECORD_KEY) if not (args.set or args.clear) else text
+    finally:
+        db.close(con)
+    verb = "cleared" if args.clear else "set from " + args.set if args.set else "shown"
+    _emit(args, f"settings: {verb}; every replica derives with them at its next pull", {"settings": current})
+    if not args.json and current and not (args.set or args.clear):
+        print(current)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from kdash import bench
     return bench.main(args)
@@ -436,7 +480,7 @@ def cmd_bench(args) -> int:
 
 COMMANDS = {"init": cmd_init, "demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
             "import": cmd_import, "conference": cmd_conference, "users": cmd_users, "backup": cmd_backup,
-            "restore": cmd_restore, "bench": cmd_bench}
+            "restore": cmd_restore, "settings": cmd_settings, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

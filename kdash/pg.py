@@ -397,10 +397,25 @@ class Replica:
                 t.join()
             lead.rollback()
             second.rollback()
+        self._read_settings()
         if self.derived:
             self._derive_all()
         self.snapshot, self.pulled_at = snapshot, time.time()
         self.bootstrap_seconds = time.perf_counter() - t0
+
+    def _read_settings(self) -> bool:
+        """The clinic settings kept in the record (if any) become this process's for the store; True if changed."""
+        from kdash import settings
+        text = self.model.execute("SELECT value FROM meta WHERE key = $k", {"k": settings.RECORD_KEY}).fetchone()
+        text = text[0] if text else None
+        if text == settings._in_record.get(self.url):
+            return False
+        if text is None:
+            settings._in_record.pop(self.url, None)
+        else:
+            settings._in_record[self.url] = text
+        self.cfg = settings.load(self.url)
+        return True
 
     def _derive_all(self) -> None:
         """Every derived table; the two settings-stamped ones side by side (each its own cursor: the model serves
@@ -470,6 +485,9 @@ class Replica:
                     patients = self._apply(local, fetched)
                     if self.derived and patients is not None:
                         self._derive(local, sorted(patients) if patients != "all" else None)
+                if "meta" in fetched and self._read_settings() and self.derived:
+                    from kdash import derived       # new thresholds or induction lengths: rebuild what they stamp
+                    derived.ensure_current(self.model, self.cfg)
             self.snapshot, self.pulled_at = snapshot, time.time()
             self.pull_seconds = time.perf_counter() - t0
         if changed - {c for c in changed if c.startswith(("audit:", "table:signins"))}:

@@ -47,6 +47,34 @@ def _load(clinic_file: str | None) -> dict:
 
 
 def load(db_path: str | None = None) -> dict:
-    """Settings for a store: defaults, overridden by the clinic's file."""
+    """Settings for a store: defaults, overridden by the clinic's file; on a PostgreSQL store, by the settings kept
+    in the record itself (`python -m kdash settings --db URL --set FILE`), so every replica derives alike."""
+    text = _in_record.get(db_path) if db_path else None
+    if text is not None:
+        return _from_text(text)
     clinic = _clinic_file(db_path)
     return _load(str(clinic) if clinic else None)
+
+
+RECORD_KEY = "clinic_settings"
+_in_record: dict[str, str] = {}      # store URL → the TOML text its record holds (set by kdash/pg.py's replica)
+
+
+@lru_cache(maxsize=8)
+def _from_text(text: str) -> dict:
+    defaults = _load(None)
+    return _merge(defaults, tomllib.loads(text))
+
+
+def check_text(text: str) -> dict:
+    """A clinic settings file's text, parsed and merged over the defaults (ValueError naming the problem)."""
+    try:
+        override = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not a TOML settings file: {exc}") from None
+    defaults = _load(None)
+    unknown = [k for k in override if k not in defaults]
+    if unknown:
+        raise ValueError(f"unknown settings section(s): {', '.join(sorted(unknown))} (known: "
+                         f"{', '.join(sorted(defaults))})")
+    return _merge(defaults, override)

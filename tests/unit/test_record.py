@@ -157,3 +157,37 @@ def test_translation_of_the_write_dialect():
     import pandas as pd
     assert pg.translate("SELECT $a, $b, $c", {"a": np.int64(3), "b": float("nan"), "c": pd.NaT})[1] == \
         {"a": 3, "b": None, "c": None}
+
+
+def test_clinic_settings_kept_in_the_record_reach_every_replica(record_url, tmp_path, pg_cluster):
+    """`settings --set` keeps the clinic's TOML in the record; another replica derives with it after its next pull
+    (here a shorter IV induction: the phases derived for imported sessions change)."""
+    import subprocess
+    import sys
+    from kdash import derived
+    from tests.reliability.test_network import csv_folder
+    con = clinic_store.create(record_url)
+    importing.run(con, settings.load(record_url), [str(csv_folder(tmp_path / "export", 3, 6))])
+    other = db.connect(record_url, create=False)
+    phases = "SELECT count(*) FROM sessions WHERE phase = 'maintenance'"
+    assert db.scalar(other, phases) == 0                       # six sessions each: all induction
+    toml = tmp_path / "clinic.toml"
+    toml.write_text("[induction]\niv_ketamine = 4\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "kdash", "settings", "--db", record_url, *a],
+                                    capture_output=True, text=True, env=pg_cluster.env(), cwd=ROOT)
+    done = run("--set", str(toml))
+    assert done.returncode == 0, done.stderr
+    pg.replica_of(other).pull()
+    assert settings.load(record_url)["induction"]["iv_ketamine"] == 4
+    assert db.scalar(other, phases) == 3 * 2                   # sessions 5 and 6 of each patient
+    assert not derived.ensure_current(other, settings.load(record_url))     # its derived tables are current
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[nonsense]\nx = 1\n")
+    done = run("--set", str(bad))
+    assert done.returncode == 2 and "unknown settings section(s): nonsense" in done.stderr
+    assert settings.load(record_url)["induction"]["iv_ketamine"] == 4
+    done = run("--clear")
+    assert done.returncode == 0, done.stderr
+    pg.replica_of(other).pull()
+    assert settings.load(record_url)["induction"]["iv_ketamine"] == 6
+    assert db.scalar(other, phases) == 0
