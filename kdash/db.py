@@ -197,6 +197,20 @@ MIGRATIONS: list[str] = [
         acknowledged_by VARCHAR NOT NULL, acknowledged_at TIMESTAMP NOT NULL);
     ALTER TABLE users ADD COLUMN IF NOT EXISTS clinician VARCHAR;
     """,
+    # 17: derived rows that no longer depend on the order rows were written (issue 21: tie-breakers by session_id and
+    # by every column), rebuilt for the rows already stored; the settings-stamped flag log and course scores are
+    # unstamped, so the dashboard rebuilds them when it opens the store.
+    """
+    DELETE FROM score_points;
+    INSERT INTO score_points SELECT * FROM ({{score_points_build}}) ORDER BY patient_id, scale, assessed_on;
+    DELETE FROM session_facts;
+    INSERT INTO session_facts SELECT * FROM ({{session_facts_build}}) ORDER BY patient_id, scheduled_at;
+    DELETE FROM course_facts;
+    INSERT INTO course_facts SELECT * FROM ({{course_facts_build}}) ORDER BY patient_id;
+    DELETE FROM effect_facts;
+    INSERT INTO effect_facts SELECT * FROM ({{effect_facts_build}}) ORDER BY patient_id, k;
+    DELETE FROM meta WHERE key IN ('flag_log_settings', 'course_scores_settings');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

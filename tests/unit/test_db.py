@@ -8,7 +8,7 @@ from kdash import db
 
 def test_new_store_has_current_schema(tmp_path):
     con = db.connect(str(tmp_path / "s.duckdb"))
-    assert db.schema_version(con) == db.SCHEMA_VERSION == 16
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 17
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
             "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta", "score_points",
@@ -87,3 +87,26 @@ def test_a_newer_schema_is_refused(tmp_path):
 
 def test_named_queries_load():
     assert "SELECT" in db.sql("course_outcomes")
+
+
+def test_migration_17_rebuilds_derived_rows_built_before_the_tie_breakers(tmp_path):
+    """A store at schema 16 keeps the derived rows its writes built; 17 rebuilds them from the record and unstamps
+    the settings-stamped tables, so the dashboard rebuilds those on opening (derived.ensure_current)."""
+    from kdash import demo, derived, settings
+    path = str(tmp_path / "old.duckdb")
+    demo.build(path, patients=20, seed=3)
+    con = db.connect(path)
+    expected = con.execute("SELECT * FROM score_points ORDER BY ALL").fetchall()
+    con.execute("UPDATE score_points SET after_session = after_session + 1")     # as an old ordering left them
+    con.execute("DELETE FROM session_facts WHERE k = 1")
+    con.execute("UPDATE meta SET value = '16' WHERE key = 'schema_version'")
+    con.close()
+    con = db.connect(path)
+    assert db.schema_version(con) == 17
+    assert con.execute("SELECT * FROM score_points ORDER BY ALL").fetchall() == expected
+    assert db.scalar(con, "SELECT count(*) FROM session_facts WHERE k = 1") == 20 - db.scalar(
+        con, "SELECT count(*) FROM patients WHERE patient_id NOT IN (SELECT patient_id FROM sessions "
+             "WHERE status = 'completed')")
+    assert db.meta(con, "flag_log_settings") is None
+    assert derived.ensure_current(con, settings.load(path))
+    con.close()
