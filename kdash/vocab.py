@@ -52,7 +52,7 @@ AUDIT_ACTIONS = {
     "view_patient": "Viewed patient", "roster_search": "Searched the roster", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
     "record_session": "Recorded session", "edit_session": "Edited session", "delete_session": "Deleted session",
     "flag_acknowledged": "Acknowledged flag", "eligibility_decision": "Eligibility decision",
-    "import": "Imported data", "export": "Exported", "audit_export": "Exported audit log",
+    "import": "Imported data", "settings_changed": "Changed the clinic settings", "export": "Exported", "audit_export": "Exported audit log",
     "user_added": "Added user", "user_disabled": "Disabled user", "user_enabled": "Enabled user",
     "user_linked": "Linked user to clinician", "password_reset": "Reset password", "refused": "Refused",
     "export_csv": "Exported table (CSV)", "export_pdf": "Exported PDF handout", "export_pptx": "Exported PowerPoint deck", "export_png": "Exported figure (PNG)",

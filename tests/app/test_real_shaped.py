@@ -5,11 +5,13 @@
   imports each into a store made by init, and runs every page as every role that may open it, and the patient,
   eligibility, case-conference and record-session pages for every patient: no exception, no error, no
   None / NaT / nan on screen, and the SQL and Python safety flags equal;
-- the FHIR fixture sets imported together: every patient's progress, eligibility and conference views render;
+- the FHIR fixture sets imported together: the progress, eligibility and conference views of three patients of each
+  shape the fixtures hold render (../shared/tools/real-data-smoke opens every patient);
 - a hand-made folder of only the required columns.
 
-KDASH_REALSHAPE_EXAMPLES sets the number of generated folders (default 12: about 75 s on two cores when they
-pass; a failure stops at the first failing folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
+KDASH_REALSHAPE_EXAMPLES sets the number of generated folders (default 5 in CI, about 45 s on two cores; 60 in the
+nightly-style runs of tests/unit/test_realshape_generator.py's coverage check; a failure stops at the first failing
+folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
 kind of problem at the end; KDASH_REALSHAPE_SHRINK=1 lets hypothesis shrink a failing folder to a smaller one (slow:
 each step imports and renders a store); KDASH_REALSHAPE_TABLE_NULLS=0 stops counting table cells drawn as "None". A
 failing folder is kept on disk; its path is in the failure message.
@@ -28,7 +30,7 @@ from tests.conftest import ROOT
 from tests.realshape import (clinic_store, csv_folders, describe, flag_mismatches, page_problems, store_patients,
                              summarise, write_folder)
 
-EXAMPLES = int(os.environ.get("KDASH_REALSHAPE_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("KDASH_REALSHAPE_EXAMPLES", "5"))
 SHRINK = os.environ.get("KDASH_REALSHAPE_SHRINK") == "1"
 KEEP_GOING = os.environ.get("KDASH_REALSHAPE_KEEP_GOING") == "1"
 FHIR = ROOT / "tests" / "fixtures" / "fhir"
@@ -75,15 +77,42 @@ def test_generated_clinic_folders_render_on_every_page_for_every_role(tmp_path_f
     assert every == [], report(every) + "\nfailing folders kept at:\n  " + "\n  ".join(map(str, folders))
 
 
-def test_the_fhir_fixture_sets_imported_together_render_for_every_patient(tmp_path):
+def test_the_fhir_fixture_sets_imported_together_render_for_patients_of_every_shape(tmp_path):
     store = tmp_path / "fhir.duckdb"
     rep = clinic_store(store, [FHIR / name for name in FHIR_SETS], skip_invalid=True)
     assert rep.written["patients"] >= 20, rep.written
     assert len(store_patients(store)) == rep.written["patients"]
-    problems = page_problems(store, patient_pages={"patient": "patient_id", "eligibility": "patient_id",
-                                                   "conference": "case"})
+    problems = page_problems(store, patient_ids=fhir_sample(store), patient_pages={
+        "patient": "patient_id", "eligibility": "patient_id", "conference": "case"})
     problems += flag_mismatches(store)
     assert problems == [], report(problems)
+
+
+def fhir_sample(store, per_shape: int = 3) -> list[str]:
+    """Three patients of each shape the fixtures hold (which scales, items or totals only, readings, trials,
+    screening, diagnosis), to keep CI short; `../shared/tools/real-data-smoke` opens every patient of external/."""
+    from kdash import db
+    con = db.connect(str(store), read_only=True)
+    try:
+        rows = con.execute("""
+            SELECT p.patient_id,
+                   (SELECT string_agg(DISTINCT scale || CASE WHEN items IS NULL THEN '' ELSE '+items' END, ','
+                                      ORDER BY scale || CASE WHEN items IS NULL THEN '' ELSE '+items' END)
+                      FROM assessments a WHERE a.patient_id = p.patient_id) AS scales,
+                   EXISTS (SELECT 1 FROM vitals v WHERE v.patient_id = p.patient_id) AS readings,
+                   EXISTS (SELECT 1 FROM antidepressant_trials t WHERE t.patient_id = p.patient_id) AS trials,
+                   EXISTS (SELECT 1 FROM screening x WHERE x.patient_id = p.patient_id) AS screened,
+                   p.primary_diagnosis IS NOT NULL AS diagnosed
+            FROM patients p ORDER BY p.patient_id""").fetchall()
+    finally:
+        con.close()
+    chosen, seen = [], {}
+    for pid, *shape in rows:
+        key = tuple(shape)
+        if seen.get(key, 0) < per_shape:
+            seen[key] = seen.get(key, 0) + 1
+            chosen.append(pid)
+    return chosen
 
 
 MINIMAL = {
