@@ -9,9 +9,9 @@
   shape the fixtures hold render (../shared/tools/real-data-smoke opens every patient);
 - a hand-made folder of only the required columns.
 
-KDASH_REALSHAPE_EXAMPLES sets the number of generated folders (default 5 in CI, about 45 s on two cores; 60 in the
-nightly-style runs of tests/unit/test_realshape_generator.py's coverage check; a failure stops at the first failing
-folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
+KDASH_REALSHAPE_EXAMPLES sets the number of generated folders rendered (default 5, about 45 s on two cores; the
+generator's own coverage check, tests/unit/test_realshape_generator.py, draws 60 folders without rendering them; a
+failure stops at the first failing folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
 kind of problem at the end; KDASH_REALSHAPE_SHRINK=1 lets hypothesis shrink a failing folder to a smaller one (slow:
 each step imports and renders a store); KDASH_REALSHAPE_TABLE_NULLS=0 stops counting table cells drawn as "None". A
 failing folder is kept on disk; its path is in the failure message.
