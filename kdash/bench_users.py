@@ -131,6 +131,27 @@ def _settled(page) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
 
 
+def fill_session_form(page, weight: str = "70", dose: str = "35", madrs: str | None = "18") -> None:
+    """The record-session form's weight, dose and (optionally) MADRS, typed as a clinician does (Tab after each)."""
+    for label, value in (("Weight (kg)", weight), ("Dose (mg)", dose)):
+        page.get_by_label(label).fill(value)
+        page.get_by_label(label).press("Tab")
+    if madrs is not None:
+        page.get_by_label("MADRS", exact=False).first.fill(madrs)
+        page.get_by_label("MADRS", exact=False).first.press("Tab")
+
+
+def save_session_form(page, settle) -> None:
+    """Confirm the form's warnings if it shows any (no sign-off on file, no vitals), save, and wait for "Saved"."""
+    from playwright.sync_api import expect
+    confirm = page.get_by_text("I have reviewed these and the session went ahead")
+    if confirm.count():
+        confirm.click()
+        settle(page)
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_text("Saved session")).to_be_visible(timeout=60_000)
+
+
 def _record_sessions(url: str, patients: list[str], until: float, tally: Tally, password: str,
                      every: float = 20.0) -> None:
     """One clinician in Chromium recording a completed session every `every` seconds (or as fast as the form
@@ -151,19 +172,10 @@ def _record_sessions(url: str, patients: list[str], until: float, tally: Tally, 
             try:
                 page.goto(f"{url}/record_session?patient_id={pid}")
                 expect(page.get_by_text(f"ID {pid}").first).to_be_visible(timeout=60_000)
-                for label, value in (("Weight (kg)", "70"), ("Dose (mg)", "35")):
-                    page.get_by_label(label).fill(value)
-                    page.get_by_label(label).press("Tab")
-                page.get_by_label("MADRS", exact=False).first.fill("18")
-                page.get_by_label("MADRS", exact=False).first.press("Tab")
+                fill_session_form(page)
                 _settled(page)
-                confirm = page.get_by_text("I have reviewed these and the session went ahead")
-                if confirm.count():          # the form's warnings (no sign-off on file, no vitals) are confirmed
-                    confirm.click()
-                    _settled(page)
                 t = time.perf_counter()
-                page.get_by_role("button", name="Save session").click()
-                expect(page.get_by_text("Saved session")).to_be_visible(timeout=60_000)
+                save_session_form(page, _settled)
                 tally.saves.append(time.perf_counter() - t)
             except Exception as e:
                 tally.recorder_errors.append(f"{pid}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")

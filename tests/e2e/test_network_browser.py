@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from kdash import db, demo, serving
+from kdash.bench_users import fill_session_form, save_session_form
 from tests.conftest import ROOT, TODAY
 from tests.e2e.browser import open_as, wait_for_app
 
@@ -52,18 +53,9 @@ def test_two_replicas_and_the_cli_on_one_record(browser, network, tmp_path):
 
     open_as(clinician, f"{one}/record_session?patient_id={pid}")     # the clinician on replica one
     expect(clinician.get_by_text(f"ID {pid}").first).to_be_visible(timeout=60_000)
-    for label, value in (("Weight (kg)", "70"), ("Dose (mg)", "35")):
-        clinician.get_by_label(label).fill(value)
-        clinician.get_by_label(label).press("Tab")
-    clinician.get_by_label("MADRS", exact=False).first.fill("18")
-    clinician.get_by_label("MADRS", exact=False).first.press("Tab")
+    fill_session_form(clinician)
     wait_for_app(clinician)
-    confirm = clinician.get_by_text("I have reviewed these and the session went ahead")
-    if confirm.count():
-        confirm.click()
-        wait_for_app(clinician)
-    clinician.get_by_role("button", name="Save session").click()
-    expect(clinician.get_by_text("Saved session")).to_be_visible(timeout=60_000)
+    save_session_form(clinician, wait_for_app)
     clinician.goto(f"{one}/")                          # the saver's own replica: the new session at once
     wait_for_app(clinician)
     assert sessions_this_week(clinician) == before + 1

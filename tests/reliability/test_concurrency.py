@@ -189,8 +189,8 @@ def _record(figures: dict) -> None:
 
 @pytest.mark.parametrize("readers", [3])
 def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, tmp_path, readers):
-    from playwright.sync_api import expect
     from kdash import demo
+    from kdash.bench_users import fill_session_form, save_session_form
     from tests.e2e.browser import open_as, streamlit_server, wait_for_app
     store = str(tmp_path / "browser.duckdb")
     demo.build(store, patients=60, seed=3)
@@ -208,19 +208,12 @@ def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, 
             pages.append(pg)
         writer = chromium.new_page()
         open_as(writer, f"{url}/record_session?patient_id={pid}", "clinician")
-        writer.get_by_label("Weight (kg)").fill("80")
-        writer.get_by_label("Dose (mg)").fill("40")
-        writer.keyboard.press("Tab")
+        fill_session_form(writer, "80", "40", madrs=None)
         for rnd in range(2 if not FULL else 10):
             for pg in pages:
                 links = pg.locator("[data-testid='stSidebar'] a")
                 links.nth(rnd % links.count()).click()
-        confirmation = writer.get_by_text("I have reviewed these and the session went ahead")
-        if confirmation.count():
-            confirmation.click()
-            wait_for_app(writer)
-        writer.get_by_role("button", name="Save session").click()
-        expect(writer.get_by_text("Saved session")).to_be_visible(timeout=60_000)
+        save_session_form(writer, wait_for_app)
         for pg in pages + [writer]:
             wait_for_app(pg)
             if pg.locator("[data-testid='stException']").count():
