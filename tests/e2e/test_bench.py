@@ -3,7 +3,7 @@ only that every click was answered with the right page and no error)."""
 
 import pytest
 
-from kdash import bench_browser, bench_users, demo
+from kdash import bench_browser, demo
 from kdash.users import DEMO_PASSWORD
 from tests.e2e.browser import chromium_path
 
@@ -18,13 +18,14 @@ def small_store(tmp_path):
 
 
 def run_alone(call: str, **kwargs) -> dict:
-    """A benchmark run in a fresh interpreter: it drives its own Playwright, which cannot start while this process's
-    session browser (the other e2e tests') runs its event loop."""
+    """A benchmark run in a fresh interpreter: it drives its own Playwright or asyncio loop, which cannot start while
+    this process's session browser (the other e2e tests') runs its event loop."""
     import json
     import subprocess
     import sys
     from tests.conftest import ROOT
-    code = f"import json, sys; from kdash import bench_browser; print(json.dumps({call}(**json.loads(sys.argv[1]))))"
+    code = (f"import json, sys; from kdash import bench_browser, bench_users; "
+            f"print(json.dumps({call}(**json.loads(sys.argv[1]))))")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -43,8 +44,8 @@ def test_bench_browser_times_every_step_of_a_role(small_store, tmp_path):
 
 
 def test_bench_users_answers_every_click_with_its_page(small_store, tmp_path):
-    result = bench_users.run(small_store, 4, 8, "P000001", DEMO_PASSWORD, str(tmp_path), think=(0.2, 0.4),
-                             record=False, timeout=60)
+    result = run_alone("bench_users.run", db_path=small_store, users=4, seconds=8, patient_id="P000001",
+                       password=DEMO_PASSWORD, log_dir=str(tmp_path), think=[0.2, 0.4], record=False, timeout=60)
     assert result["errors"] == 0, result["error_examples"]
     assert result["clicks"] >= 8 and result["server"]["rss_max_mb"] > 0
     assert {"clinician", "manager", "presenter"} <= set(result["roles"])
