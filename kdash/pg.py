@@ -515,8 +515,8 @@ class Replica:
                 patients = sorted(by_table.get(table, ()))
                 if not patients and not (whole and by_table):
                     continue
-                if whole:
-                    fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
+                if whole:                 # Arrow, in this pull's snapshot (an import on another replica)
+                    fetched[table] = ("all", None)
                 elif table == "side_effects":
                     fetched[table] = (patients, self._frame(
                         pg, "SELECT r.* FROM side_effects r JOIN sessions s USING (session_id) "
@@ -526,6 +526,9 @@ class Replica:
                                                             (patients,)))
             for table in sorted({v for k, v, _ in rows if k == "table"}):
                 fetched[table] = ("all", self._frame(pg, f"SELECT * FROM {table}", None))
+            if whole:
+                exported = pg.execute("SELECT pg_export_snapshot()").fetchone()[0]
+                self._whole_tables(exported, fetched)
             audit_ids = [int(v) for k, v, _ in rows if k == "audit"]
             if audit_ids:
                 fetched[AUDIT] = (audit_ids, self._frame(pg, "SELECT * FROM audit_log WHERE audit_id = ANY(%s)",
@@ -533,6 +536,18 @@ class Replica:
         pg.read_only = False
         pg.isolation_level = None
         return changed, fetched, snapshot
+
+    def _whole_tables(self, exported: str, fetched: dict) -> None:
+        """The tables marked ("all", None) read whole through ADBC, in the snapshot the pull exported."""
+        with contextlib.closing(_adbc(self.url)) as a:
+            cur = a.cursor()
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
+            for table, (keys, rows) in list(fetched.items()):
+                if keys == "all" and rows is None:
+                    cur.execute(f"SELECT * FROM {table}")
+                    fetched[table] = ("all", cur.fetch_arrow_table())
+            a.rollback()
 
     def _frame(self, pg, text: str, params) -> pd.DataFrame:
         cur = pg.execute(text, params)
@@ -544,7 +559,8 @@ class Replica:
         order = sorted(fetched, key=lambda t: t != "side_effects")
         for table in order:
             keys, frame = fetched[table]
-            frame = _typed(frame, self.tables[table])
+            if isinstance(frame, pd.DataFrame):
+                frame = _typed(frame, self.tables[table])
             if keys == "all":
                 self._replace(local, table, frame)
                 if table in patient_tables(self.tables):

@@ -131,3 +131,20 @@ def test_a_backup_taken_while_writers_run_restores_whole(record_url, pg_cluster,
         import gc
         gc.collect()
         pg_cluster.psql("DROP DATABASE restored WITH (FORCE)")
+
+
+def test_a_pull_of_a_large_import_reads_whole_tables_and_equals_a_bootstrap(record_url, pg_cluster, tmp_path,
+                                                                             monkeypatch):
+    """Above BULK_PATIENTS changed patients a pull re-reads the patient tables whole (Arrow, in its own snapshot)."""
+    monkeypatch.setattr(pg, "BULK_PATIENTS", 5)
+    model = imported_clinic(record_url)
+    done = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", record_url,
+                           str(csv_folder(tmp_path / "export", 30, 3))], capture_output=True, text=True,
+                          env=pg_cluster.env(), cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    changed = pg.replica_of(model).pull()
+    assert sum(c.startswith("patient:") for c in changed) == 30
+    assert db.scalar(model, "SELECT count(*) FROM sessions WHERE session_id LIKE 'IMP-%'") == 90
+    fresh = db.connect(record_url, create=False)
+    for table in tables(fresh):
+        assert rows(model, table) == rows(fresh, table), table

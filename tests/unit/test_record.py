@@ -191,3 +191,21 @@ def test_clinic_settings_kept_in_the_record_reach_every_replica(record_url, tmp_
     pg.replica_of(other).pull()
     assert settings.load(record_url)["induction"]["iv_ketamine"] == 6
     assert db.scalar(other, phases) == 0
+
+
+def test_an_embedded_backup_restored_into_a_url_moves_the_clinic_onto_postgresql(tmp_path, record_url, monkeypatch):
+    """restore FOLDER --db URL with an embedded store's backup: every row comes along, the pseudonym key too."""
+    from kdash import backup
+    from kdash.__main__ import main
+    same_session_ids(monkeypatch)
+    embedded = a_clinic_day(str(tmp_path / "clinic.duckdb"))[0]
+    secret = db.meta(embedded, "deid_secret")
+    embedded.close()
+    backup.backup(str(tmp_path / "clinic.duckdb"), str(tmp_path / "bk"))
+    assert main(["restore", str(tmp_path / "bk"), "--db", record_url]) == 0
+    moved = db.connect(record_url, create=False)
+    source = db.connect(str(tmp_path / "clinic.duckdb"), read_only=True)
+    for table in tables(source):
+        assert rows(moved, table) == rows(source, table), table
+    assert db.meta(moved, "deid_secret") == secret
+    assert main(["restore", str(tmp_path / "bk"), "--db", record_url]) == 1      # never over a store
