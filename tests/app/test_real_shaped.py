@@ -9,7 +9,7 @@
   shape the fixtures hold render (../shared/tools/real-data-smoke opens every patient);
 - a hand-made folder of only the required columns.
 
-KDASH_REALSHAPE_EXAMPLES sets the number of generated folders rendered (default 5, about 45 s on two cores; the
+KDASH_REALSHAPE_EXAMPLES sets the number of generated folders rendered (default 4, about 35 s on two cores; the
 generator's own coverage check, tests/unit/test_realshape_generator.py, draws 60 folders without rendering them; a
 failure stops at the first failing folder). KDASH_REALSHAPE_KEEP_GOING=1 runs every folder and reports every
 kind of problem at the end; KDASH_REALSHAPE_SHRINK=1 lets hypothesis shrink a failing folder to a smaller one (slow:
@@ -30,7 +30,7 @@ from tests.conftest import ROOT
 from tests.realshape import (clinic_store, csv_folders, describe, flag_mismatches, page_problems, store_patients,
                              summarise, write_folder)
 
-EXAMPLES = int(os.environ.get("KDASH_REALSHAPE_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("KDASH_REALSHAPE_EXAMPLES", "4"))
 SHRINK = os.environ.get("KDASH_REALSHAPE_SHRINK") == "1"
 KEEP_GOING = os.environ.get("KDASH_REALSHAPE_KEEP_GOING") == "1"
 FHIR = ROOT / "tests" / "fixtures" / "fhir"

@@ -35,7 +35,7 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     """Until the script has finished running (Streamlit's own e2e suite waits the same way)."""
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_selector("h1", timeout=timeout)          # the page has drawn, not just the frame
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(200)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
 
 

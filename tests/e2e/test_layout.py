@@ -45,11 +45,11 @@ def test_every_page_fits_and_speaks_words(browser, e2e_patient, e2e_case, e2e_ot
                     tabs.nth(i).click()
                     expect(tabs.nth(i)).to_have_attribute("aria-selected", "true")
                     wait_for_app(page)
-                page.wait_for_timeout(700)            # charts draw after the script has finished
+                page.wait_for_timeout(400)            # charts draw after the script has finished
                 # a further tab at the projector's 1280×720 only, the tighter of the two (CI time)
                 for width, height in (SIZES if not name else SIZES[-1:]):
                     page.set_viewport_size({"width": width, "height": height})
-                    page.wait_for_timeout(500)
+                    page.wait_for_timeout(300)
                     found = layout.findings(page)
                     if found["overflow"] or found["codes"]:
                         problems[f"{path} {name} at {width}"] = found

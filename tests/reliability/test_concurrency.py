@@ -187,7 +187,7 @@ def _record(figures: dict) -> None:
     path.write_text(json.dumps(data, indent=2, default=str))
 
 
-@pytest.mark.parametrize("readers", [3])
+@pytest.mark.parametrize("readers", [2])
 def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, tmp_path, readers):
     from kdash import demo
     from kdash.bench_users import fill_session_form, save_session_form
