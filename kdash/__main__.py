@@ -172,7 +172,6 @@ def _emit(args, summary: str, document) -> None:
 
 
 def cmd_init(args) -> int:
-    from pathlib import Path
     from kdash import clinic_store, users
     path = settings.store_path(args.db)
     if clinic_store.exists(path):

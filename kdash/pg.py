@@ -20,7 +20,6 @@ and KDASH_DB_PASSWORD_FILE names a secret file (Docker or systemd credentials)."
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import re
 import threading
@@ -329,7 +328,6 @@ class Replica:
         self.tables = record_tables(model)
         self.snapshot: str | None = None
         self.pulled_at = 0.0
-        self.pull_seconds = 0.0
         self._pull_lock = threading.Lock()
         self._writer = None
         self._reader = None
@@ -356,7 +354,6 @@ class Replica:
         exported snapshot, each table inserted as it arrives), then derive the rest."""
         import queue
         from kdash import db
-        t0 = time.perf_counter()
         with contextlib.closing(_adbc(self.url)) as lead, contextlib.closing(_adbc(self.url)) as second:
             cur = lead.cursor()
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -401,7 +398,6 @@ class Replica:
         if self.derived:
             self._derive_all()
         self.snapshot, self.pulled_at = snapshot, time.time()
-        self.bootstrap_seconds = time.perf_counter() - t0
 
     def _read_settings(self) -> bool:
         """The clinic settings kept in the record (if any) become this process's for the store; True if changed."""
@@ -472,7 +468,6 @@ class Replica:
         """Bring in what was committed since the last pull; returns what changed ({'patient:ID', 'table:NAME', …})."""
         from kdash import db
         with self._pull_lock:
-            t0 = time.perf_counter()
             pg = self._connection("_reader")
             try:
                 changed, fetched, snapshot = self._read_changes(pg)
@@ -489,7 +484,6 @@ class Replica:
                     from kdash import derived       # new thresholds or induction lengths: rebuild what they stamp
                     derived.ensure_current(self.model, self.cfg)
             self.snapshot, self.pulled_at = snapshot, time.time()
-            self.pull_seconds = time.perf_counter() - t0
         if changed - {c for c in changed if c.startswith(("audit:", "table:signins"))}:
             for listener in list(self.listeners):
                 listener(changed)
@@ -588,10 +582,6 @@ class Replica:
                 if isinstance(exc, psycopg.Error):
                     raise db.StoreError(str(_explain(self.url, exc))) from None
                 raise
-
-    def status(self) -> dict:
-        return {"pulled_at": self.pulled_at, "age_seconds": time.time() - self.pulled_at,
-                "pull_seconds": self.pull_seconds}
 
 
 def _typed(frame: pd.DataFrame, columns: list[tuple]) -> pd.DataFrame:
@@ -692,6 +682,3 @@ def _write_error(exc) -> Exception:
         return duckdb.ConstraintException(f"Constraint Error: {first}")
     return db.StoreError(f"the store refused the write: {first}")
 
-
-def now() -> dt.datetime:
-    return dt.datetime.now()
