@@ -52,7 +52,8 @@ with left:
         ui.data_table(weekly)
 with right:
     st.subheader("Open safety flags by rule")
-    rows = sorted(glance["flag_rules"], key=lambda r: rules.SEVERITY_ORDER[r["severity"]])
+    rows = sorted(glance["flag_rules"],            # most severe first, then most patients, then the rule's name
+                  key=lambda r: (rules.SEVERITY_ORDER[r["severity"]], -r["patients"], rules.RULES[r["rule"]].title))
     table = pd.DataFrame([{"rule": rules.RULES[r["rule"]].title, "severity": r["severity"], "patients": r["patients"]}
                           for r in rows])
     if len(table):
