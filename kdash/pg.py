@@ -414,28 +414,11 @@ class Replica:
         return True
 
     def _derive_all(self) -> None:
-        """Every derived table; the two settings-stamped ones side by side (each its own cursor: the model serves
-        nobody yet)."""
-        from kdash import course_scores, db, derived, flag_log
+        """Every derived table, as a pull derives a patient's (building the flag log and course scores side by side
+        on two threads was measured: no gain on 2 cores, DuckDB already uses both)."""
+        from kdash import db
         with db.local_transaction(self.model) as local:
-            derived.derive_phases(local, self.cfg, None)
-            derived.refresh(local, None)
-        errors = []
-
-        def build(fn):
-            try:
-                with db._transaction(self.model) as cur:
-                    fn(cur, self.cfg, None)
-            except Exception as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=build, args=(fn,)) for fn in (flag_log.refresh, course_scores.refresh)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+            self._derive(local, None)
 
     def _replace(self, local, table: str, rows, where: str = "", params: dict | None = None) -> None:
         """Delete the model's rows of `table` (matching `where`) and insert `rows` (Arrow or a frame) by name."""
