@@ -498,6 +498,13 @@ def data_table(df: pd.DataFrame, column_config: dict | None = None, keep: tuple[
                         **kwargs)
 
 
+def word_table(df: pd.DataFrame) -> None:
+    """A short table drawn whole, its long words wrapping in a narrow column (a data grid would scroll sideways):
+    values and headers in the clinic's words, as data_table has them."""
+    from kdash import vocab
+    st.table(vocab.values(df).rename(columns=vocab.header).fillna(vocab.EMPTY), hide_index=True)
+
+
 def percent_columns(df: pd.DataFrame) -> dict:
     """Shares and rates (0–1) shown as percentages, headed in words."""
     from kdash import vocab

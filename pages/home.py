@@ -57,7 +57,7 @@ with right:
     table = pd.DataFrame([{"rule": rules.RULES[r["rule"]].title, "severity": r["severity"], "patients": r["patients"]}
                           for r in rows])
     if len(table):
-        ui.data_table(ui.suppressed(table, ["patients"]))
+        ui.word_table(ui.suppressed(table, ["patients"]))    # a rule's title wraps in this narrow column
     else:
         st.success("No open safety flag.", icon=":material/check_circle:")
     st.subheader("Outcome, last 12 months")

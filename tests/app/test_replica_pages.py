@@ -25,7 +25,7 @@ def content(at) -> dict:
     return {"title": [t.value for t in at.title],
             "metrics": [(m.label, m.value) for m in at.metric],
             "words": [m.value for m in at.markdown] + [c.value for c in at.caption if "Record as of" not in c.value],
-            "tables": [d.value.astype(str).fillna("").values.tolist() for d in at.dataframe],
+            "tables": [d.value.astype(str).fillna("").values.tolist() for d in [*at.dataframe, *at.table]],
             "charts": charts}
 
 

@@ -64,7 +64,7 @@ TEXT_JS = """
 }
 """
 
-NOT_WORDS = re.compile(r"\bNone\b|\bnan\b|\bNaT\b|\b\d{4}-\d\d-\d\d 00:00(:00)?\b|\bTrue\b|\bFalse\b")
+NOT_WORDS = re.compile(r"\bNone\b|\bnan\b|\bNaT\b|\b\d{4}-\d\d-\d\d 00:00(:00)?(?![:.\d])|\bTrue\b|\bFalse\b")
 
 
 def raw_codes(text: str) -> list[str]:
