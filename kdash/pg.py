@@ -46,6 +46,8 @@ AUDIT = "audit_log"
 # Above this many changed patients a pull re-reads the patient tables whole (an import on another replica).
 BULK_PATIENTS = 2000
 _LOCK_KEY = 2117_0021          # pg_advisory_xact_lock key for schema changes
+_PRUNE_KEY = 2117_0022         # … and for pruning the change log (one process at a time, the others skip it)
+PRUNE_EVERY = 3600.0           # seconds between a replica's turns at pruning the change log
 
 
 class RecordError(StoreError):
@@ -189,7 +191,12 @@ def ensure_schema(url: str) -> None:
         statements = ["CREATE TABLE IF NOT EXISTS kdash_changes (xid xid8 NOT NULL DEFAULT pg_current_xact_id(), "
                       "kind text NOT NULL, key text NOT NULL)",
                       "ALTER TABLE kdash_changes ADD COLUMN IF NOT EXISTS tbl text",
-                      "CREATE INDEX IF NOT EXISTS kdash_changes_xid ON kdash_changes (xid)"]
+                      "CREATE INDEX IF NOT EXISTS kdash_changes_xid ON kdash_changes (xid)",
+                      # the change log's pruning (prune_changes): horizons taken, and the one pruned below
+                      "CREATE TABLE IF NOT EXISTS kdash_horizons (taken_at timestamptz NOT NULL DEFAULT now(), "
+                      "oldest xid8 NOT NULL)",
+                      "CREATE TABLE IF NOT EXISTS kdash_pruned (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+                      "below xid8 NOT NULL)"]
         for table, columns in tables.items():
             for _, _, default, _ in columns:
                 if default and (m := re.match(r"nextval\('(\w+)'\)", default)):
@@ -322,8 +329,9 @@ class Replica:
     """A process's DuckDB read model of a PostgreSQL record."""
 
     def __init__(self, url: str, model: duckdb.DuckDBPyConnection, cfg: dict, derived: bool = True,
-                 max_age: float = 5.0):
-        self.url, self.cfg, self.derived, self.max_age = url, cfg, derived, max_age
+                 max_age: float = 5.0, keep_days: float = 7.0):
+        self.url, self.cfg, self.derived, self.max_age, self.keep_days = url, cfg, derived, max_age, keep_days
+        self.pruned_at = time.time()      # a replica's first turn at pruning comes an hour after its start
         self._model = weakref.ref(model)
         self.tables = record_tables(model)
         self.snapshot: str | None = None
@@ -458,6 +466,9 @@ class Replica:
                 with contextlib.suppress(Exception):
                     pg.close()
                 raise _explain(self.url, exc) from None
+            if fetched == "copy anew":        # the change log was pruned past this model's last pull
+                self.bootstrap()
+                fetched, snapshot, changed = None, self.snapshot, {"table:*"}
             if fetched:
                 with db.local_transaction(self.model) as local:
                     patients = self._apply(local, fetched)
@@ -467,6 +478,10 @@ class Replica:
                     from kdash import derived       # new thresholds or induction lengths: rebuild what they stamp
                     derived.ensure_current(self.model, self.cfg)
             self.snapshot, self.pulled_at = snapshot, time.time()
+            if self.pulled_at - self.pruned_at > PRUNE_EVERY:
+                self.pruned_at = self.pulled_at
+                with contextlib.suppress(Exception):      # housekeeping: the next turn tries again
+                    prune_changes(self.url, self.keep_days)
         if changed - {c for c in changed if c.startswith(("audit:", "table:signins"))}:
             for listener in list(self.listeners):
                 listener(changed)
@@ -478,9 +493,9 @@ class Replica:
         pg.read_only = True
         with pg.transaction():
             snapshot = pg.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
-            rows = pg.execute("SELECT DISTINCT kind, key, tbl FROM kdash_changes WHERE xid >= "
-                              "pg_snapshot_xmin(%(s)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(s)s::pg_snapshot)",
-                              {"s": self.snapshot}).fetchall()
+            behind = pg.execute("SELECT below > pg_snapshot_xmin(%(s)s::pg_snapshot) FROM kdash_pruned",
+                                {"s": self.snapshot}).fetchone()
+            rows = [] if behind and behind[0] else self._changes_since(pg)
             changed = {f"{k}:{v}" for k, v, _ in rows}
             fetched: dict = {}
             by_table: dict[str, set] = {}
@@ -512,7 +527,15 @@ class Replica:
                                                          (audit_ids,)))
         pg.read_only = False
         pg.isolation_level = None
+        if behind and behind[0]:
+            return {"table:*"}, "copy anew", snapshot
         return changed, fetched, snapshot
+
+    def _changes_since(self, pg) -> list[tuple]:
+        """(kind, key, table) of every change committed since the last pull's snapshot (visible now, not then)."""
+        return pg.execute("SELECT DISTINCT kind, key, tbl FROM kdash_changes WHERE xid >= "
+                          "pg_snapshot_xmin(%(s)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(s)s::pg_snapshot)",
+                          {"s": self.snapshot}).fetchall()
 
     def _whole_tables(self, exported: str, fetched: dict) -> None:
         """The tables marked ("all", None) read whole through ADBC, in the snapshot the pull exported."""
@@ -582,6 +605,31 @@ def _typed(frame: pd.DataFrame, columns: list[tuple]) -> pd.DataFrame:
 _REPLICAS: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Replica]" = weakref.WeakKeyDictionary()
 
 
+def prune_changes(url: str, keep_days: float) -> int:
+    """Forget the changes older than `keep_days`; returns how many rows went.
+
+    A change may go once every replica has pulled past it, but the record does not know its replicas. So each turn
+    notes a horizon (the oldest transaction still running: every older one has ended) and deletes the changes of
+    transactions older than the newest horizon noted at least `keep_days` ago. That horizon is also kept as the
+    pruned bound: a replica whose last pull began before it may have missed a deleted change, and copies the
+    record anew at its next pull. A transaction's rows are stamped with its id, not a time, so a transaction that
+    ran for days is not pruned before it could be pulled."""
+    with contextlib.closing(connect_record(url)) as pg, pg.transaction():
+        if not pg.execute("SELECT pg_try_advisory_xact_lock(%s)", (_PRUNE_KEY,)).fetchone()[0]:
+            return 0                          # another process is at it
+        pg.execute("INSERT INTO kdash_horizons (oldest) SELECT pg_snapshot_xmin(pg_current_snapshot())")
+        row = pg.execute("SELECT taken_at, oldest::text FROM kdash_horizons WHERE taken_at <= now() - "
+                         "%s * interval '1 day' ORDER BY taken_at DESC, oldest DESC LIMIT 1", (keep_days,)).fetchone()
+        if row is None:
+            return 0
+        taken_at, horizon = row
+        gone = pg.execute("DELETE FROM kdash_changes WHERE xid < %s::xid8", (horizon,)).rowcount
+        pg.execute("DELETE FROM kdash_horizons WHERE taken_at < %s", (taken_at,))
+        pg.execute("INSERT INTO kdash_pruned (below) VALUES (%s::xid8) ON CONFLICT (one) DO UPDATE SET below = "
+                   "greatest(kdash_pruned.below, EXCLUDED.below)", (horizon,))
+        return gone
+
+
 def replica_of(con) -> Replica | None:
     try:
         return _REPLICAS.get(con)
@@ -600,14 +648,17 @@ def open_replica(url: str, *, create: bool = True, derived: bool = True) -> duck
         ensure_schema(url)
     else:
         with contextlib.closing(connect_record(url, autocommit=True)) as pg:
-            row = pg.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) < db.SCHEMA_VERSION:
+            row = pg.execute("SELECT value, to_regclass('public.kdash_pruned') IS NOT NULL FROM meta "
+                             "WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) < db.SCHEMA_VERSION or not row[1]:
             ensure_schema(url)
         elif int(row[0]) > db.SCHEMA_VERSION:
             raise RecordError(f"the store has schema version {row[0]}; this kdash knows up to {db.SCHEMA_VERSION}")
     model = _model_file()
     cfg = settings.load(url)
-    rep = Replica(url, model, cfg, derived=derived, max_age=float(cfg.get("store", {}).get("max_age_seconds", 5)))
+    store = cfg.get("store", {})
+    rep = Replica(url, model, cfg, derived=derived, max_age=float(store.get("max_age_seconds", 5)),
+                  keep_days=float(store.get("change_log_days", 7)))
     rep.bootstrap()
     _REPLICAS[model] = rep
     weakref.finalize(model, Replica.close, rep)
@@ -621,11 +672,49 @@ def _model_file() -> duckdb.DuckDBPyConnection:
     import shutil
     import tempfile
     from kdash import db
-    folder = tempfile.mkdtemp(prefix="kdash-model-", dir=os.environ.get("KDASH_MODEL_DIR"))
+    root = os.environ.get("KDASH_MODEL_DIR") or tempfile.gettempdir()
+    sweep_orphans(root)
+    folder = tempfile.mkdtemp(prefix=f"kdash-model-{os.getpid()}-", dir=root)
     os.chmod(folder, 0o700)
+    _FOLDERS.add(folder)
     model = db.connect(os.path.join(folder, "model.duckdb"))
-    weakref.finalize(model, shutil.rmtree, folder, True)
+    weakref.finalize(model, _discard, folder)
     return model
+
+
+_FOLDERS: set[str] = set()        # this process's read models' folders
+_ORPHAN = re.compile(r"kdash-model-(\d+)-")
+
+
+def _discard(folder: str) -> None:
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
+    _FOLDERS.discard(folder)
+
+
+def discard_models() -> None:
+    """Remove every read model of this process from disk (the server's shutdown: a SIGTERM ends the process
+    without running finalizers, and a model is a copy of the record)."""
+    for folder in list(_FOLDERS):
+        _discard(folder)
+
+
+def sweep_orphans(root: str) -> list[str]:
+    """Remove the read models left by processes that are gone (killed, or a crash); returns what went."""
+    import shutil
+    gone = []
+    for name in os.listdir(root):
+        m = _ORPHAN.match(name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            gone.append(name)
+        except PermissionError:           # alive, another user's
+            pass
+    return gone
 
 
 def close(con) -> None:

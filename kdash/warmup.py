@@ -160,7 +160,10 @@ def start(path: str) -> threading.Thread:
 @contextlib.asynccontextmanager
 async def lifespan(app):
     """st.App's start-up hook: warm in the background while the server already answers."""
-    from kdash import settings
+    from kdash import pg, settings
     DONE.clear()
     start(settings.store_path())
-    yield
+    try:
+        yield
+    finally:
+        pg.discard_models()       # a PostgreSQL store's read model is a copy of the record: it goes with the server

@@ -26,10 +26,14 @@ def network(pg_cluster, tmp_path, monkeypatch):
     url = pg_cluster.url.rsplit("/", 1)[0] + "/" + name
     monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
     demo.build(url, patients=40, seed=9, as_of=TODAY)
-    env = {"PGPASSWORD": pg_cluster.password}
+    models = tmp_path / "models"
+    models.mkdir()
+    env = {"PGPASSWORD": pg_cluster.password, "KDASH_MODEL_DIR": str(models)}
     with serving.streamlit_server(url, env, log_path=str(tmp_path / "one.log"), wait_ready=True) as one, \
             serving.streamlit_server(url, env, log_path=str(tmp_path / "two.log"), wait_ready=True) as two:
+        assert len(list(models.iterdir())) == 2            # each replica's read model, a copy of the record …
         yield url, one.url, two.url, pg_cluster.env()
+    assert list(models.iterdir()) == []                    # … goes with its server (stopped by SIGTERM)
     import gc
     gc.collect()
     pg_cluster.psql(f"DROP DATABASE {name} WITH (FORCE)")

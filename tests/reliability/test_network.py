@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from kdash import backup, clinic_store, db, importing, pg, settings
 from tests.conftest import ROOT
@@ -33,8 +34,9 @@ def csv_folder(folder, n_patients: int = 40, per_patient: int = 4):
     return folder
 
 
-def start_writer(url: str, tag: str, n: int, env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, WRITER, url, tag, str(n)], stdout=subprocess.PIPE,
+def start_writer(url: str, tag: str, n: int, env, stop: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, WRITER, url, tag, str(n), *([str(stop)] if stop else [])],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
@@ -104,14 +106,16 @@ def test_the_writer_reads_its_write_at_once_and_another_replica_within_its_max_a
 def test_a_backup_taken_while_writers_run_restores_whole(record_url, pg_cluster, tmp_path):
     imported_clinic(record_url)
     env = pg_cluster.env()
-    writer = start_writer(record_url, "Dr A", 60, env)
+    stop = tmp_path / "stop"
+    writer = start_writer(record_url, "Dr A", 100_000, env, stop)      # writes until told to stop
     time.sleep(2.0)                           # the writer is under way
     out = tmp_path / "backup"
     done = subprocess.run([sys.executable, "-m", "kdash", "backup", "--db", record_url, "--out", str(out)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert writer.poll() is None, "the backup ran while the writer still wrote"
-    finish(writer)
+    stop.touch()
+    assert finish(writer)
     manifest = backup.verify(str(out))
     assert manifest["kind"] == "pg_dump"
     pg_cluster.psql("CREATE DATABASE restored OWNER kdash")

@@ -209,3 +209,49 @@ def test_an_embedded_backup_restored_into_a_url_moves_the_clinic_onto_postgresql
         assert rows(moved, table) == rows(source, table), table
     assert db.meta(moved, "deid_secret") == secret
     assert main(["restore", str(tmp_path / "bk"), "--db", record_url]) == 1      # never over a store
+
+
+def test_a_pruned_change_log_leaves_every_replica_right(record_url):
+    """The change log keeps `store.change_log_days`: pruning deletes older changes, and a replica whose last pull
+    came before the pruned bound (it may have missed a deleted change) copies the record anew at its next pull,
+    while one that pulled after it goes on by changes. Kept 0 days here, so every ended transaction's go."""
+    cfg = settings.load(record_url)
+    writer = clinic_store.create(record_url, cfg)
+    pids = [r[0] for r in importing.run(writer, cfg, [FHIR], skip_invalid=True) and
+            writer.execute("SELECT patient_id FROM patients ORDER BY 1 LIMIT 2").fetchall()]
+    idle, current = db.connect(record_url, create=False), db.connect(record_url, create=False)
+    today = dt.date.today()
+    sid = recording.save(writer, cfg, entry(pids[0], today), username="doc")     # `idle` has not pulled since
+    pg.replica_of(current).pull()
+    log = lambda: pg.replica_of(writer).record_row("SELECT count(*) FROM kdash_changes", None)[0]
+    assert log() > 0
+    assert pg.prune_changes(record_url, keep_days=0) > 0
+    assert log() == 0
+    copies = []
+    pg.replica_of(idle).bootstrap = (lambda f: lambda: (copies.append(1), f())[1])(pg.replica_of(idle).bootstrap)
+    assert pg.replica_of(idle).pull() == {"table:*"} and copies == [1]
+    recording.save(writer, cfg, entry(pids[1], today), username="doc")          # a change after the pruning
+    assert pg.replica_of(current).pull() >= {f"patient:{pids[1]}"}
+    pg.replica_of(idle).pull()
+    for model in (idle, current):
+        for table in ("sessions", "side_effects", "flag_log", "session_facts"):
+            assert rows(model, table) == rows(writer, table), table
+    assert sid in {r[0] for r in idle.execute("SELECT session_id FROM sessions").fetchall()}
+    assert copies == [1]                   # after its copy, `idle` went on by changes too
+
+
+def test_read_models_left_by_processes_that_are_gone_are_swept(tmp_path):
+    """A killed server cannot remove its read model (a copy of the record): the next model made in that folder
+    removes it, and leaves the models of processes still running."""
+    import os
+    import subprocess
+    import sys
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"kdash-model-{gone.stdout.strip()}-abc"
+    alive = tmp_path / f"kdash-model-{os.getppid()}-def"
+    other = tmp_path / "kdash-model-notes"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "model.duckdb").write_bytes(b"rows")
+    assert pg.sweep_orphans(str(tmp_path)) == [dead.name]
+    assert not dead.exists() and alive.exists() and other.exists()

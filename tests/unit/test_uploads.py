@@ -3,6 +3,7 @@ files of one name are refused."""
 
 import io
 import json
+import shutil
 import struct
 import zipfile
 
@@ -63,7 +64,10 @@ def test_two_files_of_one_name_are_refused_naming_both():
 def test_distinct_names_unpack():
     root, sources = uploads.unpack([("patients.csv", b"patient_id\nP1\n"),
                                     ("more.zip", _zip({"sessions.csv": b"session_id\nS1\n"}))])
-    assert sorted(p.name for p in (root / "csv").iterdir()) == ["patients.csv", "sessions.csv"]
+    try:
+        assert sorted(p.name for p in (root / "csv").iterdir()) == ["patients.csv", "sessions.csv"]
+    finally:
+        shutil.rmtree(root)
 
 
 def test_deeply_nested_json_is_a_problem_named_not_a_recursion_error(tmp_path):
