@@ -669,7 +669,6 @@ def _model_file() -> duckdb.DuckDBPyConnection:
     """The read model: a DuckDB file in a private temporary folder (removed with the model), not an in-memory
     database, so that its tables are compressed and carry statistics as an embedded store's do (patient pages
     scan 1.3-1.9x slower in memory at 100,000 patients) and its memory is the buffer pool's, not every row."""
-    import shutil
     import tempfile
     from kdash import db
     root = os.environ.get("KDASH_MODEL_DIR") or tempfile.gettempdir()
