@@ -350,6 +350,20 @@ class Replica:
             setattr(self, which, pg)
         return pg
 
+    def writer(self):
+        """The writing connection, checked first (a restarted or failed-over primary leaves it dead, and libpq
+        then finds the host that takes writes among the URL's): one round trip, so a save after a failover is
+        not the one that fails."""
+        import psycopg
+        pg = self._connection("_writer")
+        try:
+            pg.execute("SELECT 1")
+            pg.rollback()
+        except psycopg.OperationalError:
+            pg.close()
+            pg = self._connection("_writer")
+        return pg
+
     def close(self) -> None:
         for which in ("_writer", "_reader"):
             pg = getattr(self, which)
@@ -459,13 +473,16 @@ class Replica:
         """Bring in what was committed since the last pull; returns what changed ({'patient:ID', 'table:NAME', …})."""
         from kdash import db
         with self._pull_lock:
-            pg = self._connection("_reader")
-            try:
-                changed, fetched, snapshot = self._read_changes(pg)
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    pg.close()
-                raise _explain(self.url, exc) from None
+            for attempt in (1, 2):           # a connection a restart or failover left dead: once more, anew
+                pg = self._connection("_reader")
+                try:
+                    changed, fetched, snapshot = self._read_changes(pg)
+                    break
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        pg.close()
+                    if attempt == 2:
+                        raise _explain(self.url, exc) from None
             if fetched == "copy anew":        # the change log was pruned past this model's last pull
                 self.bootstrap()
                 fetched, snapshot, changed = None, self.snapshot, {"table:*"}
@@ -726,7 +743,7 @@ def close(con) -> None:
 def write(rep: Replica) -> Iterator[RecordCursor]:
     """One PostgreSQL transaction (the caller holds db's writer lock); after the commit the model pulls, so this
     process reads its own write at once."""
-    pg = rep._connection("_writer")
+    pg = rep.writer()
     try:
         with pg.transaction():
             cur = RecordCursor(pg)

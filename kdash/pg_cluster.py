@@ -87,6 +87,11 @@ class Cluster:
             raise ClusterError(f"initdb failed: {exc.stderr.strip()[-400:]}") from None
         finally:
             pwfile.unlink(missing_ok=True)
+        self._start_server()
+        self.psql(f"CREATE ROLE kdash LOGIN PASSWORD '{self.password}'", "CREATE DATABASE kdash OWNER kdash")
+        return self
+
+    def _start_server(self) -> None:
         options = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         try:
             self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60",
@@ -95,8 +100,6 @@ class Cluster:
             raise ClusterError(f"pg_ctl start failed: {exc.stderr.strip()[-400:]} "
                                f"{(self.folder / 'server.log').read_text()[-400:]}") from None
         self.started = True
-        self.psql(f"CREATE ROLE kdash LOGIN PASSWORD '{self.password}'", "CREATE DATABASE kdash OWNER kdash")
-        return self
 
     def psql(self, *statements: str, database: str = "postgres") -> str:
         args = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.folder), "-p", str(self.port),
@@ -104,6 +107,36 @@ class Cluster:
         for s in statements:
             args += ["-c", s]
         return self._run(*args).stdout
+
+    def standby(self) -> "Cluster":
+        """A streaming standby of this cluster, started on a port of its own (pg_basebackup -R as the README's
+        network deployment makes one): it follows this primary until promoted."""
+        other = Cluster(self.settings)
+        other.password = self.password
+        if self._as_postgres:
+            shutil.chown(other.folder, "postgres")
+        pgpass = other.folder / "pgpass"
+        pgpass.write_text(f"127.0.0.1:{self.port}:*:postgres:{self.password}\n")
+        pgpass.chmod(0o600)
+        if self._as_postgres:
+            shutil.chown(pgpass, "postgres")
+        cmd = [str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+               "-D", str(other.data), "-R", "-X", "stream", "-c", "fast"]
+        if self._as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=other.folder,
+                              env={**os.environ, "PGPASSFILE": str(pgpass)})
+        if done.returncode:
+            shutil.rmtree(other.folder, ignore_errors=True)
+            raise ClusterError(f"pg_basebackup failed: {done.stderr.strip()[-400:]}")
+        with open(other.data / "postgresql.auto.conf", "a") as conf:   # -R wrote primary_conninfo here
+            conf.write(f"primary_conninfo = 'host=127.0.0.1 port={self.port} user=postgres "
+                       f"passfile={pgpass}'\n")
+        other._start_server()
+        return other
+
+    def promote(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "promote")
 
     def stop(self) -> None:
         if self.started:
