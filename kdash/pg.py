@@ -352,8 +352,8 @@ class Replica:
 
     def writer(self):
         """The writing connection, checked first (a restarted or failed-over primary leaves it dead, and libpq
-        then finds the host that takes writes among the URL's): one round trip, so a save after a failover is
-        not the one that fails."""
+        then finds the host that takes writes among the URL's): two short round trips, so a save after a
+        failover is not the one that fails."""
         import psycopg
         pg = self._connection("_writer")
         try:
