@@ -352,14 +352,11 @@ class Replica:
 
     def writer(self):
         """The writing connection, checked first (a restarted or failed-over primary leaves it dead, and libpq
-        then finds the host that takes writes among the URL's): two short round trips, so a save after a
-        failover is not the one that fails."""
-        import psycopg
+        then finds the host that takes writes among the URL's), so a save after a failover is not the one that
+        fails. The check is an empty query through libpq: one round trip, no transaction begun."""
+        from psycopg import pq
         pg = self._connection("_writer")
-        try:
-            pg.execute("SELECT 1")
-            pg.rollback()
-        except psycopg.OperationalError:
+        if pg.pgconn.exec_(b"").status != pq.ExecStatus.EMPTY_QUERY or pg.pgconn.status != pq.ConnStatus.OK:
             pg.close()
             pg = self._connection("_writer")
         return pg
