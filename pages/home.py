@@ -47,9 +47,13 @@ if ui.user()["role"] == "clinician":      # managers see counts only
 left, right = st.columns([3, 2])
 with left:
     weekly = ui.fetch("clinic.sessions_per_week", today=today, weeks=12)
-    ui.chart(charts.sessions_per_week(weekly))
-    with st.expander("Numbers behind the chart"):
-        ui.data_table(weekly)
+    if len(weekly) and weekly["sessions"].sum():
+        ui.chart(charts.sessions_per_week(weekly))
+        with st.expander("Numbers behind the chart"):
+            ui.data_table(weekly)
+    else:                   # a new clinic, or one whose imports are all older: an empty chart says nothing
+        st.subheader("Sessions per week")
+        st.info("No session booked in the last 12 weeks.", icon=":material/event_busy:")
 with right:
     st.subheader("Open safety flags by rule")
     rows = sorted(glance["flag_rules"],            # most severe first, then most patients, then the rule's name

@@ -97,4 +97,7 @@ def test_a_clinic_store_made_by_init_has_no_demo_banner_or_demo_accounts(app_env
     for role in ("clinician", "manager"):
         at = start(role=role)
         assert not at.exception and not any("Synthetic demo data" in w.value for w in at.warning)
+        # an empty clinic: no empty chart of bookings, but words saying there are none
+        assert not at.get("plotly_chart")
+        assert any(i.value == "No session booked in the last 12 weeks." for i in at.info)
     st.cache_resource.clear()
