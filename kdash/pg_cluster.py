@@ -115,23 +115,20 @@ class Cluster:
         other.password = self.password
         if self._as_postgres:
             shutil.chown(other.folder, "postgres")
-        pgpass = other.folder / "pgpass"
-        pgpass.write_text(f"127.0.0.1:{self.port}:*:postgres:{self.password}\n")
-        pgpass.chmod(0o600)
-        if self._as_postgres:
-            shutil.chown(pgpass, "postgres")
         cmd = [str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                "-D", str(other.data), "-R", "-X", "stream", "-c", "fast"]
         if self._as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=other.folder,
-                              env={**os.environ, "PGPASSFILE": str(pgpass)})
+                              env={**os.environ, "PGPASSWORD": self.password})
         if done.returncode:
             shutil.rmtree(other.folder, ignore_errors=True)
             raise ClusterError(f"pg_basebackup failed: {done.stderr.strip()[-400:]}")
-        with open(other.data / "postgresql.auto.conf", "a") as conf:   # -R wrote primary_conninfo here
+        # -R wrote primary_conninfo; this one wins, with the password itself (a PGPASSWORD the server inherits
+        # would win over a password file, and it may be another cluster's)
+        with open(other.data / "postgresql.auto.conf", "a") as conf:
             conf.write(f"primary_conninfo = 'host=127.0.0.1 port={self.port} user=postgres "
-                       f"passfile={pgpass}'\n")
+                       f"password={self.password}'\n")
         other._start_server()
         return other
 

@@ -58,10 +58,10 @@ def twin_stores(tmp_path_factory, pg_cluster):
     name = "twin" + uuid.uuid4().hex[:8]
     pg_cluster.psql(f"CREATE DATABASE {name} OWNER kdash")
     url = pg_cluster.url.rsplit("/", 1)[0] + "/" + name
-    import os
-    os.environ["PGPASSWORD"] = pg_cluster.password
-    demo.build(url, patients=60, seed=5, as_of=TODAY)
-    return path, url
+    with pytest.MonkeyPatch.context() as env:           # the password for this module's tests only
+        env.setenv("PGPASSWORD", pg_cluster.password)
+        demo.build(url, patients=60, seed=5, as_of=TODAY)
+        yield path, url
 
 
 def test_every_page_on_a_replica_shows_what_the_embedded_store_shows(twin_stores):
