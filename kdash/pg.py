@@ -689,6 +689,8 @@ def _model_file() -> duckdb.DuckDBPyConnection:
     sweep_orphans(root)
     folder = tempfile.mkdtemp(prefix=f"kdash-model-{os.getpid()}-", dir=root)
     os.chmod(folder, 0o700)
+    with open(os.path.join(folder, "owner"), "w") as owner:     # which machine's process (a pid is per machine)
+        owner.write(_host())
     _FOLDERS.add(folder)
     model = db.connect(os.path.join(folder, "model.duckdb"))
     weakref.finalize(model, _discard, folder)
@@ -712,13 +714,25 @@ def discard_models() -> None:
         _discard(folder)
 
 
+def _host() -> str:
+    import socket
+    return socket.gethostname()
+
+
 def sweep_orphans(root: str) -> list[str]:
-    """Remove the read models left by processes that are gone (killed, or a crash); returns what went."""
+    """Remove the read models left by processes of this machine that are gone (killed, or a crash); returns what
+    went. A folder another machine or container made (a shared KDASH_MODEL_DIR) is left to it."""
     import shutil
     gone = []
     for name in os.listdir(root):
         m = _ORPHAN.match(name)
         if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            with open(os.path.join(root, name, "owner")) as owner:
+                if owner.read() != _host():
+                    continue
+        except OSError:
             continue
         try:
             os.kill(int(m.group(1)), 0)

@@ -247,11 +247,16 @@ def test_read_models_left_by_processes_that_are_gone_are_swept(tmp_path):
     import subprocess
     import sys
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
     dead = tmp_path / f"kdash-model-{gone.stdout.strip()}-abc"
     alive = tmp_path / f"kdash-model-{os.getppid()}-def"
+    elsewhere = tmp_path / f"kdash-model-{gone.stdout.strip()}-ghi"     # another container's, its pid not ours
     other = tmp_path / "kdash-model-notes"
-    for folder in (dead, alive, other):
+    for folder, host in ((dead, socket.gethostname()), (alive, socket.gethostname()), (elsewhere, "app2"),
+                         (other, None)):
         folder.mkdir()
         (folder / "model.duckdb").write_bytes(b"rows")
+        if host:
+            (folder / "owner").write_text(host)
     assert pg.sweep_orphans(str(tmp_path)) == [dead.name]
-    assert not dead.exists() and alive.exists() and other.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and other.exists()
