@@ -76,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--route", choices=("iv_ketamine", "esketamine"), help="default: the patient's own route")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("flags", help="open safety flags, most severe and oldest first (data-contract §9)")
+    p.add_argument("--db")
+    p.add_argument("--patient", help="one patient's ID (default: every patient)")
+    p.add_argument("--all", action="store_true", help="flags closed by an acknowledgement too")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("import", help="import a CSV folder (data-contract §3)")
     p.add_argument("--db")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
@@ -269,6 +275,31 @@ def cmd_eligibility(args) -> int:
     return 0
 
 
+def cmd_flags(args) -> int:
+    from kdash import patient, worklist
+    if args.patient is not None and patient.id_problem(args.patient):
+        raise UsageError(f"flags: {patient.id_problem(args.patient)}")
+    path = settings.store_path(args.db)
+    con = db.connect(path, read_only=True)
+    try:
+        if args.patient is not None and not db.scalar(con, "SELECT count(*) FROM patients WHERE patient_id = $p",
+                                                      {"p": args.patient}):
+            raise db.StoreError(f"no patient with ID {args.patient!r} in {path}")
+        rows = worklist.contract_rows(con, settings.load(path), dt.date.today(),
+                                      None if args.patient is None else [args.patient], args.all)
+    finally:
+        con.close()
+    still_open = [r for r in rows if r["acknowledged_at"] is None]
+    by = {s: sum(r["severity"] == s for r in still_open) for s in ("urgent", "high", "caution", "review")}
+    _emit(args, f"flags: {len(still_open)} open (" + ", ".join(f"{n} {s}" for s, n in by.items()) + ")"
+          + (f", {len(rows) - len(still_open)} acknowledged" if args.all else ""), rows)
+    if not args.json:
+        for r in rows:
+            print(f"{r['severity']:<8}{r['patient_id']:<14}{r['rule']:<24}{r['evidence']}"
+                  + (f"  [acknowledged {r['acknowledged_at'][:16]}]" if r["acknowledged_at"] else ""))
+    return 0
+
+
 def cmd_import(args) -> int:
     from pathlib import Path
     from kdash import importing
@@ -285,18 +316,26 @@ def cmd_import(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     rejects = None
     if args.skip_invalid and rep.rejected_rows and not args.dry_run:
-        rejects = str(importing.write_rejects(rep, Path(args.rejects)))
+        try:
+            rejects = str(importing.write_rejects(rep, Path(args.rejects)))
+        except OSError as exc:
+            print(f"warning: cannot write the rejects file {args.rejects}: {exc.strerror}", file=sys.stderr)
     found = {t: len(rows) for t, rows in rep.rows.items()}
-    if rep.problems and not args.skip_invalid:
+    code = importing.exit_code(rep, args.skip_invalid)
+    if rep.problems and (not args.skip_invalid or code):
         summary = f"import: rejected, {len(rep.problems)} problem(s); nothing written"
     else:
         verb = "would add" if args.dry_run else "added"
+        skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(rep.skipped.items()))
         summary = (f"import: {verb} " + (", ".join(f"{n} {t}" for t, n in rep.written.items() if n) or "nothing new")
-                   + (f"; {len(rep.rejected_rows)} row(s) rejected" if rep.rejected_rows else "")
-                   + (f" (see {rejects})" if rejects else ""))
+                   + (f"; {len(rep.rejected_rows)} row(s) or resource(s) rejected and left out"
+                      + (f", listed in {rejects}" if rejects else " (a dry run writes no rejects file)" if args.dry_run
+                         else "") if rep.rejected_rows else "")
+                   + (f"; not for kdash, counted and skipped: {skipped}" if skipped else ""))
     _emit(args, summary, {"found": found, "written": rep.written, "problems": rep.problems,
-                          "warnings": rep.warnings, "dry_run": args.dry_run, "rejects_file": rejects})
-    return 1 if rep.problems else 0
+                          "warnings": rep.warnings, "dry_run": args.dry_run, "rejects_file": rejects,
+                          "rejected": len(rep.rejected_rows), "skipped": rep.skipped})
+    return code
 
 
 def cmd_conference(args) -> int:
@@ -478,6 +517,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "demo": cmd_demo, "info": cmd_info, "outcomes": cmd_outcomes, "eligibility": cmd_eligibility,
+            "flags": cmd_flags,
             "import": cmd_import, "conference": cmd_conference, "users": cmd_users, "backup": cmd_backup,
             "restore": cmd_restore, "settings": cmd_settings, "bench": cmd_bench}
 

@@ -224,7 +224,7 @@ def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
 
 
 def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) -> go.Figure:
-    """CADSS (dissociation) and MOAA/S (sedation) per session with their flag lines."""
+    """CADSS (dissociation, its peak) and MOAA/S (sedation, its deepest) per session with their flag lines."""
     # a CADSS above the line is marked (clinical-reference §4: common early on, so shown here, not flagged)
     high = [VERMILLION if t > safety["cadss_max"] else PURPLE for t in cadss["total"]]
     traces = [dict(type="scatter", x=cadss["session_number"], y=cadss["total"], mode="lines+markers", name="CADSS",
@@ -238,7 +238,8 @@ def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) ->
     return Figure(data=traces, layout=_two_panels(
         (f"CADSS, dissociation > {safety['cadss_max']}", f"MOAA/S, sedation ≤ {safety['moaas_min']}"), 320,
         {**_session_ticks(1, last), "title": "Session"}, ({"range": [-0.5, cadss_top]}, {"range": [-0.3, 5.5]}), marks,
-        title=f"Dissociation and sedation per session (n = {max(len(cadss), len(moaas))})", showlegend=False))
+        title=f"Dissociation (peak) and sedation (deepest) per session (n = {max(len(cadss), len(moaas))})",
+        showlegend=False))
 
 
 SEVERITY_LEVEL = {None: 0, "mild": 1, "moderate": 2, "severe": 3}    # 0: the source did not say

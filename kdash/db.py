@@ -211,6 +211,14 @@ MIGRATIONS: list[str] = [
     INSERT INTO effect_facts SELECT * FROM ({{effect_facts_build}}) ORDER BY patient_id, k;
     DELETE FROM meta WHERE key IN ('flag_log_settings', 'course_scores_settings');
     """,
+    # 18: in-session ratings by minute (data-contract §3: CADSS and MOAA/S several times a session, as vitals are),
+    # the esketamine REMS monitoring form's sent date per session (clinical-reference §4), and the flag log rebuilt
+    # for the rules that read them (issue 29).
+    """
+    ALTER TABLE assessments ADD COLUMN IF NOT EXISTS minute INTEGER;
+    ALTER TABLE sessions ADD COLUMN IF NOT EXISTS rems_form_sent_on DATE;
+    DELETE FROM meta WHERE key IN ('flag_log_settings', 'course_scores_settings');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -41,6 +41,7 @@ ABSOLUTE = ["aneurysmal_vascular_disease", "arteriovenous_malformation", "intrac
             "ketamine_hypersensitivity"]
 WARNINGS = ["pregnancy", "psychosis_current", "psychotic_disorder_history", "substance_use_disorder_3m",
             "ketamine_or_pcp_misuse", "unstable_cardiovascular", "sleep_apnea_untreated", "seizures_unexplained",
+            "severe_head_injury",
             "raised_intracranial_pressure", "hepatic_impairment_moderate", "hepatic_impairment_severe", "cystitis",
             "cognitive_impairment"]
 WORKUP = ["ecg_done", "liver_kidney_tests_done", "stop_bang_done", "pregnancy_test_done", "consent_signed",
@@ -163,6 +164,56 @@ def acknowledge_history(cur: duckdb.DuckDBPyConnection, cfg: dict, seed: int, no
     return int(keep.sum())
 
 
+DECIDED_TREATED = 0.97        # share of treated patients whose eligibility decision the demo clinic recorded
+DECIDED_WAITING = 0.6         # … and of those consulted at least two weeks ago and not treated
+
+
+def decision_history(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, cfg: dict, seed: int,
+                     as_of: dt.date) -> int:
+    """Eligibility decisions a working clinic records (clinical-reference §2): before the first treatment, the
+    patient's clinician signs off the computed verdict, or overrides it with a written reason; most consulted
+    patients not treated are decided too. A few treated patients are left without one, so the review prompt
+    "treated without an eligibility decision" has something to show."""
+    from kdash import eligibility
+    facts = eligibility.facts(con)
+    if not facts:
+        return 0
+    clinicians = dict(con.execute("SELECT patient_id, clinician FROM patients").fetchall())
+    consulted = dict(con.execute("SELECT patient_id, consultation_date FROM patients "
+                                 "WHERE consultation_date IS NOT NULL").fetchall())
+    rng = np.random.default_rng([seed, 29])
+    rows = []
+    for f in facts.values():
+        treated = f.first_day is not None
+        seen = consulted.get(f.patient_id)
+        if treated:
+            if rng.random() >= DECIDED_TREATED:
+                continue
+            day = max(f.first_day - dt.timedelta(days=1), seen or f.first_day)
+        elif seen is not None and (as_of - seen).days >= 14 and rng.random() < DECIDED_WAITING:
+            day = seen + dt.timedelta(days=7)
+        else:
+            continue
+        result = eligibility.evaluate(f, eligibility._route(None, f), cfg, as_of)
+        open_items = [i for i in result["items"] if i["status"] != "met"]
+        if result["verdict"] == "eligible" or not treated:
+            kind, verdict, reason = "sign_off", result["verdict"], None
+        else:
+            first = open_items[0]
+            kind, verdict = "override", "eligible"
+            reason = (f"{first['label']}: {first['detail']}. Reviewed with the patient and the referring psychiatrist; "
+                      "treatment judged appropriate with the monitoring in the protocol.")
+        rows.append({"patient_id": f.patient_id, "route": result["route"], "kind": kind, "verdict": verdict,
+                     "reason": reason, "decided_by": clinicians.get(f.patient_id) or "clinician",
+                     "decided_at": dt.datetime.combine(day, dt.time(17, 0))})
+    if rows:
+        cur.register("demo_decisions", pd.DataFrame(rows))
+        cur.execute("INSERT INTO eligibility_decisions SELECT patient_id, route, kind, verdict, reason::VARCHAR, "
+                    "decided_by, decided_at FROM demo_decisions ORDER BY decided_at, patient_id")
+        cur.unregister("demo_decisions")
+    return len(rows)
+
+
 def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None = None) -> dict:
     """Write a demo clinic into a new store at `path`; returns the row counts written."""
     if patients < 1:
@@ -187,6 +238,8 @@ def build(path: str, patients: int = 400, seed: int = 7, as_of: dt.date | None =
             derived.refresh_stamped(con, cur, cfg, None)
             # the clinic's last review was yesterday evening: this morning's worklist holds what came since
             acknowledge_history(cur, cfg, seed, dt.datetime.combine(as_of - dt.timedelta(days=1), dt.time(18, 0)))
+        with db.transaction(con) as cur:
+            decision_history(con, cur, cfg, seed, as_of)
         if not users.count(con):
             users.add_demo_accounts(con, cfg)    # documented demo sign-ins, one per role (README)
             busiest = db.scalar(con, "SELECT clinician FROM patients WHERE clinician IS NOT NULL "
@@ -476,6 +529,12 @@ def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clin
     cancelled_at = bday * 1440 + bslot - rng.integers(120, 6 * 1440, len(order))
     clin = np.where(rng.random(len(order)) < 0.8, clinician_idx[bp], rng.integers(0, n_clinicians, len(order)))
     phase = np.concatenate([course["maintenance"], course["maintenance"][failed]])
+    # the esketamine REMS monitoring form: sent within a few days; the last days' not yet, a few never (reminders)
+    extra = np.random.default_rng([today, len(order)])     # its own stream: the rest of the demo is unchanged
+    rems_day = bday + extra.choice([0, 1, 2, 3, 5], len(order), p=[0.45, 0.3, 0.12, 0.08, 0.05])
+    unsent = (rems_day >= today) | (extra.random(len(order)) < 0.01) | \
+        ((bday >= today - 3) & (extra.random(len(order)) < 0.5))
+    rems_mask = ~((status == 0) & (route[bp] == 1)) | unsent
     table = pa.table({
         "s": s, "p": bp, "scheduled_minute": bday * 1440 + bslot,
         "status": pa.array(np.array(["completed", "scheduled", "cancelled", "no_show"])[status]),
@@ -486,7 +545,8 @@ def _sessions(rng, course, today, route, planned, consult, clinician_idx, n_clin
         "clinician_no": clin,
         "started_minute": pa.array(start_min, mask=~real_done),
         "ended_minute": pa.array(end_min, mask=~real_done),
-        "cancelled_minute": pa.array(cancelled_at, mask=status != 2), "chair_no": chair_no}).take(pa.array(order))
+        "cancelled_minute": pa.array(cancelled_at, mask=status != 2), "chair_no": chair_no,
+        "rems_day": pa.array(rems_day, mask=rems_mask)}).take(pa.array(order))
     done_idx = np.nonzero(past)[0]
     done = {"p": p[done_idx], "day": day[done_idx], "k": k[done_idx], "s": s[done_idx],
             "mgkg": np.where(r == 1, dose / kg, np.where(r == 0, mg_per_kg, sc_step))[done_idx],
@@ -577,20 +637,30 @@ def _assessments(rng, done, prof) -> pa.Table:
     cadss = rng.poisson(rng.lognormal(0, 0.5, len(prof["planned"]))[p] * (1.2 * (prof["route"][p] == 1) + 1)
                         * (11 * np.exp(-(k - 1) / 3) + 2.0)).clip(0, 92)
     moaas = rng.choice([5, 4, 3, 2], len(p), p=[0.8, 0.15, 0.04, 0.01])
+    # at discharge (its own stream, so the rest of the demo is unchanged): dissociation has mostly settled (a few
+    # sessions still above the line), and the patient is alert again (a few still drowsy)
+    extra = np.random.default_rng([today, len(p)])
+    discharge = DISCHARGE_MINUTE[prof["route"][p]]
+    cadss_out = np.where(extra.random(len(p)) < 0.03, np.round(cadss * 0.6) + 5, extra.poisson(1.0, len(p)))
+    cadss_out = np.minimum(cadss_out, cadss).astype(np.int64)
+    moaas_out = np.where(extra.random(len(p)) < 0.02, 4, 5)
 
-    def part(code, pp, dd, ss, total, items=None):
+    def part(code, pp, dd, ss, total, items=None, minute=None):
         n_rows = len(pp)
         return {"p": pp, "day": dd, "scale": pa.array([code] * n_rows) if n_rows else pa.array([], pa.string()),
                 "total": total.astype(np.int64), "s": pa.array(ss, mask=ss == 0),
-                "items": _list(items) if items is not None else pa.nulls(n_rows, pa.list_(pa.uint8()))}
+                "items": _list(items) if items is not None else pa.nulls(n_rows, pa.list_(pa.uint8())),
+                "minute": pa.array(minute, pa.int64()) if minute is not None else pa.nulls(n_rows, pa.int64())}
 
     parts = [part("MADRS", ap, aday, a_s, madrs.sum(axis=1), madrs),
              part("PHQ9", ap, aday, a_s, phq.sum(axis=1), phq),
              part("QIDS_SR16", ap[q], aday[q], a_s[q], qids_total, qids),
              part("PHQ9", cp, prof["consult"][cp], np.zeros(len(cp), np.int64), c_phq.sum(axis=1), c_phq),
              part("CSSRS", cp, prof["consult"][cp], np.zeros(len(cp), np.int64), cssrs),
-             part("CADSS", p, day, done["s"], cadss),
-             part("MOAAS", p, day, done["s"], moaas)]
+             part("CADSS", p, day, done["s"], cadss, minute=np.full(len(p), 40)),
+             part("CADSS", p, day, done["s"], cadss_out, minute=discharge),
+             part("MOAAS", p, day, done["s"], moaas, minute=np.full(len(p), 40)),
+             part("MOAAS", p, day, done["s"], moaas_out, minute=discharge)]
     return pa.concat_tables([pa.table(x) for x in parts])
 
 
@@ -626,13 +696,13 @@ INSERTS = {
         {_STAMP.format('scheduled_minute')} AS scheduled_at, status, route, phase, dose_mg, weight_kg,
         'Chair ' || chair_no AS chair, clinicians.name AS clinician,
         {_STAMP.format('started_minute')} AS started_at, {_STAMP.format('ended_minute')} AS ended_at,
-        {_STAMP.format('cancelled_minute')} AS cancelled_at
+        {_STAMP.format('cancelled_minute')} AS cancelled_at, {_DAY.format('rems_day')} AS rems_form_sent_on
         FROM src JOIN clinicians ON clinicians.no = src.clinician_no ORDER BY s""",
     "vitals": f"""SELECT CASE WHEN s IS NULL THEN NULL ELSE {_SID} END AS session_id, minute, {_PID} AS patient_id,
         {_STAMP.format('at_minute')} AS measured_at, systolic, diastolic, heart_rate, spo2
         FROM src ORDER BY p, at_minute""",
     "assessments": f"""SELECT {_PID} AS patient_id, {_DAY.format('day')} AS assessed_on, scale, total, items,
-        CASE WHEN s IS NULL THEN NULL ELSE {_SID} END AS session_id FROM src ORDER BY p, day""",
+        CASE WHEN s IS NULL THEN NULL ELSE {_SID} END AS session_id, minute FROM src ORDER BY p, day""",
     "side_effects": f"SELECT {_SID} AS session_id, effect, severity, NULL AS note FROM src ORDER BY s",
 }
 

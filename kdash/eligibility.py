@@ -18,6 +18,8 @@ ROUTES = ("iv_ketamine", "esketamine")
 GROUPS = ("Indication", "Absolute contraindications", "Warnings", "Work-up")
 LABEL = "SPRAVATO (esketamine) US prescribing information"
 EU_PEARL = "EU-PEARL TRD consensus (Sforzini 2022)"
+# The criteria kdash adds to the label's and the consensus's, listed in clinical-reference §2 as clinic defaults.
+KDASH_DEFAULT = "a kdash default the clinic can change (clinical reference §2)"
 ABSOLUTE = {"aneurysmal_vascular_disease": "aneurysmal vascular disease",
             "arteriovenous_malformation": "arteriovenous malformation",
             "intracerebral_hemorrhage": "history of intracerebral haemorrhage",
@@ -32,6 +34,7 @@ WARNINGS = {  # code: (label, screening items, source)
         "unstable_cardiovascular": "unstable cardiovascular or cerebrovascular disease",
         "sleep_apnea_untreated": "untreated obstructive sleep apnoea",
         "seizures_unexplained": "seizures of unknown cause",
+        "severe_head_injury": "severe head injury",
         "raised_intracranial_pressure": "raised intracranial pressure"}, LABEL + "; Sanacora 2017"),
     "hepatic": ("Liver", {"hepatic_impairment_moderate": "moderate hepatic impairment",
                           "hepatic_impairment_severe": "severe hepatic impairment (not recommended)"}, LABEL),
@@ -99,7 +102,8 @@ def diagnosis(f: Facts, cfg: dict, today: dt.date) -> dict:
         status, detail = "met", f"depressive episode: {DIAGNOSES[d]}"
     else:
         status, detail = "warning", f"{DIAGNOSES.get(d, d)}: outside the esketamine indication, review"
-    return _item("diagnosis", "Indication", "Depressive episode", status, detail, LABEL + "; " + EU_PEARL)
+    return _item("diagnosis", "Indication", "Depressive episode", status, detail,
+                 LABEL + "; " + EU_PEARL + ("" if status == "met" else "; review of another diagnosis: " + KDASH_DEFAULT))
 
 
 def trial_adequacy(trial: dict, cfg: dict, today: dt.date) -> tuple[str, str]:
@@ -133,7 +137,8 @@ def trd(f: Facts, cfg: dict, today: dt.date) -> dict:
     need = cfg["eligibility"]["min_failed_trials"]
     label, source = f"Treatment-resistant: ≥ {need} failed adequate trials", EU_PEARL + "; clinical-reference §2"
     if not f.trials:
-        return _item("trd", "Indication", label, "unknown", "no antidepressant trial history on file", source)
+        return _item("trd", "Indication", label, "unknown", "no antidepressant trial history on file: the number of "
+                     "failed trials is unknown, not zero", source + "; unknown when no history is on file: " + KDASH_DEFAULT)
     judged = [trial_adequacy(t, cfg, _as_of(f, today)) for t in f.trials]
     adequate = [why for kind, why in judged if kind == "adequate"]
     unknown = [why for kind, why in judged if kind == "unknown"]
@@ -154,14 +159,14 @@ def severity(f: Facts, cfg: dict, today: dt.date) -> dict:
     before = [s for s in f.scores if s[0] <= cut and s[1] in floor]
     if not before:
         return _item("severity", "Indication", label, "unknown", "no depression score before treatment",
-                     "clinical-reference §1 (clinic-editable floor)")
+                     "review of a mild baseline: " + KDASH_DEFAULT)
     main = cfg["clinic"]["main_scale"]
     chosen = [s for s in before if s[1] == main] or before
     day, scale, total = chosen[-1]
     ok = total >= floor[scale]
     return _item("severity", "Indication", label, "met" if ok else "warning",
                  f"{scale} {total} on {day:%Y-%m-%d}" + ("" if ok else f": under {floor[scale]}, milder than moderate"),
-                 "clinical-reference §1 (clinic-editable floor)")
+                 "review of a mild baseline (below the scale's moderate band, clinical reference §1): " + KDASH_DEFAULT)
 
 
 def absolute(f: Facts, cfg: dict, today: dt.date) -> dict:
@@ -315,6 +320,22 @@ def checklist(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient
     """The checklist for one patient or everyone; route defaults to the patient's own (else IV ketamine)."""
     found = facts(con, None if patient_id is None else [patient_id])
     return [evaluate(f, _route(route, f), cfg, today) for f in found.values()]
+
+
+def undecided(result: dict | None, treated: bool) -> bool:
+    """Treated while the computed verdict is not "eligible" and no clinician's decision (sign-off or override) is on
+    file for the route: a review prompt, "treated without an eligibility decision" (clinical-reference §2: a
+    clinician may override a verdict only with a written reason). A computed "eligible" is its own record."""
+    return bool(treated and result is not None and result["override"] is None and result["verdict"] != "eligible")
+
+
+def undecided_among(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_ids: list[str]) -> set[str]:
+    """Of these patients, those treated without an eligibility decision (see undecided)."""
+    if not patient_ids:
+        return set()
+    found = facts(con, patient_ids)
+    return {pid for pid, f in found.items()
+            if undecided(evaluate(f, _route(None, f), cfg, today), f.first_day is not None)}
 
 
 def to_contract(result: dict) -> dict:

@@ -56,20 +56,24 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
     if db.is_demo(con) and not into_demo:
         return csv_folder.Report(problems=[DEMO_REFUSAL])
     files, fhir_paths, source_problems = _sources(paths)
-    fhir_rows, fhir_problems, skipped = {}, [], {}
+    fhir_rows, fhir_problems, skipped, fhir_rejected = {}, [], {}, []
     if fhir_paths:
         resources, fhir_problems = fhir.load(fhir_paths)
+        fhir_rejected = [(p.split(": ", 1)[0], p.split(": ", 1)[-1]) for p in fhir_problems]   # whole files
         converted = fhir.convert(resources)
         fhir_rows, skipped = converted.rows, dict(converted.skipped)
         fhir_problems += converted.problems
+        fhir_rejected += converted.rejected
     try:
         rep = csv_folder.validate(con, files, extra=fhir_rows) if files or fhir_rows else csv_folder.Report()
     except UnicodeDecodeError as exc:
         rep = csv_folder.Report(problems=[f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"])
     rep.problems[:0] = source_problems + fhir_problems
+    rep.rejected_rows[:0] = [(where, 0, {}, reason) for where, reason in fhir_rejected]   # FHIR: named by file and id
     rep.skipped = skipped
     if not files and not fhir_paths and not source_problems:
         rep.problems.append("nothing to import")
+    _name_every_loss(rep)
     if rep.problems and not skip_invalid:
         return rep
     if dry_run:
@@ -92,14 +96,35 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
     return rep
 
 
+def _name_every_loss(rep: csv_folder.Report) -> None:
+    """A problem that rejects more than a row (a file without a required column, a source that is not one) is a row
+    of the rejects file too, so that file names everything an import with --skip-invalid left out."""
+    covered = {f"{name}:{line}: {reason}" if line else f"{name}: {reason}" for name, line, _, reason in rep.rejected_rows}
+    for problem in rep.problems:
+        if problem not in covered:
+            where, _, reason = problem.partition(": ")
+            rep.rejected_rows.append((where.split(":")[0] if reason else "", 0, {}, reason or problem))
+
+
 class _Rollback(Exception):
     """Raised inside the transaction of a dry run so that it rolls back."""
 
 
 def write_rejects(rep: csv_folder.Report, path: Path) -> Path:
+    """Every rejected row or resource: its file (and FHIR resource), line (blank for FHIR), reason and content."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["file", "line", "reason", "row"])
         for name, line, raw, reason in rep.rejected_rows:
-            out.writerow([name, line, reason, "; ".join(f"{k}={v}" for k, v in raw.items())])
+            out.writerow([name, line or "", reason, "; ".join(f"{k}={v}" for k, v in raw.items())])
     return path
+
+
+def exit_code(rep: csv_folder.Report, skip_invalid: bool) -> int:
+    """data-contract §2: 0 when everything asked for was imported (with --skip-invalid: the valid rows, the rest
+    named and written to the rejects file); 1 when the import was rejected, or nothing could be imported at all."""
+    if not rep.problems:
+        return 0
+    if not skip_invalid:
+        return 1
+    return 0 if any(rep.rows.get(t) for t in rep.rows) else 1

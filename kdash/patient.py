@@ -166,8 +166,16 @@ def bp_by_session(rec: rules.PatientRecord) -> pd.DataFrame:
 
 
 def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
+    """One row per completed session with a rating of the scale: its worst rating (the peak CADSS, the deepest
+    MOAA/S) where it was rated several times by minute, with how many ratings there were."""
     done = completed_sessions(rec)[["session_id", "session_number"]]
-    return scale_scores(rec, code).merge(done, on="session_id").sort_values("session_number", kind="stable")
+    rated = scale_scores(rec, code).merge(done, on="session_id")
+    if rated.empty:
+        return rated.assign(ratings=pd.Series(dtype=int))
+    worst = "min" if code == "MOAAS" else "max"
+    out = rated.groupby(["session_id", "session_number"], as_index=False).agg(
+        total=("total", worst), assessed_on=("assessed_on", "first"), ratings=("total", "size"))
+    return out.sort_values("session_number", kind="stable").reset_index(drop=True)
 
 
 def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:
@@ -181,10 +189,12 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     rec = record(con, cfg, patient_id)
     flags = rules.evaluate(rec, cfg)
     done = completed_sessions(rec)
+    open_rows = worklist.open_rows(con, cfg, today, [patient_id])
     return {
         "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags,
-        "open": rules.open_flags(flags, worklist.open_rows(con, cfg, today, [patient_id])),
-        "acks": worklist.history(con, patient_id), "unchecked": rules.unchecked_suicide_items(rec),
+        "open": rules.open_flags(flags, open_rows),
+        "newer": {r["rule"]: text for r in open_rows.to_dict("records") if (text := worklist.newer_text(r))},
+        "acks": worklist.history(con, patient_id),
         "eligibility": guarded("eligibility", _eligibility, con, cfg, today, patient_id),
         "trends": [guarded(f"{scales.SCALES[code].name} trend", _trend, rec, done, code, cfg, by)
                    for code in scales.DEPRESSION_SCALES if not scale_scores(rec, code).empty],

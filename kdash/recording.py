@@ -31,9 +31,11 @@ class Entry:
     acknowledged: str | None = None       # the warnings the clinician read and went ahead despite (to_acknowledge)
     vitals: list[dict] = field(default_factory=list)           # minute, systolic, diastolic, heart_rate, spo2
     scores: dict[str, str] = field(default_factory=dict)       # scale → "3;2;…" items, or a total
-    cadss: float | None = None
+    cadss: float | None = None                                  # one rating without a minute (older forms, imports)
     moaas: float | None = None
     side_effects: list[dict] = field(default_factory=list)     # effect, severity
+    ratings: list[dict] = field(default_factory=list)          # minute, cadss, moaas: in-session ratings by minute
+    rems_form_sent_on: dt.date | None = None                   # esketamine: the REMS monitoring form (§4)
 
 
 def mg_per_kg(dose_mg: float | None, weight_kg: float | None) -> float | None:
@@ -81,6 +83,20 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
             problem = scales.total_problem(scale, int(value)) if whole else f"{scale} is a whole number"
             if problem:
                 errors[name] = problem
+    for i, r in enumerate(e.ratings, start=1):
+        problems = _rating_problems(r)
+        if problems:
+            errors[f"ratings:{i}"] = f"rating {i}: " + "; ".join(problems)
+    minutes = [r.get("minute") for r in e.ratings if r.get("minute") is not None]
+    if len(minutes) != len(set(minutes)):
+        errors["ratings"] = "two ratings at the same minute: give each its own minute, or one row per minute"
+    if e.rems_form_sent_on is not None:
+        if e.route != "esketamine":
+            errors["rems_form"] = "the REMS monitoring form belongs to esketamine sessions"
+        elif e.rems_form_sent_on < e.day:
+            errors["rems_form"] = "the REMS form is sent after the session, not before it"
+        elif e.rems_form_sent_on > today:
+            errors["rems_form"] = "the REMS form's sent date is in the future"
     for i, s in enumerate(e.side_effects, start=1):
         if s.get("effect") not in EFFECTS:
             errors[f"effect:{i}"] = f"side effect {i}: choose one of the listed effects"
@@ -111,6 +127,28 @@ def _reading_problems(v: dict) -> list[str]:
         problems.append(f"{', '.join(missing)} missing (minute, systolic and diastolic are all needed)")
     if "systolic" in values and "diastolic" in values and values["diastolic"] >= values["systolic"]:
         problems.append(f"diastolic {values['diastolic']} is not below systolic {values['systolic']}")
+    return problems
+
+
+def _rating_problems(r: dict) -> list[str]:
+    """Every problem of one row of ratings by minute: a minute, and a CADSS or a MOAA/S in range."""
+    problems = []
+    try:
+        minute = _whole(str(r["minute"]), "minute", -240, 1440) if r.get("minute") is not None else None
+    except RowError as exc:
+        problems.append(str(exc))
+        minute = 0
+    if minute is None:
+        problems.append("minute missing (minutes from the dose, as for vitals)")
+    if r.get("cadss") is None and r.get("moaas") is None:
+        problems.append("a CADSS or a MOAA/S is needed on each row")
+    for name, scale in (("cadss", "CADSS"), ("moaas", "MOAAS")):
+        value = r.get(name)
+        if value is not None:
+            whole = isinstance(value, (int, float)) and math.isfinite(value) and value == int(value)
+            problem = scales.total_problem(scale, int(value)) if whole else f"{scales.SCALES[scale].name} is a whole number"
+            if problem:
+                problems.append(problem)
     return problems
 
 
@@ -158,11 +196,11 @@ def save(con: duckdb.DuckDBPyConnection, cfg: dict, e: Entry, username: str | No
 def _write(cur, sid: str, e: Entry) -> None:
     start = dt.datetime.combine(e.day, e.start)
     cur.execute("INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, "
-                "weight_kg, chair, clinician, started_at, ended_at, acknowledged) VALUES "
-                "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end, $ack)",
+                "weight_kg, chair, clinician, started_at, ended_at, acknowledged, rems_form_sent_on) VALUES "
+                "($s, $p, $at, 'completed', $r, $ph, $d, $w, $c, $cl, $at, $end, $ack, $rems)",
                 {"s": sid, "p": e.patient_id, "at": start, "r": e.route, "ph": e.phase, "d": e.dose_mg,
                  "w": e.weight_kg, "c": e.chair, "cl": e.clinician, "ack": e.acknowledged,
-                 "end": dt.datetime.combine(e.day, e.end)}).fetchall()
+                 "end": dt.datetime.combine(e.day, e.end), "rems": e.rems_form_sent_on}).fetchall()
     for v in e.vitals:
         cur.execute("INSERT INTO vitals VALUES ($s, $m, $p, $at, $sys, $dia, $hr, $o2)",
                     {"s": sid, "m": int(v["minute"]), "p": e.patient_id,
@@ -174,13 +212,17 @@ def _write(cur, sid: str, e: Entry) -> None:
             raw = {"patient_id": e.patient_id, "assessed_on": e.day.isoformat(), "scale": code}
             raw.update({"items": text} if ";" in text else {"total": text})
             row = _assessment(raw)
-            cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, $i, $s)",
+            cur.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items, session_id) "
+                        "VALUES ($p, $d, $sc, $t, $i, $s)",
                         {"p": e.patient_id, "d": e.day, "sc": code, "t": row["total"], "i": row["items"],
                          "s": sid}).fetchall()
-    for scale, value in (("CADSS", e.cadss), ("MOAAS", e.moaas)):
+    ratings = [(scale, value, None) for scale, value in (("CADSS", e.cadss), ("MOAAS", e.moaas))] + [
+        (scale, r.get(key), int(r["minute"])) for r in e.ratings for scale, key in (("CADSS", "cadss"), ("MOAAS", "moaas"))]
+    for scale, value, minute in ratings:
         if value is not None:
-            cur.execute("INSERT INTO assessments VALUES ($p, $d, $sc, $t, NULL, $s)",
-                        {"p": e.patient_id, "d": e.day, "sc": scale, "t": int(value), "s": sid}).fetchall()
+            cur.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items, session_id, minute) "
+                        "VALUES ($p, $d, $sc, $t, NULL, $s, $m)",
+                        {"p": e.patient_id, "d": e.day, "sc": scale, "t": int(value), "s": sid, "m": minute}).fetchall()
     for s in e.side_effects:
         cur.execute("INSERT INTO side_effects VALUES ($s, $e, $sev, NULL)",
                     {"s": sid, "e": s["effect"], "sev": s["severity"]}).fetchall()
@@ -202,19 +244,24 @@ def load(con: duckdb.DuckDBPyConnection, session_id: str) -> Entry | None:
     cur = con.cursor()
     try:
         row = cur.execute("SELECT patient_id, scheduled_at, route, phase, weight_kg, dose_mg, chair, started_at, "
-                          "ended_at, clinician FROM sessions WHERE session_id = $s", {"s": session_id}).fetchall()
+                          "ended_at, clinician, rems_form_sent_on FROM sessions WHERE session_id = $s",
+                          {"s": session_id}).fetchall()
         if not row:
             return None
-        pid, at, route, phase, weight, dose, chair, started, ended, clinician = row[0]
+        pid, at, route, phase, weight, dose, chair, started, ended, clinician, rems = row[0]
         vitals = [dict(zip(("minute", "systolic", "diastolic", "heart_rate", "spo2"), v)) for v in cur.execute(
             "SELECT minute, systolic, diastolic, heart_rate, spo2 FROM vitals WHERE session_id = $s "
             "ORDER BY minute, measured_at, systolic, diastolic, heart_rate, spo2",
             {"s": session_id}).fetchall()]
-        scores, cadss, moaas = {}, None, None
-        # two scores of a scale in the session: the form holds one, the last of this order (the higher)
-        for scale, total, items in cur.execute("SELECT scale, total, items FROM assessments WHERE session_id = $s "
-                                               "ORDER BY scale, total, items", {"s": session_id}).fetchall():
-            if scale == "CADSS":
+        scores, cadss, moaas, by_minute = {}, None, None, {}
+        # two scores of a scale in the session: the form holds one, the last of this order (the higher); in-session
+        # ratings with a minute go to the ratings by minute
+        for scale, total, items, minute in cur.execute(
+                "SELECT scale, total, items, minute FROM assessments WHERE session_id = $s "
+                "ORDER BY scale, minute, total, items", {"s": session_id}).fetchall():
+            if scale in ("CADSS", "MOAAS") and minute is not None:
+                by_minute.setdefault(minute, {"minute": minute, "cadss": None, "moaas": None})[scale.lower()] = total
+            elif scale == "CADSS":
                 cadss = total
             elif scale == "MOAAS":
                 moaas = total
@@ -227,7 +274,8 @@ def load(con: duckdb.DuckDBPyConnection, session_id: str) -> Entry | None:
         cur.close()
     return Entry(patient_id=pid, day=at.date(), route=route, phase=phase or "induction", weight_kg=weight,
                  dose_mg=dose, chair=chair, start=(started or at).time(), end=(ended or at).time(),
-                 clinician=clinician, vitals=vitals, scores=scores, cadss=cadss, moaas=moaas, side_effects=effects)
+                 clinician=clinician, vitals=vitals, scores=scores, cadss=cadss, moaas=moaas, side_effects=effects,
+                 ratings=[by_minute[m] for m in sorted(by_minute)], rems_form_sent_on=rems)
 
 
 def delete(con: duckdb.DuckDBPyConnection, cfg: dict, session_id: str, username: str | None = None) -> None:

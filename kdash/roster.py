@@ -29,7 +29,7 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
                "clinician": clinician, "status": status, "flag": flag}
     window = (max(page_no, 1) - 1) * page_size
     if status is not None:
-        return _run(con, cfg, today, filters, limit=page_size, offset=window)
+        return _with_decisions(con, cfg, today, _run(con, cfg, today, filters, limit=page_size, offset=window))
     order = _run(con, cfg, today, filters, limit=page_size, offset=window, outcomes_for=[])
     if order.empty:
         return order
@@ -37,6 +37,15 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
     rows = _run(con, cfg, today, {**filters, "page_ids": ids}, limit=page_size, offset=0, outcomes_for=ids)
     rows = rows.set_index("patient_id").loc[ids].reset_index()
     rows["total"] = order["total"].iloc[0]
+    return _with_decisions(con, cfg, today, rows)
+
+
+def _with_decisions(con, cfg: dict, today: dt.date, rows: pd.DataFrame) -> pd.DataFrame:
+    """The page's patients treated without an eligibility decision (a review prompt; kdash/eligibility.py)."""
+    from kdash import eligibility
+    treated = list(rows.loc[rows["sessions"] > 0, "patient_id"])
+    found = eligibility.undecided_among(con, cfg, today, treated)
+    rows["undecided"] = [p in found for p in rows["patient_id"]]
     return rows
 
 
@@ -70,14 +79,18 @@ def _shown(x, fmt: str = "{:g}") -> str:
     return "—" if x is None or pd.isna(x) else fmt.format(x)
 
 
-def flag_text(urgency, rule_ids) -> str:
-    """'URGENT Suicidal thoughts · +1 more': the most severe level and the rule that made it so first (the column is
-    narrow; the other rules are on the patient page)."""
+UNDECIDED = "no eligibility decision"
+
+
+def flag_text(urgency, rule_ids, undecided: bool = False) -> str:
+    """'URGENT suicide item +1': the most severe level and the rule that made it so first (the column is narrow;
+    the other rules, and a treatment without an eligibility decision, are on the patient page as "+n")."""
     if urgency is None or pd.isna(urgency):
-        return ""
+        return f"REVIEW {UNDECIDED}" if undecided else ""
     ids_ = list(rule_ids)
     first = ids_[0] if ids_ else None
-    more = f" +{len(ids_) - 1}" if len(ids_) > 1 else ""
+    extra = len(ids_) - 1 + int(undecided)
+    more = f" +{extra}" if extra > 0 else ""
     return f"{URGENCY[int(urgency)]} {vocab.FLAG_SHORT.get(first, rules.RULES[first].title)}{more}" if first \
         else URGENCY[int(urgency)]
 
@@ -88,7 +101,8 @@ def display(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": rows["patient_id"],
         "name": rows["name"],
-        "flags": [flag_text(u, r) for u, r in zip(rows["urgency"], rows["rules"])],
+        "flags": [flag_text(u, r, d) for u, r, d in zip(rows["urgency"], rows["rules"],
+                                                        rows.get("undecided", [False] * len(rows)))],
         "status": rows["status"],
         "scores": [score_text(b, last, c) for b, last, c in zip(rows["baseline"], rows["latest"], rows["pct_change"])],
         "course": [course_text(r, p, n) for r, p, n in zip(rows["route"], rows["phase"], rows["sessions"])],

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 import duckdb
 import pandas as pd
 
+from kdash import scales
+
 
 SEVERITY_ORDER = {"urgent": 0, "high": 1, "caution": 2, "review": 3}
 LABEL = "SPRAVATO (esketamine) US prescribing information and REMS"
@@ -63,7 +65,25 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("long_term_use", "review", "Long-term use",
          "≥ {long_term_days} days of treatment: ask about urinary symptoms, cognition and misuse",
          "clinical-reference §4; " + CONSENSUS),
+    Rule("suicide_item_unknown", "review", "Suicide item not recorded",
+         "a PHQ-9, MADRS or HAM-D score recorded as a total without its suicide item (PHQ-9 item 9, MADRS item 10, "
+         "HAM-D item 3); urgent when the total is in the scale's severe band", "clinical-reference §4; Kroenke PHQ-9"),
+    Rule("iv_unscored", "review", "IV response not measured",
+         "an IV course at infusion {iv_review_sessions} with no score of the clinic's main scale since infusion "
+         "{iv_nonresponse_sessions}: response cannot be judged", CONSENSUS),
+    Rule("dissociation_unsettled", "caution", "Dissociation not settled by discharge",
+         "the last CADSS of a session rated two or more times is still > {cadss_max} (it should settle by discharge)",
+         "clinical-reference §4; Bremner 1998"),
+    Rule("sedation_unresolved", "caution", "Sedation not resolved",
+         "MOAA/S below 5 at the session's last rating from minute {sedation_recovery_minutes} on (it should be back "
+         "to 5 by about 90 min)", "Chernik 1990; " + LABEL),
+    Rule("rems_form", "review", "REMS monitoring form not sent",
+         "an esketamine session without a REMS patient monitoring form sent; due within {rems_form_days} days",
+         LABEL),
 )}
+# Rules whose evidence can be urgent whatever the clinic's severity for the rule (a severe total without its
+# suicide item): their urgent evidence keeps that severity.
+ESCALATES = {"suicide_item_unknown"}
 
 SUICIDE_ITEMS = {"PHQ9": ("phq9_item9_min", 9, "PHQ-9 item 9"), "MADRS": ("madrs_item10_min", 10, "MADRS item 10"),
                  "HAMD17": ("hamd_item3_min", 3, "HAM-D item 3")}
@@ -135,18 +155,28 @@ def suicidal_thoughts(record: PatientRecord, cfg: dict) -> list[Flag]:
     return flags
 
 
-def unchecked_suicide_items(record: PatientRecord) -> list[tuple[str, dt.date]]:
-    """Scores of a scale with a suicide item recorded as a total only, so the suicidal-thoughts rule could not look
-    at the item: (scale label, day), latest first. A PHQ-9 total with its item 9 recorded on the same day (FHIR
-    44260-8) was checked."""
+def suicide_item_unknown(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Scores of a scale with a suicide item recorded as a total only, so the suicidal-thoughts rule could not look at
+    the item (§4 "suicide item unknown"): a review prompt, urgent when the total is in the scale's severe band. A
+    PHQ-9 total with its item 9 recorded on the same day (FHIR 44260-8) was checked."""
     a = record.assessments
     item9_days = {_day(d) for d in a.loc[a["scale"] == "PHQ9_I9", "assessed_on"]}
-    out = []
+    flags = []
     for row in a[a["scale"].isin(list(SUICIDE_ITEMS))].itertuples():
-        day = _day(row.assessed_on)
-        if item_scores(row.items) is None and not (row.scale == "PHQ9" and day in item9_days):
-            out.append((SUICIDE_ITEMS[row.scale][2].rsplit(" item", 1)[0], day))
-    return sorted(out, key=lambda x: x[1], reverse=True)
+        day, number = _day(row.assessed_on), SUICIDE_ITEMS[row.scale][1]
+        items = item_scores(row.items)
+        if (items is not None and len(items) >= number) or (row.scale == "PHQ9" and day in item9_days):
+            continue
+        severe = row.total >= scales.severe_from(row.scale)
+        flags.append(Flag("suicide_item_unknown", "urgent" if severe else severity(cfg, "suicide_item_unknown"), day,
+                          unknown_item_text(row.scale, int(row.total), severe), row.session_id))
+    return flags
+
+
+def unknown_item_text(scale: str, total: int, severe: bool) -> str:
+    """'PHQ-9 22 recorded without item 9 (severe band)': as sql/open_flags.sql writes it."""
+    return (f"{scales.SCALES[scale].name} {total} recorded without item {SUICIDE_ITEMS[scale][1]}"
+            + (" (severe band)" if severe else ""))
 
 
 def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:
@@ -164,22 +194,58 @@ def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:
     return flags
 
 
+def session_peaks(a: pd.DataFrame) -> pd.DataFrame:
+    """Each session's highest CADSS (several ratings by minute, or one peak), in (day, peak, session) order."""
+    cadss = a[a["scale"] == "CADSS"].assign(session=lambda d: d["session_id"].fillna(NO_SESSION))
+    peaks = cadss.groupby(["assessed_on", "session"], as_index=False).agg(total=("total", "max"),
+                                                                           session_id=("session_id", "first"))
+    return peaks.sort_values(["assessed_on", "total", "session"], kind="stable").reset_index(drop=True)
+
+
+NO_SESSION = "\uffff"     # a rating without a session sorts after every session, as NULL does in SQL
+
+
+def last_ratings(a: pd.DataFrame, scale: str, since_minute: int | None = None, at_least: int = 1) -> pd.DataFrame:
+    """Per session, the last rating of the scale by minute (the higher of two at one minute), among ratings with a
+    minute (from `since_minute` on), for sessions with at least `at_least` such ratings."""
+    r = a[(a["scale"] == scale) & a["minute"].notna() & a["session_id"].notna()]
+    if since_minute is not None:
+        r = r[r["minute"] >= since_minute]
+    if r.empty:
+        return r.assign(n=pd.Series(dtype=int))
+    r = r.sort_values(["session_id", "minute", "total"], kind="stable")
+    last = r.groupby("session_id", as_index=False).tail(1).copy()
+    last["n"] = last["session_id"].map(r.groupby("session_id").size())
+    return last[last["n"] >= at_least]
+
+
 def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
-    """Dissociation when a CADSS is above the line and above each of the patient's previous few (a rise; high
-    values in early sessions are expected, §4); sedation at any MOAA/S at or under its line."""
+    """Dissociation when a session's peak CADSS is above the line and above each of the patient's previous few
+    sessions' (a rise; high values in early sessions are expected, §4), or when the last of two or more ratings of a
+    session is still above it (not settled by discharge); sedation at any MOAA/S at or under its line, and when the
+    last rating from about 90 minutes on is still below 5."""
     s, flags = cfg["safety"], []
     a = record.assessments
-    cadss = a[a["scale"] == "CADSS"].sort_values(["assessed_on", "total"], kind="stable")
+    peaks = session_peaks(a)
     rise = s["dissociation_rise_sessions"]
-    totals = [int(t) for t in cadss["total"]]
-    for k, row in enumerate(cadss.itertuples()):
+    totals = [int(t) for t in peaks["total"]]
+    for k, row in enumerate(peaks.itertuples()):
         earlier = totals[max(0, k - rise):k]
         if row.total > s["cadss_max"] and earlier and row.total > max(earlier):
             flags.append(Flag("dissociation", severity(cfg, "dissociation"), _day(row.assessed_on),
                               f"CADSS {row.total} (earlier {', '.join(map(str, earlier))})", row.session_id))
+    for row in last_ratings(a, "CADSS", at_least=2).itertuples():
+        if row.total > s["cadss_max"]:
+            flags.append(Flag("dissociation_unsettled", severity(cfg, "dissociation_unsettled"), _day(row.assessed_on),
+                              f"CADSS {row.total} at minute {int(row.minute)}, the last rating of the session",
+                              row.session_id))
     for row in a[(a["scale"] == "MOAAS") & (a["total"] <= s["moaas_min"])].itertuples():
         flags.append(Flag("sedation", severity(cfg, "sedation"), _day(row.assessed_on), f"MOAA/S {row.total}",
                           row.session_id))
+    for row in last_ratings(a, "MOAAS", since_minute=s["sedation_recovery_minutes"]).itertuples():
+        if row.total < 5:
+            flags.append(Flag("sedation_unresolved", severity(cfg, "sedation_unresolved"), _day(row.assessed_on),
+                              f"MOAA/S {row.total} at minute {int(row.minute)}", row.session_id))
     return flags
 
 
@@ -253,25 +319,37 @@ def score_after_session(record: PatientRecord, scale: str, k: int, cfg: dict) ->
     """The score after session k (clinical-reference §1): the first assessment of the scale after session k's
     day and on or before session k+1's day, or within the window after session k when it is the last one;
     None when there is no such score (or session k was never given)."""
+    return _first_counted(record, scale, k, cfg, exactly=True)
+
+
+def score_from_session(record: PatientRecord, scale: str, k: int, cfg: dict) -> pd.Series | None:
+    """The first score after session k or a later one that counts for its session (§1: after the last session,
+    only within the window): where non-response is judged when the score after session k itself is missing (§4)."""
+    return _first_counted(record, scale, k, cfg, exactly=False)
+
+
+def _first_counted(record: PatientRecord, scale: str, k: int, cfg: dict, exactly: bool) -> pd.Series | None:
     done = _completed(record)
     if len(done) < k:
         return None
     a = record.assessments
-    after = a[(a["scale"] == scale) & (a["after_session"] == k)].sort_values(["assessed_on", "total"], kind="stable")
+    after = a[(a["scale"] == scale) & ((a["after_session"] == k) if exactly else (a["after_session"] >= k))]
+    after = after.sort_values(["assessed_on", "total"], kind="stable")
     if after.empty:
         return None
     first = after.iloc[0]
-    if len(done) == k and (_day(first["assessed_on"]) - _day(done["day"].iloc[k - 1])).days \
+    last = len(done)
+    if int(first["after_session"]) == last and (_day(first["assessed_on"]) - _day(done["day"].iloc[last - 1])).days \
             > cfg["outcomes"]["after_session_window_days"]:
         return None
     return first
 
 
 def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
-    """Judged on the score after a fixed session (clinical-reference §1, §4), never on a later one: IV, no response
-    after the 4th infusion, and "review the course" when the score after the 6th is not a response either;
-    esketamine, no response at the end of induction. No score at that timepoint: no flag. A response that is
-    later lost is the worsening rule's to flag, not this one's."""
+    """Judged at the first score after a fixed session or a later one (clinical-reference §1, §4): IV, no response
+    after the 4th infusion, and "review the course" when the first score after the 6th is not a response either;
+    esketamine, no response at the end of induction, never before. No such score: no flag here (an IV course at
+    infusion 6 without one is iv_unscored's). A response that is later lost is the worsening rule's to flag."""
     done = _completed(record)
     found = _outcome_scale(record, cfg)
     if done.empty or found is None:
@@ -280,9 +358,9 @@ def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
     route, s = done["route"].iloc[0], cfg["safety"]
     response = cfg["outcomes"]["response_pct"] / 100
 
-    def judged(k: int) -> tuple[pd.Series, bool] | None:
-        score = score_after_session(record, scale, k, cfg)
-        return None if score is None else (score, (base - score["total"]) / base >= response)
+    def judged(k: int) -> tuple[pd.Series, int, bool] | None:
+        score = score_from_session(record, scale, k, cfg)
+        return None if score is None else (score, int(score["after_session"]), (base - score["total"]) / base >= response)
 
     def flag(rule: str, score: pd.Series, timepoint: str) -> Flag:
         total = int(score["total"])
@@ -292,31 +370,68 @@ def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
     flags = []
     if route == "iv_ketamine":
         at, later = s["iv_nonresponse_sessions"], s["iv_review_sessions"]
-        first, review = judged(at), judged(later) if later > at else None
-        if first is not None and not first[1]:
-            flags.append(flag("iv_nonresponse", first[0], f"infusion {at}"))
-        if review is not None and not review[1] and (first is None or not first[1]):
-            flags.append(flag("iv_nonresponse", review[0], f"infusion {later} — review the course"))
+        first = judged(at)
+        if first is not None and not first[2]:
+            review = later > at and first[1] >= later
+            flags.append(flag("iv_nonresponse", first[0], f"infusion {first[1]}" + (" — review the course" if review
+                                                                                    else "")))
+            second = judged(later) if later > at and first[1] < later else None
+            if second is not None and not second[2]:
+                flags.append(flag("iv_nonresponse", second[0], f"infusion {second[1]} — review the course"))
     elif route == "esketamine":
         k = cfg["induction"]["esketamine"]
         end = judged(k)
-        if end is not None and not end[1]:
-            flags.append(flag("esketamine_nonresponse", end[0], f"session {k}, the end of induction"))
+        if end is not None and not end[2]:
+            flags.append(flag("esketamine_nonresponse", end[0], f"session {end[1]}"
+                              + (", the end of induction" if end[1] == k else " (the first score after the end of induction)")))
     return flags
 
 
+def iv_unscored(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """An IV course that reached infusion 6 with no main-scale score after infusion 4 (after its day, up to infusion
+    6's): non-response cannot be judged, itself a review prompt (clinical-reference §4), dated at infusion 6."""
+    done = _completed(record)
+    s, scale = cfg["safety"], record.main_scale
+    at, later = s["iv_nonresponse_sessions"], s["iv_review_sessions"]
+    if done.empty or done["route"].iloc[0] != "iv_ketamine" or later <= at or len(done) < later:
+        return []
+    from_day, by_day = _day(done["day"].iloc[at - 1]), _day(done["day"].iloc[later - 1])
+    a = record.assessments
+    days = [_day(d) for d in a.loc[a["scale"] == scale, "assessed_on"]]
+    if any(from_day < d <= by_day for d in days):
+        return []
+    return [Flag("iv_unscored", severity(cfg, "iv_unscored"), by_day,
+                 f"no {scale} score after infusion {at} by infusion {later}", done["session_id"].iloc[later - 1])]
+
+
 def dose_creep(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Each maintenance session whose mg/kg is at least the creep above the first maintenance dose and above every
+    earlier maintenance dose (a further rise is new evidence, so it reopens an acknowledged flag)."""
     done = _completed(record)
     maint = done[(done["phase"] == "maintenance") & done["mg_per_kg"].notna() & (done["route"] != "esketamine")]
     if len(maint) < 2:
         return []
-    first, last = maint["mg_per_kg"].iloc[0], maint["mg_per_kg"].iloc[-1]
-    creep = cfg["safety"]["dose_creep_mg_per_kg"] - 1e-9
-    if last - first >= creep:     # dated at the first session at the creep: later sessions do not re-open it
-        reached = maint[maint["mg_per_kg"] - first >= creep].iloc[0]
-        return [Flag("dose_creep", severity(cfg, "dose_creep"), _day(reached["day"]),
-                     f"{first:.2f} → {last:.2f} mg/kg over {len(maint)} maintenance sessions", reached["session_id"])]
-    return []
+    doses = [float(x) for x in maint["mg_per_kg"]]
+    creep, flags = cfg["safety"]["dose_creep_mg_per_kg"] - 1e-9, []
+    for i in range(1, len(doses)):
+        if doses[i] - doses[0] >= creep and doses[i] > max(doses[:i]) + 1e-9:
+            row = maint.iloc[i]
+            flags.append(Flag("dose_creep", severity(cfg, "dose_creep"), _day(row["day"]),
+                              f"{doses[0]:.2f} → {doses[i]:.2f} mg/kg", row["session_id"]))
+    return flags
+
+
+def rems_form(record: PatientRecord, cfg: dict) -> list[Flag]:
+    """Esketamine sessions whose REMS patient monitoring form is not recorded as sent (due within 7 days)."""
+    done = _completed(record)
+    due = cfg["safety"]["rems_form_days"]
+    flags = []
+    for sess in done[(done["route"] == "esketamine") & done["rems_form_sent_on"].isna()].itertuples():
+        day = _day(sess.day)
+        flags.append(Flag("rems_form", severity(cfg, "rems_form"), day,
+                          f"REMS monitoring form for the session of {day:%Y-%m-%d} not sent (due by "
+                          f"{day + dt.timedelta(days=due):%Y-%m-%d})", sess.session_id))
+    return flags
 
 
 def long_term_use(record: PatientRecord, cfg: dict) -> list[Flag]:
@@ -330,13 +445,14 @@ def long_term_use(record: PatientRecord, cfg: dict) -> list[Flag]:
     return []
 
 
-CHECKS = (suicidal_thoughts, blood_pressure, dissociation_and_sedation, monitoring, worsening, nonresponse,
-          dose_creep, long_term_use)
+CHECKS = (suicidal_thoughts, suicide_item_unknown, blood_pressure, dissociation_and_sedation, monitoring, worsening,
+          nonresponse, iv_unscored, dose_creep, long_term_use, rems_form)
 
 
 def evaluate(record: PatientRecord, cfg: dict) -> list[Flag]:
     """Every flag of the patient's record, most severe first, then most recent first."""
-    flags = [replace(f, severity=severity(cfg, f.rule)) for check in CHECKS for f in check(record, cfg)]
+    flags = [f if f.rule in ESCALATES and f.severity == "urgent" else replace(f, severity=severity(cfg, f.rule))
+             for check in CHECKS for f in check(record, cfg)]
     return sorted(flags, key=lambda f: (SEVERITY_ORDER[f.severity], -f.day.toordinal(), f.rule))
 
 
@@ -357,7 +473,10 @@ def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | Non
             "esk_after": cfg["induction"]["esketamine"], "window": cfg["outcomes"]["after_session_window_days"],
             "response": cfg["outcomes"]["response_pct"] / 100, "lookback": cfg["outcomes"]["baseline_lookback_days"],
             "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"],
-            "rise": s["dissociation_rise_sessions"], "with_clears": False,
+            "rise": s["dissociation_rise_sessions"], "recovery": s["sedation_recovery_minutes"],
+            "rems_days": s["rems_form_days"], "with_clears": False,
+            "severe_phq9": scales.severe_from("PHQ9"), "severe_madrs": scales.severe_from("MADRS"),
+            "severe_hamd": scales.severe_from("HAMD17"),
             **{f"sev_{r}": severity(cfg, r) for r in RULES}}
 
 

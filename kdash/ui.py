@@ -645,6 +645,7 @@ SEVERITY_TEXT = {"urgent": "URGENT", "high": "HIGH", "caution": "CAUTION", "revi
 def flag_worklist(where: str) -> None:
     """The open safety flags, most severe and oldest first: a clicked row shows the flag with a way to open the
     patient (same tab) and to acknowledge it with one of the clinic's actions (kdash/worklist.py)."""
+    from kdash import worklist
     cfg, me = clinic_settings(), user()["name"]
     mine = fetch("worklist.my_clinician", username=me)
     if mine:
@@ -667,7 +668,9 @@ def flag_worklist(where: str) -> None:
         "Rule": rows["title"], "Since": [worklist_age(d) for d in rows["age_days"]],
         "Patient": [" ".join(str(x) for x in (g, f) if pd.notna(x)) or "Name not recorded"
                     for g, f in zip(rows["given_name"], rows["family_name"])],
-        "Born": rows["birth_date"], "ID": rows["patient_id"], "Evidence": rows["evidence"],
+        "Born": rows["birth_date"], "ID": rows["patient_id"],
+        "Evidence": [e if n is None else f"{e} · {n}" for e, n in zip(rows["evidence"], map(worklist.newer_text,
+                                                                                           rows.to_dict("records")))],
         **({} if view == "mine" else {"Clinician": rows["clinician"]})})     # my patients: all the same clinician
     # The clicked row is kept as (patient, rule), taken from the table as it was drawn when clicked: an index would
     # point at another patient's flag once this list changes (an acknowledgement here or by a colleague).
@@ -711,7 +714,9 @@ def flag_panel(r: dict, where: str) -> None:
         st.markdown(f"**{who}**  \n{SEVERITY_TEXT[r['severity']]} · {rules.RULES[r['rule']].title}: "
                     f"{patient_.plain(r['evidence'])} ({worklist.age_text(int(r['age_days']))}"
                     + (f"; {int(r['n_evidence'])} pieces of evidence since {pd.Timestamp(r['first_day']):%Y-%m-%d}"
-                       if r["n_evidence"] > 1 else "") + ")")
+                       if r["n_evidence"] > 1 else "") + ")"
+                    + (f"  \n**New evidence**, {patient_.plain(newer)}: still open until a clinician acts."
+                       if (newer := worklist.newer_text(r)) else ""))
         if st.button("Open this patient", icon=":material/monitoring:", key=f"open_{where}"):
             forget_pick(where)
             st.switch_page("pages/patient.py", query_params={"patient_id": str(r["patient_id"])})

@@ -38,12 +38,17 @@ FLAG_RULES = {"suicidal_thoughts": "Suicide-risk answer", "predose_bp": "Blood p
               "emergent_hypertension": "Blood pressure after dosing", "dissociation": "Dissociation",
               "sedation": "Sedation", "monitoring": "Esketamine monitoring", "dose_creep": "Dose creep",
               "long_term_use": "Long-term use", "worsening": "Worsening",
-              "iv_nonresponse": "No response to IV ketamine", "esketamine_nonresponse": "No response to esketamine"}
+              "iv_nonresponse": "No response to IV ketamine", "esketamine_nonresponse": "No response to esketamine",
+              "suicide_item_unknown": "Suicide item not recorded", "iv_unscored": "IV response not measured",
+              "dissociation_unsettled": "Dissociation at discharge", "sedation_unresolved": "Sedation not resolved",
+              "rems_form": "REMS form not sent"}
 # The roster's narrow flag column: a few words per rule (the full title is on the patient page).
 FLAG_SHORT = {"suicidal_thoughts": "suicide item", "predose_bp": "BP before dose", "emergent_hypertension": "BP after dose",
               "dissociation": "dissociation", "sedation": "sedation", "monitoring": "monitoring",
               "dose_creep": "dose creep", "long_term_use": "long-term use", "worsening": "worsening",
-              "iv_nonresponse": "no IV response", "esketamine_nonresponse": "no esketamine response"}
+              "iv_nonresponse": "no IV response", "esketamine_nonresponse": "no esketamine response",
+              "suicide_item_unknown": "suicide item?", "iv_unscored": "no score at 4", "dissociation_unsettled":
+              "dissociated at discharge", "sedation_unresolved": "still sedated", "rems_form": "REMS form"}
 AUDIT_ACTIONS = {
     "sign_in": "Signed in", "sign_in_failed": "Sign-in failed", "sign_in_locked": "Sign-in refused (locked)",
     "sign_out": "Signed out", "signin_resumed": "Sign-in resumed in a tab", "signin_ended": "Sign-in ended",

@@ -17,6 +17,8 @@ import pandas as pd
 from kdash import audit, db, flag_log, ids, rules
 
 NOTE_MAX = 500
+# of a flag's evidence rows, the most severe one's severity (a severe total without its suicide item is urgent)
+MOST_SEVERE = "arg_min({s}, CASE {s} WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END)"
 
 
 class AckError(ValueError):
@@ -50,6 +52,60 @@ def items(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, clinician: 
                        for s, at in zip(rows["severity"], rows["raised_at"])]
     rows["title"] = [rules.RULES[r].title for r in rows["rule"]]
     return rows
+
+
+def acknowledged(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
+                 patient_ids: list[str] | None = None) -> pd.DataFrame:
+    """Flags closed by an acknowledgement made by today: one row per acknowledgement, with the evidence it covered
+    (after the one before it, up to its day), the most severe and latest of it, when it was raised and the action."""
+    log, params = flag_log.logged_query(con, cfg, today, patient_ids)
+    text = f"""
+        WITH ev AS (SELECT * FROM ({log}) WHERE severity <> 'clear'),
+        acks AS (
+            SELECT *, lag(through_day) OVER (PARTITION BY patient_id, rule ORDER BY through_day, acknowledged_at, ack_id)
+                        AS before_day
+            FROM flag_acks
+            WHERE acknowledged_at < $today::DATE + 1 AND ($ids IS NULL OR list_contains($ids, patient_id))
+        )
+        SELECT a.patient_id, a.rule, {MOST_SEVERE.format(s='e.severity')} AS severity,
+               arg_max(e.value, (e.day, e.evidence_at, e.value)) AS evidence, min(e.evidence_at) AS raised_at,
+               any_value(a.acknowledged_at) AS acknowledged_at, any_value(a.acknowledged_by) AS acknowledged_by,
+               any_value(a.action) AS action
+        FROM acks a JOIN ev e ON e.patient_id = a.patient_id AND e.rule = a.rule AND e.day <= a.through_day
+                                 AND (a.before_day IS NULL OR e.day > a.before_day)
+        GROUP BY a.ack_id, a.patient_id, a.rule"""
+    return _df(con, text, {**params, "today": today, "ids": patient_ids})
+
+
+def contract_rows(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_ids: list[str] | None = None,
+                  include_acknowledged: bool = False) -> list[dict]:
+    """data-contract §9: open flags (with include_acknowledged, those closed by an acknowledgement too), most severe
+    and oldest first."""
+    def when(x):
+        return None if x is None or pd.isna(x) else pd.Timestamp(x).isoformat()
+
+    out = [{"patient_id": r["patient_id"], "rule": r["rule"], "severity": r["severity"], "evidence": r["evidence"],
+            "newer_evidence": newer_text(r), "source": "record", "raised_at": when(r["raised_at"]),
+            "acknowledged_at": None} for r in items(con, cfg, today, patient_ids=patient_ids, limit=10**9)
+            .to_dict("records")]
+    if include_acknowledged:
+        out += [{"patient_id": r["patient_id"], "rule": r["rule"], "severity": r["severity"],
+                 "evidence": r["evidence"], "newer_evidence": None, "source": "record",
+                 "raised_at": when(r["raised_at"]), "acknowledged_at": when(r["acknowledged_at"]),
+                 "acknowledged_by": r["acknowledged_by"], "action": r["action"]}
+                for r in acknowledged(con, cfg, today, patient_ids).to_dict("records")]
+    rank = rules.SEVERITY_ORDER
+    return sorted(out, key=lambda f: (rank[f["severity"]], f["raised_at"] or "", f["patient_id"], f["rule"],
+                                      f["acknowledged_at"] or ""))
+
+
+def newer_text(row) -> str | None:
+    """"later: PHQ-9 item 9 = 0 on 04 Mar 2026": an observation after an open urgent flag's evidence that would have
+    cleared a less severe one, shown as new evidence (clinical-reference §4); None when there is none."""
+    value, day = row.get("newer_value"), row.get("newer_day")
+    if value is None or pd.isna(value):
+        return None
+    return f"later: {value} on {pd.Timestamp(day):%d %b %Y}"
 
 
 def age_text(days: int) -> str:
@@ -102,7 +158,7 @@ def counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, now: dt.da
     """Open flags clinic-wide: patients per severity (each counted once per severity), and overdue urgent flags."""
     now = now or dt.datetime.combine(today, dt.datetime.now().time())
     text, params = open_query(con, cfg, today)
-    text = f"""WITH o AS ({text}), f AS (SELECT patient_id, rule, any_value(severity) AS severity,
+    text = f"""WITH o AS ({text}), f AS (SELECT patient_id, rule, {MOST_SEVERE.format(s='severity')} AS severity,
                                                       min(evidence_at) AS raised_at FROM o GROUP BY ALL)
         SELECT count(DISTINCT patient_id) FILTER (WHERE severity = 'urgent'),
                count(DISTINCT patient_id) FILTER (WHERE severity = 'high'),
@@ -129,7 +185,7 @@ def loop_by_week(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, week
             QUALIFY row_number() OVER (PARTITION BY patient_id, rule, through_day
                                        ORDER BY acknowledged_at, ack_id) = 1),
         flag AS (
-            SELECT e.patient_id, e.rule, any_value(e.severity) AS severity, min(e.evidence_at) AS raised_at,
+            SELECT e.patient_id, e.rule, {MOST_SEVERE.format(s='e.severity')} AS severity, min(e.evidence_at) AS raised_at,
                    a.ack_id, any_value(a.acknowledged_at) AS acked_at
             FROM ev e ASOF LEFT JOIN acks a
                  ON e.patient_id = a.patient_id AND e.rule = a.rule AND e.day <= a.through_day

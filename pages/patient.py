@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import patient, roster, rules, ui, vocab
+from kdash import eligibility, patient, roster, rules, ui, vocab
 from kdash.sections import Failed
 
 ui.require_app_frame()
@@ -77,12 +77,14 @@ BADGE = {"urgent": ":red-badge[:material/emergency: URGENT]", "high": ":orange-b
          "caution": ":yellow-badge[:material/error: CAUTION]", "review": ":blue-badge[:material/info: REVIEW]"}
 
 
-def show(group: list[rules.Flag]) -> None:
-    """One rule: its latest evidence, earlier evidence in brief, the threshold and the source."""
+def show(group: list[rules.Flag], newer: str | None = None) -> None:
+    """One rule: its latest evidence, earlier evidence in brief, a later observation kept on an urgent flag as new
+    evidence, the threshold and the source."""
     latest, rule = group[0], rules.RULES[group[0].rule]
     also = "; ".join(f"{ui.plain(f.value)} ({f.day:%d %b})" for f in group[1:6]) + (" …" if len(group) > 6 else "")
     st.markdown(f"{BADGE[latest.severity]} **{rule.title}**: {ui.plain(latest.value)} on {latest.day:%Y-%m-%d}"
                 + (f"  \nAlso: {also}" if also else "")
+                + (f"  \n**New evidence**, {ui.plain(newer)}: still open until a clinician acts." if newer else "")
                 + f"  \n:gray[Rule: {rules.threshold_text(latest.rule, cfg)} · Source: {rule.source}]")
 
 
@@ -90,16 +92,17 @@ ui.ack_note()
 if open_now:
     st.caption("Open until acknowledged or cleared by a later observation, whatever their age; most severe first.")
     for group in open_rules:
-        show(group)
+        show(group, v["newer"].get(group[0].rule))
         ui.acknowledge_form(pid, group[0].rule, f"patient_{group[0].rule}")
 else:
     st.success("No open safety flag.", icon=":material/check_circle:")
-if v["unchecked"]:
-    latest = ", ".join(f"{scale} {day:%Y-%m-%d}" for scale, day in v["unchecked"][:3])
-    st.warning(f"**Suicide item not checked** for {len(v['unchecked'])} score(s) recorded as a total without item "
-               f"scores (latest: {latest}{' …' if len(v['unchecked']) > 3 else ''}). The suicidal-thoughts rule needs "
-               "the item (PHQ-9 item 9, MADRS item 10, HAM-D item 3): ask about it, or record the items.",
-               icon=":material/help:")
+if not isinstance(e, Failed) and eligibility.undecided(e, bool(h["n_sessions"])):
+    st.warning(f"{BADGE['review']} **Treated without an eligibility decision**: the computed verdict for "
+               f"{roster.ROUTE_NAMES[e['route']]} is {VERDICT[e['verdict']]} and no clinician's sign-off or override "
+               "is on file. Review the checklist and record a decision (an override needs a written reason).",
+               icon=":material/rule:")
+    st.page_link("pages/eligibility.py", label="Record the eligibility decision", icon=":material/checklist:",
+                 query_params={"patient_id": pid})
 earlier = [f for f in v["flags"] if f not in open_now]
 acks = v["acks"]
 if earlier or not acks.empty:

@@ -63,7 +63,9 @@ with st.expander("Edit or delete an earlier session of this patient"):
                 "rec_chair": old.chair, "rec_weight": old.weight_kg, "rec_dose": old.dose_mg, "rec_start": old.start,
                 "rec_end": old.end, "score-MADRS": old.scores.get("MADRS", ""), "score-PHQ9": old.scores.get("PHQ9", ""),
                 "rec_cadss": old.cadss, "rec_moaas": old.moaas, "rec_effects": [e["effect"] for e in old.side_effects],
-                "rec_vitals_start": pd.DataFrame(old.vitals or [{"minute": -5}]), "record_errors": {}})
+                "rec_vitals_start": pd.DataFrame(old.vitals or [{"minute": -5}]),
+                "rec_ratings_start": pd.DataFrame(old.ratings or [{"minute": 40}]), "rec_rems": old.rems_form_sent_on,
+                "record_errors": {}})
             for e in old.side_effects:
                 st.session_state[f"sev-{e['effect']}"] = e["severity"]
             st.rerun()
@@ -131,12 +133,31 @@ for col, code in zip(c, ("MADRS", "PHQ9")):
                                         key=f"score-{code}")
     with col:
         problem(f"score:{code}")
-c = st.columns(2)
-cadss = c[0].number_input("CADSS total (0–92)", min_value=0, max_value=92, step=1, key="rec_cadss",
-                          **initial("rec_cadss", None))
-problem("cadss")
-moaas = c[1].selectbox("MOAA/S (5 = alert)", [None, 5, 4, 3, 2, 1, 0], format_func=lambda v: "—" if v is None else str(v),
-                       key="rec_moaas")
+st.markdown("**Dissociation (CADSS, 0–92) and sedation (MOAA/S, 5 = alert), by minute from the dose**")
+st.caption("Rate at the peak (about 40 minutes) and again before discharge: dissociation should have settled and the "
+           "patient be back to MOAA/S 5 by about 90 minutes.")
+start_ratings = st.session_state.get("rec_ratings_start")
+if start_ratings is None:
+    start_ratings = pd.DataFrame({"minute": [40, discharge]})
+start_ratings = start_ratings.reindex(columns=["minute", "cadss", "moaas"]).astype("Int64")
+ratings = st.data_editor(
+    start_ratings, num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
+    key=f"ratings-{st.session_state.get('rec_editing') or 'new'}",
+    column_config={"minute": st.column_config.NumberColumn("Minute", min_value=-240, max_value=1440, step=1),
+                   "cadss": st.column_config.NumberColumn("CADSS", min_value=0, max_value=92, step=1),
+                   "moaas": st.column_config.NumberColumn("MOAA/S", min_value=0, max_value=5, step=1)})
+problem("ratings", *[k for k in errors if k.startswith("ratings:")])
+old_cadss, old_moaas = st.session_state.get("rec_cadss"), st.session_state.get("rec_moaas")
+if old_cadss is not None or old_moaas is not None:     # an edit of a session rated once, without a minute
+    st.caption(f"Also recorded without a minute: CADSS {old_cadss if old_cadss is not None else '—'}, "
+               f"MOAA/S {old_moaas if old_moaas is not None else '—'} (kept as they are).")
+problem("cadss", "moaas")
+rems_sent = None
+if route == "esketamine":
+    rems_sent = st.date_input("REMS patient monitoring form sent on (due within "
+                              f"{cfg['safety']['rems_form_days']} days)", value=None, min_value=day, max_value=today,
+                              format="YYYY-MM-DD", key="rec_rems")
+    problem("rems_form")
 
 st.subheader("Side effects")
 chosen = st.multiselect("Effects after this session", list(EFFECTS), format_func=lambda e: vocab.label(e, "effect"),
@@ -167,7 +188,9 @@ if st.button("Save session", type="primary") and st.session_state.get("rec_spent
         patient_id=pid, day=day, route=route, phase=phase, weight_kg=weight, dose_mg=dose, chair=chair,
         start=start, end=end, clinician=h["clinician"],
         vitals=[{k: (None if pd.isna(v) else int(v)) for k, v in r.items()} for r in rows],
-        scores=score_inputs, cadss=cadss, moaas=moaas, side_effects=effects,
+        scores=score_inputs, cadss=old_cadss, moaas=old_moaas, side_effects=effects, rems_form_sent_on=rems_sent,
+        ratings=[{k: (None if pd.isna(v) else int(v)) for k, v in r.items()} for r in ratings.to_dict("records")
+                 if any(pd.notna(r[k]) for k in ("cadss", "moaas"))],      # a minute alone is an unused row
         acknowledged="; ".join(needs) if needs and acknowledged else None)
     found = recording.validate(ui.connection_for("recording.validate"), entry, today)
     if needs and not acknowledged:
@@ -179,7 +202,7 @@ if st.button("Save session", type="primary") and st.session_state.get("rec_spent
     sid = recording.save(ui.connection_for("recording.save"), cfg, entry, replaces=st.session_state.pop("rec_editing", None),
                          username=ui.user()["name"])
     ui.clear_caches()
-    for key in [k for k in st.session_state if str(k).startswith(("rec_", "score-", "sev-", "vitals-"))
+    for key in [k for k in st.session_state if str(k).startswith(("rec_", "score-", "sev-", "vitals-", "ratings-"))
                 and k not in ("rec_token", "rec_spent")]:
         del st.session_state[key]                 # a fresh, empty form for the next session …
     st.session_state["rec_token"] = uuid.uuid4().hex        # … with a token of its own

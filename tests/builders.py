@@ -38,24 +38,28 @@ class Clinic:
 
     def session(self, pid: str, n_day: int, route: str = "iv_ketamine", status: str = "completed",
                 dose_mg: float | None = 40.0, weight_kg: float | None = 80.0, phase: str = "induction",
-                minutes: int = 75, sid: str | None = None) -> str:
+                minutes: int = 75, sid: str | None = None, rems_form_day: int | None = 0) -> str:
+        """A booking (completed by default); an esketamine session's REMS form is sent on the session's day unless
+        rems_form_day says another day (None: not sent)."""
         sid = sid or f"S{next(_ids):05d}"
         at = dt.datetime.combine(day(n_day), dt.time(9, 0))
         done = status == "completed"
         self.con.execute(
             "INSERT INTO sessions (session_id, patient_id, scheduled_at, status, route, phase, dose_mg, weight_kg, "
-            "chair, clinician, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Chair 1', 'Dr Test', ?, ?)",
+            "chair, clinician, started_at, ended_at, rems_form_sent_on) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'Chair 1', 'Dr Test', ?, ?, ?)",
             [sid, pid, at, status, route, phase, dose_mg if done else None, weight_kg if done else None,
-             at if done else None, at + dt.timedelta(minutes=minutes) if done else None])
+             at if done else None, at + dt.timedelta(minutes=minutes) if done else None,
+             day(n_day + rems_form_day) if done and route == "esketamine" and rems_form_day is not None else None])
         self._points(pid)
         return sid
 
     def score(self, pid: str, n_day: int, scale: str, total: int | None = None, items: list[int] | None = None,
-              session_id: str | None = None) -> None:
+              session_id: str | None = None, minute: int | None = None) -> None:
         if total is None:
             total = sum(items)
-        self.con.execute("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?)",
-                         [pid, day(n_day), scale, total, items, session_id])
+        self.con.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items, session_id, minute) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", [pid, day(n_day), scale, total, items, session_id, minute])
         self._points(pid)
 
     def bp(self, pid: str, sid: str | None, minute: int | None, systolic: int, diastolic: int,

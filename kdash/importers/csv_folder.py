@@ -23,7 +23,8 @@ EFFECTS = ("dissociation", "nausea", "dizziness", "vertigo", "headache", "somnol
 SCREENING_ITEMS = (
     "aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage", "ketamine_hypersensitivity",
     "pregnancy", "psychosis_current", "psychotic_disorder_history", "substance_use_disorder_3m", "ketamine_or_pcp_misuse",
-    "unstable_cardiovascular", "sleep_apnea_untreated", "seizures_unexplained", "raised_intracranial_pressure",
+    "unstable_cardiovascular", "sleep_apnea_untreated", "seizures_unexplained", "severe_head_injury",
+    "raised_intracranial_pressure",
     "hepatic_impairment_moderate", "hepatic_impairment_severe", "cystitis", "cognitive_impairment", "ecg_done",
     "liver_kidney_tests_done", "stop_bang_done", "pregnancy_test_done", "consent_signed", "rems_enrolled")
 
@@ -39,10 +40,10 @@ FILES = {
     "screening.csv": ("screening", ["patient_id", "item", "status", "assessed_on"], {"patient_id", "item", "status"},
                       ["patient_id", "item", "assessed_on"]),
     "sessions.csv": ("sessions", ["session_id", "patient_id", "scheduled_at", "status", "route", "dose_mg", "weight_kg",
-                                  "chair", "clinician", "started_at", "ended_at", "phase"],
+                                  "chair", "clinician", "started_at", "ended_at", "phase", "rems_form_sent_on"],
                      {"session_id", "patient_id", "scheduled_at", "status", "route"}, ["session_id"]),
-    "assessments.csv": ("assessments", ["patient_id", "assessed_on", "scale", "total", "items", "session_id"],
-                        {"patient_id", "assessed_on", "scale"}, ["patient_id", "assessed_on", "scale"]),
+    "assessments.csv": ("assessments", ["patient_id", "assessed_on", "scale", "total", "items", "session_id", "minute"],
+                        {"patient_id", "assessed_on", "scale"}, ["patient_id", "assessed_on", "scale", "minute"]),
     "vitals.csv": ("vitals", ["session_id", "minute", "patient_id", "measured_at", "systolic", "diastolic",
                               "heart_rate", "spo2"], {"systolic", "diastolic"},
                    ["session_id", "minute", "patient_id", "measured_at"]),
@@ -189,6 +190,10 @@ def _session(r: dict) -> dict:
     started, ended = _datetime(r.get("started_at", ""), "started_at"), _datetime(r.get("ended_at", ""), "ended_at")
     if started and ended and ended < started:
         raise RowError(f"ended_at {ended} is before started_at {started}")
+    scheduled = _datetime(r["scheduled_at"], "scheduled_at")
+    sent = _date(r.get("rems_form_sent_on", ""), "rems_form_sent_on")
+    if sent is not None and scheduled is not None and sent < scheduled.date():
+        raise RowError(f"rems_form_sent_on {sent} is before the session ({scheduled.date()})")
     return {"session_id": _id(r["session_id"], "session_id"), "patient_id": _id(r["patient_id"], "patient_id"),
             "scheduled_at": _datetime(r["scheduled_at"], "scheduled_at"),
             "status": _code(r["status"], "status", ("completed", "cancelled", "no_show", "scheduled")),
@@ -197,7 +202,8 @@ def _session(r: dict) -> dict:
             "weight_kg": _number(r.get("weight_kg", ""), "weight_kg", 20, 400),
             "chair": _text(r.get("chair", "")), "clinician": _text(r.get("clinician", "")),
             "started_at": started, "ended_at": ended,
-            "phase": _code(r.get("phase", ""), "phase", ("induction", "maintenance"))}
+            "phase": _code(r.get("phase", ""), "phase", ("induction", "maintenance")),
+            "rems_form_sent_on": _date(r.get("rems_form_sent_on", ""), "rems_form_sent_on")}
 
 
 def _assessment(r: dict) -> dict:
@@ -222,8 +228,12 @@ def _assessment(r: dict) -> dict:
     problem = scales.total_problem(code, total)
     if problem:
         raise RowError(problem)
+    minute = _whole(r.get("minute", ""), "minute", -240, 1440)
+    session_id = _id(r.get("session_id", ""), "session_id")
+    if minute is not None and session_id is None:
+        raise RowError("a minute is counted from a session's dose: give the session_id too")
     return {"patient_id": _id(r["patient_id"], "patient_id"), "assessed_on": _date(r["assessed_on"], "assessed_on"),
-            "scale": code, "total": total, "items": items, "session_id": _id(r.get("session_id", ""), "session_id")}
+            "scale": code, "total": total, "items": items, "session_id": session_id, "minute": minute}
 
 
 def _vital(r: dict) -> dict:

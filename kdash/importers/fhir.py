@@ -43,8 +43,15 @@ class FhirResult:
     skipped: Counter = field(default_factory=Counter)
     diagnoses: dict[str, str] = field(default_factory=dict)
 
+    rejected: list[tuple[str, str]] = field(default_factory=list)     # (where, reason): for the rejects file
+
     def add(self, table: str, row: dict, where: str = "") -> None:
         self.rows.setdefault(table, []).append({**row, "_where": where})
+
+    def reject(self, where: str, reason: str) -> None:
+        """A resource that cannot be used: `file: Kind/id: reason` in the problems, and a row of the rejects file."""
+        self.problems.append(f"{where}: {reason}")
+        self.rejected.append((where, reason))
 
 
 MAX_DEPTH = 64     # FHIR resources nest a dozen levels; Python's JSON parser recurses once a level
@@ -172,7 +179,7 @@ def convert(resources: list[tuple[str, dict]]) -> FhirResult:
             else:
                 out.skipped[kind] += 1
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            out.problems.append(f"{where}: malformed ({type(exc).__name__}: {exc})")
+            out.reject(where, f"malformed ({type(exc).__name__}: {exc})")
     for row in out.rows.get("patients", []):
         row["primary_diagnosis"] = out.diagnoses.get(row["patient_id"])
     return out
@@ -183,14 +190,14 @@ def _patient(r, out, where):
     name = names[0] if isinstance(names, list) and names else {}
     born = r.get("birthDate")
     if not r.get("id"):
-        out.problems.append(f"{where}: a Patient without an id")
+        out.reject(where, "a Patient without an id")
         return
     try:
         birth = dt.date.fromisoformat(born) if born else None
     except ValueError:
         birth = None
     if birth is None:
-        out.problems.append(f"{where}: birthDate {born!r} is missing or not a full date")
+        out.reject(where, f"birthDate {born!r} is missing or not a full date")
         return
     out.add("patients", {"patient_id": r["id"], "given_name": " ".join(name.get("given", []) or []) or None,
                          "family_name": name.get("family"), "birth_date": birth,
@@ -206,22 +213,22 @@ def _observation(r, out, where, urls):
         return
     status = r.get("status")
     if status not in FINAL:
-        out.problems.append(f"{where}: status {status!r} is not final, amended or corrected")
+        out.reject(where, f"status {status!r} is not final, amended or corrected")
         return
     pid = _ref_id((r.get("subject") or {}).get("reference"), urls)
     when = _when(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start") or r.get("issued"))
     if pid is None or when is None:
-        out.problems.append(f"{where}: no subject or no effective date")
+        out.reject(where, "no subject or no effective date")
         return
     code = relevant[0]
     if code in SCORES:
         scale = SCORES[code]
         value = _number(r)
         if value is None:
-            out.problems.append(f"{where}: no numeric value for {scales.SCALES[scale].name}")
+            out.reject(where, f"no numeric value for {scales.SCALES[scale].name}")
             return
         if value != int(value) or not 0 <= value <= scales.SCALES[scale].total_max:
-            out.problems.append(f"{where}: {scales.SCALES[scale].name} value {value:g} is outside "
+            out.reject(where, f"{scales.SCALES[scale].name} value {value:g} is outside "
                                 f"0–{scales.SCALES[scale].total_max}")
             return
         out.add("assessments", {"patient_id": pid, "assessed_on": when.date(), "scale": scale, "total": int(value),
@@ -230,10 +237,10 @@ def _observation(r, out, where, urls):
         parts = {(_codes(c.get("code")) or [None])[0]: _number(c) for c in r.get("component", []) or []}
         systolic, diastolic = parts.get("8480-6"), parts.get("8462-4")
         if systolic is None or diastolic is None:
-            out.problems.append(f"{where}: a blood-pressure panel without both systolic and diastolic")
+            out.reject(where, "a blood-pressure panel without both systolic and diastolic")
             return
         if not (40 <= systolic <= 300 and 20 <= diastolic <= 200 and diastolic < systolic):
-            out.problems.append(f"{where}: blood pressure {systolic:g}/{diastolic:g} is not plausible")
+            out.reject(where, f"blood pressure {systolic:g}/{diastolic:g} is not plausible")
             return
         out.add("vitals", {"session_id": None, "minute": None, "patient_id": pid, "measured_at": when,
                            "systolic": int(round(systolic)), "diastolic": int(round(diastolic)), "heart_rate": None,
@@ -264,25 +271,25 @@ def _questionnaire(r, out, where, urls):
         out.skipped["QuestionnaireResponse (not a PHQ-9)"] += 1
         return
     if r.get("status") not in ("completed", "amended"):
-        out.problems.append(f"{where}: status {r.get('status')!r} is not completed or amended")
+        out.reject(where, f"status {r.get('status')!r} is not completed or amended")
         return
     pid = _ref_id((r.get("subject") or {}).get("reference"), urls)
     when = _when(r.get("authored"))
     if pid is None or when is None:
-        out.problems.append(f"{where}: no subject or no authored date")
+        out.reject(where, "no subject or no authored date")
         return
     ordered = [items.get(code) for code in PHQ9_ITEMS]
     full = all(v is not None for v in ordered)
     if total is None:
         if not full:
-            out.problems.append(f"{where}: PHQ-9 with {len(items)} of 9 items answered and no total")
+            out.reject(where, f"PHQ-9 with {len(items)} of 9 items answered and no total")
             return
         total = sum(ordered)
     elif full and sum(ordered) != total:
-        out.problems.append(f"{where}: PHQ-9 total {total} does not match its items ({sum(ordered)})")
+        out.reject(where, f"PHQ-9 total {total} does not match its items ({sum(ordered)})")
         return
     if not 0 <= total <= 27 or (full and any(not 0 <= v <= 3 for v in ordered)):
-        out.problems.append(f"{where}: PHQ-9 score out of range")
+        out.reject(where, "PHQ-9 score out of range")
         return
     out.add("assessments", {"patient_id": pid, "assessed_on": when.date(), "scale": "PHQ9", "total": int(total),
                             "items": ordered if full else None, "session_id": None}, where)
@@ -317,10 +324,10 @@ def _medication(r, out, where, urls):
     start = _when(r.get("whenHandedOver") or bounds.get("start") or (r.get("effectivePeriod") or {}).get("start")
                   or r.get("effectiveDateTime") or r.get("authoredOn"))
     if pid is None or start is None:
-        out.problems.append(f"{where}: no subject or no start date")
+        out.reject(where, "no subject or no start date")
         return
     if strength is None:
-        out.problems.append(f"{where}: {drug} without a strength in mg: the daily dose is unknown")
+        out.reject(where, f"{drug} without a strength in mg: the daily dose is unknown")
         return
     end = _when(bounds.get("end") or (r.get("effectivePeriod") or {}).get("end"))
     supply = (r.get("daysSupply") or {}).get("value")

@@ -19,7 +19,7 @@ WITH active AS MATERIALIZED (   -- only patients with evidence in the window can
 done AS MATERIALIZED (
     SELECT patient_id, session_id, scheduled_at::DATE AS day, route, phase,
            round(dose_mg / weight_kg, 2) AS mg_per_kg, date_diff('minute', started_at, ended_at) AS chair_minutes,
-           coalesce(ended_at, started_at, scheduled_at) AS finished_at,
+           coalesce(ended_at, started_at, scheduled_at) AS finished_at, rems_form_sent_on,
            row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at, session_id) AS k
     FROM sessions
     WHERE status = 'completed' AND patient_id IN (SELECT patient_id FROM active)
@@ -49,32 +49,51 @@ later AS (
     FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
     WHERE s.assessed_on > c.first_day
 ),
-timepoint AS (   -- the main-scale score after session k (clinical-reference §1): the first score after session k's
-                 -- day, on or before session k+1's day, or within $window days when session k is the last one
+scored_after AS (   -- main-scale scores that count for the session they follow (clinical-reference §1: after the
+                    -- last session, only within $window days), with that session's number k
     SELECT s.patient_id, c.route, d.k, s.assessed_on AS day, s.total, b.base,
            (b.base - s.total) / b.base >= $response AS responded
     FROM scored s JOIN baselines b USING (patient_id, scale) JOIN course c USING (patient_id)
     ASOF JOIN done_days d ON s.patient_id = d.patient_id AND s.assessed_on > d.day
-    WHERE s.scale = $main_scale AND b.base > 0
-      AND d.k IN ($iv_after, $iv_review, $esk_after)
-    QUALIFY row_number() OVER (PARTITION BY s.patient_id, d.k ORDER BY s.assessed_on, s.total) = 1
-        AND (d.k < c.n OR s.assessed_on - d.day <= $window::INTEGER)
+    WHERE s.scale = $main_scale AND b.base > 0 AND (d.k < c.n OR s.assessed_on - d.day <= $window::INTEGER)
 ),
-judged AS (   -- non-response is judged on the score after the 4th infusion (and the 6th: review the course) or
-              -- after the last session of esketamine induction, never on a later score; no score there, no flag
+judged_at AS (   -- the first such score at or after each judging point (§4: infusion 4, and 6 to review the course;
+                 -- the end of esketamine induction), never before it; no score there, nothing judged
+    SELECT 'iv_after' AS point, * FROM scored_after WHERE route = 'iv_ketamine' AND k >= $iv_after
+    QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY day, total) = 1
+    UNION ALL
+    SELECT 'iv_review', * FROM scored_after WHERE route = 'iv_ketamine' AND k >= $iv_review AND $iv_review > $iv_after
+    QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY day, total) = 1
+    UNION ALL
+    SELECT 'esk_after', * FROM scored_after WHERE route = 'esketamine' AND k >= $esk_after
+    QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY day, total) = 1
+),
+judged AS (   -- not a response at the judging point; the review of an IV course when the first score after infusion 4
+              -- was not a response either (one flag when that score is itself after infusion 6)
     SELECT t.patient_id,
            CASE t.route WHEN 'iv_ketamine' THEN 'iv_nonresponse' ELSE 'esketamine_nonresponse' END AS rule,
            t.day, t.base, t.total,
-           CASE WHEN t.route = 'esketamine' THEN 'session ' || t.k || ', the end of induction'
-                WHEN t.k = $iv_after THEN 'infusion ' || t.k
-                ELSE 'infusion ' || t.k || ' — review the course' END AS timepoint
-    FROM timepoint t
-    LEFT JOIN timepoint f ON f.patient_id = t.patient_id AND f.k = $iv_after
+           CASE WHEN t.point = 'esk_after' THEN 'session ' || t.k || CASE WHEN t.k = $esk_after
+                                                THEN ', the end of induction'
+                                                ELSE ' (the first score after the end of induction)' END
+                WHEN t.point = 'iv_after' AND t.k >= $iv_review AND $iv_review > $iv_after
+                     THEN 'infusion ' || t.k || ' — review the course'
+                ELSE 'infusion ' || t.k || CASE WHEN t.point = 'iv_review' THEN ' — review the course' ELSE '' END
+           END AS timepoint
+    FROM judged_at t
+    LEFT JOIN judged_at f ON f.patient_id = t.patient_id AND f.point = 'iv_after'
     WHERE NOT t.responded
-      AND ((t.route = 'esketamine' AND t.k = $esk_after)
-           OR (t.route = 'iv_ketamine' AND t.k = $iv_after)
-           OR (t.route = 'iv_ketamine' AND t.k = $iv_review AND $iv_review > $iv_after
-               AND NOT coalesce(f.responded, FALSE)))
+      AND (t.point <> 'iv_review' OR (NOT f.responded AND f.k < $iv_review))
+),
+unscored AS (   -- an IV course at infusion $iv_review with no main-scale score after infusion $iv_after's day, up to
+                -- infusion $iv_review's: response cannot be judged (§4), dated at that infusion
+    SELECT c.patient_id, later.day, later.finished_at, earlier.day AS from_day
+    FROM course c
+    JOIN done earlier ON earlier.patient_id = c.patient_id AND earlier.k = $iv_after
+    JOIN done later ON later.patient_id = c.patient_id AND later.k = $iv_review
+    WHERE c.route = 'iv_ketamine' AND $iv_review > $iv_after
+      AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.patient_id = c.patient_id AND s.scale = $main_scale
+                      AND s.assessed_on > earlier.day AND s.assessed_on <= later.day)
 ),
 watched AS (   -- esketamine sessions in the window, whose monitoring is checked
     SELECT * FROM done WHERE route = 'esketamine' AND day BETWEEN $since AND $today
@@ -86,13 +105,15 @@ vital_minutes AS (
     GROUP BY session_id
 ),
 maintained AS (
-    SELECT *, first_value(mg_per_kg) OVER (PARTITION BY patient_id ORDER BY k) AS first_mgkg
+    SELECT *, first_value(mg_per_kg) OVER (PARTITION BY patient_id ORDER BY k) AS first_mgkg,
+           max(mg_per_kg) OVER (PARTITION BY patient_id ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+             AS before_max
     FROM done WHERE phase = 'maintenance' AND mg_per_kg IS NOT NULL AND route <> 'esketamine'
 ),
-maintenance AS (   -- the evidence is the first session at the creep, so later sessions do not re-open it
-    SELECT patient_id, any_value(first_mgkg) AS first_mgkg, arg_max(mg_per_kg, k) AS last_mgkg,
-           min(day) FILTER (WHERE mg_per_kg - first_mgkg >= $creep - 1e-9) AS day, count(*) AS n
-    FROM maintained GROUP BY patient_id
+creeping AS (   -- each session at the creep above the first maintenance dose and above every earlier one: a further
+                -- rise is new evidence (it reopens an acknowledged flag); the same dose again is not
+    SELECT patient_id, day, first_mgkg, mg_per_kg, session_id FROM maintained
+    WHERE before_max IS NOT NULL AND mg_per_kg - first_mgkg >= $creep - 1e-9 AND mg_per_kg > before_max + 1e-9
 ),
 long_course AS (   -- the first session at least $long_term days after the first: the day it became long-term use
     SELECT d.patient_id, min(d.day) AS day, any_value(c.n) AS n
@@ -104,12 +125,14 @@ rated AS (   -- assessments with the time of the session they belong to
     FROM assessments a LEFT JOIN sessions s USING (session_id)
     WHERE a.patient_id IN (SELECT patient_id FROM active) AND a.assessed_on BETWEEN $since AND $today
 ),
-cadss AS (
+cadss AS (   -- each session's peak CADSS (several ratings by minute, or the one peak recorded)
     SELECT patient_id, assessed_on, total, evidence_at,
-           row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on, total, items, session_id) AS k
-    FROM assessments a LEFT JOIN (SELECT session_id, coalesce(started_at, scheduled_at) AS evidence_at FROM sessions) s
-         USING (session_id)
-    WHERE scale = 'CADSS' AND patient_id IN (SELECT patient_id FROM active)
+           row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on, total, session_id) AS k
+    FROM (SELECT a.patient_id, a.assessed_on, a.session_id, max(a.total) AS total, any_value(s.evidence_at) AS evidence_at
+          FROM assessments a LEFT JOIN (SELECT session_id, coalesce(started_at, scheduled_at) AS evidence_at
+                                        FROM sessions) s USING (session_id)
+          WHERE a.scale = 'CADSS' AND a.patient_id IN (SELECT patient_id FROM active)
+          GROUP BY a.patient_id, a.assessed_on, a.session_id)
 ),
 dissociated AS (   -- above the line and above each of the patient's previous $rise sessions (§4: "a rise is worth a
                    -- look"; high values in early sessions are expected and shown on the session chart instead)
@@ -119,6 +142,41 @@ dissociated AS (   -- above the line and above each of the patient's previous $r
     WHERE c.total > $cadss
     GROUP BY c.patient_id, c.assessed_on, c.total, c.evidence_at, c.k
     HAVING c.total > max(e.total)
+),
+last_rated AS (   -- per session, the last CADSS of its ratings with a minute, and the last MOAA/S from about 90
+                  -- minutes on (of two at one minute, the higher), with how many such ratings there were
+    SELECT patient_id, session_id, scale, any_value(assessed_on) AS assessed_on, count(*) AS n,
+           arg_max(total, (minute, total)) AS total, max(minute) AS minute,
+           any_value(evidence_at) + to_minutes(max(minute)) AS evidence_at
+    FROM rated
+    WHERE minute IS NOT NULL AND session_id IS NOT NULL
+      AND (scale = 'CADSS' OR (scale = 'MOAAS' AND minute >= $recovery))
+    GROUP BY patient_id, session_id, scale
+),
+unsettled AS (SELECT * FROM last_rated WHERE scale = 'CADSS' AND n >= 2),
+recovering AS (SELECT * FROM last_rated WHERE scale = 'MOAAS'),
+unknown_item AS (   -- scores of a scale with a suicide item recorded as a total only (no PHQ-9 item 9 that day either)
+    SELECT r.*, CASE r.scale WHEN 'PHQ9' THEN 'PHQ-9' WHEN 'HAMD17' THEN 'HAM-D17' ELSE r.scale END AS scale_name,
+           CASE r.scale WHEN 'PHQ9' THEN 9 WHEN 'MADRS' THEN 10 ELSE 3 END AS item_no,
+           r.total >= CASE r.scale WHEN 'PHQ9' THEN $severe_phq9 WHEN 'MADRS' THEN $severe_madrs
+                                   ELSE $severe_hamd END AS severe
+    FROM rated r
+    WHERE r.scale IN ('PHQ9', 'MADRS', 'HAMD17')
+      AND (r.items IS NULL OR len(r.items) < CASE r.scale WHEN 'PHQ9' THEN 9 WHEN 'MADRS' THEN 10 ELSE 3 END)
+      AND NOT (r.scale = 'PHQ9' AND EXISTS (SELECT 1 FROM assessments i WHERE i.patient_id = r.patient_id
+                                            AND i.scale = 'PHQ9_I9' AND i.assessed_on = r.assessed_on))
+),
+suicide_answers AS (   -- every recorded answer to a suicide item, in words (new evidence on an open flag, §4)
+    SELECT patient_id, assessed_on, evidence_at,
+           CASE scale WHEN 'PHQ9' THEN 'PHQ-9 item 9 = ' || items[9] WHEN 'MADRS' THEN 'MADRS item 10 = ' || items[10]
+                      WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3] WHEN 'PHQ9_I9' THEN 'PHQ-9 item 9 = ' || total
+                      ELSE 'C-SSRS level ' || total END AS value,
+           CASE scale WHEN 'PHQ9' THEN items[9] >= $phq9 WHEN 'MADRS' THEN items[10] >= $madrs
+                      WHEN 'HAMD17' THEN items[3] >= $hamd WHEN 'PHQ9_I9' THEN total >= $phq9
+                      ELSE total >= $cssrs END AS positive
+    FROM rated
+    WHERE (scale = 'PHQ9' AND len(items) >= 9) OR (scale = 'MADRS' AND len(items) >= 10)
+       OR (scale = 'HAMD17' AND len(items) >= 3) OR scale IN ('CSSRS', 'PHQ9_I9')
 ),
 post_bp AS (   -- per completed session: pre- and post-dose readings, and whether any crossed its line
     SELECT s.patient_id, s.session_id, s.scheduled_at::DATE AS day, coalesce(max(v.measured_at), s.scheduled_at) AS evidence_at,
@@ -131,16 +189,30 @@ post_bp AS (   -- per completed session: pre- and post-dose readings, and whethe
     GROUP BY s.patient_id, s.session_id, s.scheduled_at
 ),
 flags AS (
-    SELECT patient_id, 'suicidal_thoughts' AS rule, 'urgent' AS severity, assessed_on AS day,
-           CASE scale WHEN 'PHQ9' THEN 'PHQ-9 item 9 = ' || items[9]
-                      WHEN 'MADRS' THEN 'MADRS item 10 = ' || items[10]
-                      WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3]
-                      WHEN 'PHQ9_I9' THEN 'PHQ-9 item 9 = ' || total
-                      ELSE 'C-SSRS level ' || total END AS value, evidence_at
-    FROM rated
-    WHERE ((scale = 'PHQ9' AND items[9] >= $phq9) OR (scale = 'MADRS' AND items[10] >= $madrs)
-           OR (scale = 'HAMD17' AND items[3] >= $hamd) OR (scale = 'CSSRS' AND total >= $cssrs)
-           OR (scale = 'PHQ9_I9' AND total >= $phq9))
+    SELECT patient_id, 'suicidal_thoughts' AS rule, 'urgent' AS severity, assessed_on AS day, value, evidence_at
+    FROM suicide_answers WHERE positive
+    UNION ALL
+    SELECT patient_id, 'suicide_item_unknown', CASE WHEN severe THEN 'urgent' ELSE 'review' END, assessed_on,
+           scale_name || ' ' || total || ' recorded without item ' || item_no || CASE WHEN severe THEN ' (severe band)'
+                                                                                   ELSE '' END, evidence_at
+    FROM unknown_item
+    UNION ALL
+    SELECT patient_id, 'dissociation_unsettled', 'caution', assessed_on,
+           'CADSS ' || total || ' at minute ' || minute || ', the last rating of the session', evidence_at
+    FROM unsettled WHERE total > $cadss
+    UNION ALL
+    SELECT patient_id, 'sedation_unresolved', 'caution', assessed_on, 'MOAA/S ' || total || ' at minute ' || minute,
+           evidence_at
+    FROM recovering WHERE total < 5
+    UNION ALL
+    SELECT patient_id, 'iv_unscored', 'review', day,
+           'no ' || $main_scale || ' score after infusion ' || $iv_after || ' by infusion ' || $iv_review, finished_at
+    FROM unscored
+    UNION ALL
+    SELECT patient_id, 'rems_form', 'review', day,
+           'REMS monitoring form for the session of ' || strftime(day, '%Y-%m-%d') || ' not sent (due by '
+           || strftime(day + $rems_days::INTEGER, '%Y-%m-%d') || ')', finished_at
+    FROM done WHERE route = 'esketamine' AND rems_form_sent_on IS NULL
     UNION ALL
     SELECT s.patient_id, CASE WHEN v.minute < 0 THEN 'predose_bp' ELSE 'emergent_hypertension' END,
            CASE WHEN v.minute < 0 THEN 'caution' ELSE 'high' END, s.scheduled_at::DATE,
@@ -178,20 +250,31 @@ flags AS (
            || ') after ' || timepoint, day::TIMESTAMP
     FROM judged
     UNION ALL
-    SELECT patient_id, 'dose_creep', 'review', day, first_mgkg || ' → ' || last_mgkg || ' mg/kg', day::TIMESTAMP
-    FROM maintenance WHERE n >= 2 AND last_mgkg - first_mgkg >= $creep - 1e-9
+    SELECT patient_id, 'dose_creep', 'review', day, printf('%.2f → %.2f mg/kg', first_mgkg, mg_per_kg),
+           day::TIMESTAMP
+    FROM creeping
     UNION ALL
     SELECT patient_id, 'long_term_use', 'review', day, $long_term || ' days of treatment reached', day::TIMESTAMP
     FROM long_course
 ),
-clears AS (   -- observations after which a rule's open flag is resolved without an acknowledgement
-    SELECT patient_id, 'suicidal_thoughts' AS rule, assessed_on AS day, 'suicide item below the line' AS value, evidence_at
-    FROM rated
-    WHERE $with_clears
-      AND ((scale = 'PHQ9' AND len(items) >= 9 AND items[9] < $phq9)
-           OR (scale = 'MADRS' AND len(items) >= 10 AND items[10] < $madrs)
-           OR (scale = 'HAMD17' AND len(items) >= 3 AND items[3] < $hamd) OR (scale = 'CSSRS' AND total < $cssrs)
-           OR (scale = 'PHQ9_I9' AND total < $phq9))
+clears AS (   -- observations after which a rule's open flag is resolved without an acknowledgement; for an urgent
+              -- flag (a suicide-risk answer) they are shown as new evidence, never a reason to close it (§4)
+    SELECT patient_id, 'suicidal_thoughts' AS rule, assessed_on AS day, value, evidence_at
+    FROM suicide_answers WHERE $with_clears AND NOT positive
+    UNION ALL
+    SELECT patient_id, 'suicide_item_unknown', assessed_on, 'recorded: ' || value, evidence_at
+    FROM suicide_answers WHERE $with_clears
+    UNION ALL
+    SELECT patient_id, 'dissociation_unsettled', assessed_on, 'CADSS ' || total || ' at minute ' || minute, evidence_at
+    FROM unsettled WHERE $with_clears AND total <= $cadss
+    UNION ALL
+    SELECT patient_id, 'sedation_unresolved', assessed_on, 'MOAA/S ' || total || ' at minute ' || minute, evidence_at
+    FROM recovering WHERE $with_clears AND total = 5
+    UNION ALL
+    SELECT s.patient_id, 'iv_unscored', s.assessed_on, $main_scale || ' ' || s.total || ' recorded',
+           s.assessed_on::TIMESTAMP
+    FROM scored s JOIN unscored u USING (patient_id)
+    WHERE $with_clears AND s.scale = $main_scale AND s.assessed_on > u.day
     UNION ALL
     SELECT patient_id, 'predose_bp', day, 'pre-dose BP within the line', evidence_at FROM post_bp WHERE n_pre > 0 AND NOT pre_high
     UNION ALL
@@ -213,12 +296,17 @@ clears AS (   -- observations after which a rule's open flag is resolved without
     FROM later WHERE $with_clears AND total <= base
 )
 SELECT patient_id, rule,
-       CASE rule WHEN 'suicidal_thoughts' THEN $sev_suicidal_thoughts WHEN 'emergent_hypertension' THEN $sev_emergent_hypertension
+       CASE WHEN rule = 'suicide_item_unknown' AND severity = 'urgent' THEN 'urgent'   -- a severe total: urgent
+            ELSE CASE rule WHEN 'suicidal_thoughts' THEN $sev_suicidal_thoughts
+                 WHEN 'emergent_hypertension' THEN $sev_emergent_hypertension
                  WHEN 'worsening' THEN $sev_worsening WHEN 'predose_bp' THEN $sev_predose_bp
                  WHEN 'dissociation' THEN $sev_dissociation WHEN 'sedation' THEN $sev_sedation
                  WHEN 'monitoring' THEN $sev_monitoring WHEN 'iv_nonresponse' THEN $sev_iv_nonresponse
                  WHEN 'esketamine_nonresponse' THEN $sev_esketamine_nonresponse WHEN 'dose_creep' THEN $sev_dose_creep
-                 ELSE $sev_long_term_use END AS severity,
+                 WHEN 'suicide_item_unknown' THEN $sev_suicide_item_unknown WHEN 'iv_unscored' THEN $sev_iv_unscored
+                 WHEN 'dissociation_unsettled' THEN $sev_dissociation_unsettled
+                 WHEN 'sedation_unresolved' THEN $sev_sedation_unresolved WHEN 'rems_form' THEN $sev_rems_form
+                 ELSE $sev_long_term_use END END AS severity,
        day, value, evidence_at
 FROM flags WHERE day BETWEEN $since AND $today
 UNION ALL

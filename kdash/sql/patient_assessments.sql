@@ -4,8 +4,8 @@
 WITH done AS (
     SELECT scheduled_at::DATE AS day FROM sessions WHERE patient_id = $patient_id AND status = 'completed'
 )
-SELECT a.assessed_on, a.scale, a.total, a.items, a.session_id,
+SELECT a.assessed_on, a.scale, a.total, a.items, a.session_id, a.minute,
        (SELECT count(*) FROM done WHERE done.day < a.assessed_on) AS after_session
 FROM assessments a
 WHERE a.patient_id = $patient_id
-ORDER BY a.assessed_on, a.scale, a.total, a.items, a.session_id
+ORDER BY a.assessed_on, a.scale, a.total, a.items, a.session_id, a.minute

@@ -1,10 +1,15 @@
 -- The worklist: one row per open flag (patient and rule) with the patient's identifiers, most severe and oldest
 -- first. The open part is sql/open_flag_rows.sql. The evidence shown is the latest row (of one day's, the one with
--- the later evidence time, then the greater text), whatever order the rows were written in.
+-- the later evidence time, then the greater text), whatever order the rows were written in; newer_*: a later
+-- observation that would have cleared the flag, kept on an urgent one as new evidence.
 WITH open_rows AS ({open}),
 flag AS (
-    SELECT patient_id, rule, any_value(severity) AS severity, min(day) AS first_day, max(day) AS last_day,
-           arg_max(value, (day, evidence_at, value)) AS evidence, count(*) AS n_evidence, min(evidence_at) AS raised_at
+    SELECT patient_id, rule,
+           arg_min(severity, CASE severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'caution' THEN 2 ELSE 3 END)
+             AS severity,   -- the most severe of its evidence
+           min(day) AS first_day, max(day) AS last_day,
+           arg_max(value, (day, evidence_at, value)) AS evidence, count(*) AS n_evidence, min(evidence_at) AS raised_at,
+           any_value(newer_day) AS newer_day, any_value(newer_value) AS newer_value
     FROM open_rows GROUP BY patient_id, rule
 )
 SELECT f.*, p.given_name, p.family_name, p.birth_date, p.mrn, p.clinician,

@@ -117,3 +117,21 @@ def test_the_safety_charts_draw_one_tab_at_a_time(hand_built):
     at.session_state["items_open"] = True
     at.run()
     assert len(titles()) == 3 and not at.exception
+
+
+def test_a_later_lower_suicide_answer_is_new_evidence_on_the_open_flag_and_no_decision_is_a_prompt(hand_built):
+    """clinical-reference §4: an urgent flag stays open until a clinician acts, a later answer shown on it; §2: a
+    patient treated without an eligibility decision (computed: needs review) is a review prompt."""
+    import datetime as dt
+    from kdash import db
+    con = db.connect(hand_built)
+    con.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items) VALUES "
+                "('H001', ?, 'PHQ9', 9, [1, 1, 1, 1, 1, 1, 1, 2, 0])", [dt.date.today()])
+    con.close()
+    at = open_patient("H001")
+    assert not at.exception
+    badges = [m.value for m in at.markdown if "BADGE" not in m.value and ":red-badge" in m.value]
+    assert badges and "Suicidal thoughts" in badges[0]
+    assert "New evidence" in badges[0] and "PHQ\\-9 item 9 = 0" in badges[0] and "still open" in badges[0]
+    prompt = [w.value for w in at.warning if "Treated without an eligibility decision" in w.value]
+    assert prompt and "needs review" in prompt[0]

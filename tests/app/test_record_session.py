@@ -165,6 +165,14 @@ def test_delete_keeps_the_earlier_version_in_the_audit_log(own_store):
     ({"cadss": 4.5}, "cadss", "whole number"),
     ({"moaas": float("nan")}, "moaas", "whole number"),      # found by the fuzz campaign: was a ValueError
     ({"moaas": float("inf")}, "moaas", "whole number"),      # and an OverflowError
+    ({"ratings": [{"minute": 40, "cadss": 93}]}, "ratings:1", "CADSS total 93 is outside 0–92"),
+    ({"ratings": [{"minute": 40, "moaas": 6}]}, "ratings:1", "MOAA/S total 6 is outside 0–5"),
+    ({"ratings": [{"cadss": 8}]}, "ratings:1", "minute missing"),
+    ({"ratings": [{"minute": 40}]}, "ratings:1", "a CADSS or a MOAA/S is needed"),
+    ({"ratings": [{"minute": 40, "cadss": 8}, {"minute": 40, "moaas": 4}]}, "ratings", "the same minute"),
+    ({"route": "esketamine", "dose_mg": 56.0, "rems_form_sent_on": TODAY - dt.timedelta(days=1)}, "rems_form",
+     "after the session"),
+    ({"rems_form_sent_on": TODAY}, "rems_form", "esketamine"),
     ({"side_effects": [{"effect": "nausea", "severity": "awful"}]}, "effect:1", "severity must be"),
     ({"day": TODAY + dt.timedelta(days=1)}, "day", "not before"),
 ])
@@ -200,6 +208,9 @@ def test_edit_from_the_page_keeps_the_earlier_version(own_store):
 
 def test_dosing_without_a_decision_and_without_vitals_needs_a_confirmation_kept_with_the_session(own_store):
     pid = iv_patient(own_store)
+    con = db.connect(own_store, create=False)
+    con.execute("DELETE FROM eligibility_decisions WHERE patient_id = ?", [pid])     # the demo recorded one
+    con.close()
     before = count(own_store, "SELECT count(*) FROM sessions")
     at = open_form(pid)
     at.number_input[0].set_value(80.0)

@@ -37,7 +37,7 @@ def sparse_folder(folder):
     return folder
 
 
-def test_a_sparse_import_shows_its_flags_and_its_unchecked_suicide_item(browser, tmp_path):
+def test_a_sparse_import_shows_its_flags_and_its_unrecorded_suicide_item(browser, tmp_path):
     store = str(tmp_path / "clinic.duckdb")
     kdash("init", "--db", store, "--admin", "clinic.admin", stdin=PASSWORD + "\n")
     kdash("users", "add", "clinician", "--role", "clinician", "--db", store, stdin=PASSWORD + "\n")
@@ -57,7 +57,8 @@ def test_a_sparse_import_shows_its_flags_and_its_unchecked_suicide_item(browser,
         expect(header).to_contain_text(f"ID {ODD_ID}")                           # the encoded link opened this patient
         expect(pg.get_by_text("Treatment-emergent hypertension", exact=False).first).to_be_visible(timeout=30_000)
         expect(pg.get_by_text("181/111 mmHg at minute 40").first).to_be_visible()
-        expect(pg.get_by_text("Suicide item not checked", exact=False)).to_be_visible()
+        expect(pg.get_by_text("Suicide item not recorded", exact=False).first).to_be_visible()
+        expect(pg.get_by_text("PHQ-9 19 recorded without item 9", exact=False).first).to_be_visible()
         wait_for_app(pg)
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "sparse-patient.png"), full_page=True)

@@ -12,10 +12,11 @@ QUERIES = {
                    FROM patients""",
     "sessions": """SELECT session_id, patient_id, strftime(scheduled_at, '%Y-%m-%dT%H:%M') AS scheduled_at, status, route,
                           dose_mg, weight_kg, chair, clinician, strftime(started_at, '%Y-%m-%dT%H:%M') AS started_at,
-                          strftime(ended_at, '%Y-%m-%dT%H:%M') AS ended_at
+                          strftime(ended_at, '%Y-%m-%dT%H:%M') AS ended_at,
+                          strftime(rems_form_sent_on, '%Y-%m-%d') AS rems_form_sent_on
                    FROM sessions WHERE status IN ('completed', 'cancelled', 'no_show')""",
     "assessments": """SELECT a.patient_id, strftime(a.assessed_on, '%Y-%m-%d') AS assessed_on, a.scale, a.total,
-                             array_to_string(a.items, ';') AS items, a.session_id
+                             array_to_string(a.items, ';') AS items, a.session_id, a.minute
                       FROM assessments a LEFT JOIN sessions s USING (session_id)
                       WHERE a.session_id IS NULL OR s.status IN ('completed', 'cancelled', 'no_show')""",
     "vitals": """SELECT v.session_id, v.minute, v.patient_id, strftime(v.measured_at, '%Y-%m-%dT%H:%M') AS measured_at,

@@ -92,3 +92,40 @@ def test_conference_bad_input_gets_one_line(tmp_path):
         assert out.returncode != 0 and reason in out.stderr, (args, out.stderr)
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_flags_json_lists_open_flags_and_with_all_the_acknowledged(tmp_path):
+    """data-contract §9: open flags, most severe and oldest first; --all adds those closed by an acknowledgement;
+    a later lower suicide answer does not close the urgent flag (clinical-reference §4)."""
+    import datetime as dt
+    from kdash import settings, worklist
+    from tests.builders import Clinic, day
+    today = dt.date.today()
+    c = Clinic(str(tmp_path / "f.duckdb"))
+
+    def n(days_ago: int) -> int:      # the builders count days from their own day 0
+        return (today - dt.timedelta(days=days_ago) - day(0)).days
+    for pid in ("A", "B"):
+        c.patient(pid)
+        s = c.session(pid, n(10))
+        c.bp(pid, s, -5, 150, 95)                                          # caution
+    c.score("A", n(9), "PHQ9", items=[2] * 8 + [1])                        # urgent
+    c.score("A", n(2), "PHQ9", items=[2] * 8 + [0])                        # later, lower: new evidence
+    worklist.acknowledge(c.con, settings.load(), "B", "predose_bp", settings.load()["flags"]["actions"][0], None,
+                         by="dr.b", today=today)
+    c.close()
+    out = run("flags", "--db", c.path, "--json")
+    assert out.returncode == 0, out.stderr
+    flags = json.loads(out.stdout)
+    assert [(f["patient_id"], f["rule"], f["severity"]) for f in flags] == [("A", "suicidal_thoughts", "urgent"),
+                                                                           ("A", "predose_bp", "caution")]
+    assert set(flags[0]) >= {"patient_id", "rule", "severity", "evidence", "source", "raised_at", "acknowledged_at"}
+    assert flags[0]["evidence"] == "PHQ-9 item 9 = 1" and flags[0]["newer_evidence"].startswith("later: PHQ-9 item 9 = 0")
+    assert "2 open (1 urgent, 0 high, 1 caution, 0 review)" in out.stderr
+    every = json.loads(run("flags", "--db", c.path, "--all", "--json").stdout)
+    acked = [f for f in every if f["acknowledged_at"]]
+    assert [(f["patient_id"], f["rule"], f["acknowledged_by"]) for f in acked] == [("B", "predose_bp", "dr.b")]
+    one = json.loads(run("flags", "--db", c.path, "--patient", "B", "--json").stdout)
+    assert one == []
+    missing = run("flags", "--db", c.path, "--patient", "Z")
+    assert missing.returncode == 1 and "no patient with ID 'Z'" in missing.stderr

@@ -8,7 +8,7 @@ from kdash import db
 
 def test_new_store_has_current_schema(tmp_path):
     con = db.connect(str(tmp_path / "s.duckdb"))
-    assert db.schema_version(con) == db.SCHEMA_VERSION == 17
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 18
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
             "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta", "score_points",
@@ -102,7 +102,7 @@ def test_migration_17_rebuilds_derived_rows_built_before_the_tie_breakers(tmp_pa
     con.execute("UPDATE meta SET value = '16' WHERE key = 'schema_version'")
     con.close()
     con = db.connect(path)
-    assert db.schema_version(con) == 17
+    assert db.schema_version(con) == db.SCHEMA_VERSION
     assert con.execute("SELECT * FROM score_points ORDER BY ALL").fetchall() == expected
     assert db.scalar(con, "SELECT count(*) FROM session_facts WHERE k = 1") == 20 - db.scalar(
         con, "SELECT count(*) FROM patients WHERE patient_id NOT IN (SELECT patient_id FROM sessions "

@@ -68,8 +68,11 @@ def test_completed_sessions_have_times_doses_and_chairs(con):
 def test_one_session_a_day_and_one_score_per_scale_a_day(con):
     assert q(con, """SELECT count(*) FROM (SELECT patient_id, scheduled_at::DATE FROM sessions
                      WHERE status IN ('completed', 'scheduled') GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
-    assert q(con, """SELECT count(*) FROM (SELECT patient_id, scale, assessed_on FROM assessments
+    assert q(con, """SELECT count(*) FROM (SELECT patient_id, scale, assessed_on, minute FROM assessments
                      GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
+    # in-session ratings twice a session, at the peak (40 min) and at discharge; every other scale once a day
+    assert q(con, """SELECT DISTINCT n FROM (SELECT count(*) AS n FROM assessments WHERE scale IN ('CADSS', 'MOAAS')
+                     GROUP BY session_id, scale)""") == [(2,)]
 
 
 def test_induction_follows_the_schedule(con):
@@ -161,13 +164,14 @@ def test_dissociation_is_highest_in_early_sessions_and_falls_later(calibration_s
     con = db.connect(calibration_store, read_only=True)
     try:
         early, middle, late, share = con.execute("""
-            WITH k AS (SELECT total, row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on) AS k
-                       FROM assessments WHERE scale = 'CADSS')
+            WITH peak AS (SELECT patient_id, assessed_on, max(total) AS total FROM assessments WHERE scale = 'CADSS'
+                          GROUP BY patient_id, session_id, assessed_on),
+            k AS (SELECT total, row_number() OVER (PARTITION BY patient_id ORDER BY assessed_on) AS k FROM peak)
             SELECT avg(total) FILTER (WHERE k <= 2), avg(total) FILTER (WHERE k BETWEEN 3 AND 5),
                    avg(total) FILTER (WHERE k >= 6), avg((total > 4)::INT) FILTER (WHERE k >= 8) FROM k""").fetchone()
         patients, sessions = con.execute("""
             SELECT count(DISTINCT patient_id) / (SELECT count(DISTINCT patient_id) FROM assessments WHERE scale = 'CADSS'),
-                   count(*) / (SELECT count(*) FROM assessments WHERE scale = 'CADSS')
+                   count(*) / (SELECT count(DISTINCT session_id) FROM assessments WHERE scale = 'CADSS')
             FROM flag_log WHERE rule = 'dissociation' AND severity <> 'clear'""").fetchone()
     finally:
         con.close()

@@ -1,5 +1,6 @@
 """FHIR R4 import (data-contract §4) on real third-party files (tests/fixtures/fhir, see SOURCES.md there)."""
 
+import json
 import subprocess
 import sys
 
@@ -97,3 +98,38 @@ def test_cli_imports_fhir_folder(tmp_path):
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "added 29 patients, 52 antidepressant_trials" in out.stderr
+
+
+def test_skip_invalid_imports_the_rest_exits_0_and_names_every_rejected_resource_in_the_rejects_file(tmp_path):
+    """data-contract §2: with --skip-invalid the valid rows are imported (exit 0) and every resource left out is a
+    row of --rejects FILE, FHIR as CSV; without it, nothing is written and the exit code is 1."""
+    import csv
+    path = str(tmp_path / "c.duckdb")
+    clinic_store.create(path).close()
+    source = str(FIXTURES / "cms159_fhir_testcases")
+
+    def kdash(*args):
+        return subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, source, *args, "--json"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    refused = kdash()
+    assert refused.returncode == 1 and "nothing written" in refused.stderr
+    assert duckdb_count(path, "patients") == 0
+    rejects = tmp_path / "rejected.csv"
+    out = kdash("--skip-invalid", "--rejects", str(rejects))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    rows = list(csv.DictReader(rejects.open(encoding="utf-8")))
+    assert doc["rejects_file"] == str(rejects) and doc["rejected"] == len(rows) == len(doc["problems"]) > 0
+    assert {f"{r['file']}: {r['reason']}" for r in rows} == set(doc["problems"])
+    assert all("Observation/" in r["file"] and r["line"] == "" for r in rows)
+    assert f"listed in {rejects}" in out.stderr and "counted and skipped" in out.stderr
+    assert duckdb_count(path, "patients") == doc["written"]["patients"] > 0
+
+
+def duckdb_count(path: str, table: str) -> int:
+    import duckdb
+    con = duckdb.connect(path, read_only=True)
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()

@@ -125,15 +125,22 @@ def test_a_reading_in_another_patients_session_is_refused(con, tmp_path):
     assert not rep.ok and rep.problems == ["vitals.csv:2: session 'S1' is another patient's"]
 
 
-def test_totals_without_items_are_scores_whose_suicide_item_is_reported_unchecked(con, tmp_path):
+def test_totals_without_items_are_scores_whose_missing_suicide_item_is_a_flag(con, tmp_path):
+    """clinical-reference §4 "suicide item unknown": every imported total without its suicide item is a review
+    prompt, urgent in the severe band (MADRS 35–60, PHQ-9 20–27); both evaluations agree."""
     folder = write(tmp_path / "f", patients=PATIENTS, sessions=sessions(2),
-                   assessments="patient_id,assessed_on,scale,total\nA1,2026-03-01,PHQ9,18\nA1,2026-03-01,MADRS,30\n"
+                   assessments="patient_id,assessed_on,scale,total\nA1,2026-03-01,PHQ9,18\nA1,2026-03-01,MADRS,36\n"
                                "A1,2026-03-05,PHQ9,9\n")
     assert importing.run(con, CFG, [str(folder)]).ok
     rec = patient.record(con, CFG, "A1")
-    assert rules.evaluate(rec, CFG) == []                     # nothing to flag from totals alone …
-    assert rules.unchecked_suicide_items(rec) == [("PHQ-9", dt.date(2026, 3, 5)), ("MADRS", dt.date(2026, 3, 1)),
-                                                  ("PHQ-9", dt.date(2026, 3, 1))]   # … and that is said
+    flags = [(f.severity, f.day, f.value) for f in rules.evaluate(rec, CFG) if f.rule == "suicide_item_unknown"]
+    assert flags == [("urgent", dt.date(2026, 3, 1), "MADRS 36 recorded without item 10 (severe band)"),
+                     ("review", dt.date(2026, 3, 5), "PHQ-9 9 recorded without item 9"),
+                     ("review", dt.date(2026, 3, 1), "PHQ-9 18 recorded without item 9")]
+    from kdash import flag_log
+    rows = flag_log.evidence(con, CFG, *flag_log.ALL_TIME, ["A1"])
+    rows = rows[rows["rule"] == "suicide_item_unknown"]
+    assert sorted(zip(rows["severity"], rows["day"].dt.date, rows["value"])) == sorted(flags)
     status, sentence = patient.status_line(rec, scales.SCALES["PHQ9"], CFG)
     assert status == "responder" and "18 → 9, −50%" in sentence          # (18 − 9) / 18 = 50 %: a total is a score
 

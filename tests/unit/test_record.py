@@ -49,7 +49,9 @@ def a_clinic_day(path: str) -> tuple:
     today = dt.date.today()
     sids = [recording.save(con, cfg, entry(pid, today - dt.timedelta(days=k), scores={"MADRS": str(30 - 3 * k)}),
                            username="doc") for pid in pids for k in (6, 3, 0)]
-    recording.save(con, cfg, entry(pids[0], today - dt.timedelta(days=3), dose_mg=48.0, scores={"MADRS": "22"}),
+    recording.save(con, cfg, entry(pids[0], today - dt.timedelta(days=3), dose_mg=48.0, scores={"MADRS": "22"},
+                                   ratings=[{"minute": 40, "cadss": 14, "moaas": 4},
+                                            {"minute": 95, "cadss": 6, "moaas": 4}]),
                    username="doc", replaces=sids[1])
     recording.delete(con, cfg, sids[4], username="doc")
     decisions.record(con, pids[1], "iv_ketamine", "override", "eligible", "two failed trials documented",

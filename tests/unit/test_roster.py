@@ -53,3 +53,23 @@ def test_iv_non_response_is_too_early_before_four_infusions(tmp_path):
     rec = patient.record(c.con, CFG, "E3")
     assert patient.status_line(rec, scales.SCALES["MADRS"], CFG)[0] == "too early"
     c.close()
+
+
+def test_a_patient_treated_without_an_eligibility_decision_is_a_review_prompt_until_one_is_recorded(tmp_path):
+    """clinical-reference §2: treated while the computed verdict is not "eligible" (no trial history: unknown) and no
+    clinician's decision is on file; a computed "eligible" needs none, and a sign-off ends the prompt."""
+    from kdash import decisions
+    c = Clinic(str(tmp_path / "d.duckdb"))
+    try:
+        for pid in ("U1", "U2"):
+            c.patient(pid)
+        c.session("U1", 0)                         # treated, no trials on file → needs review, undecided
+        rows = roster.page(c.con, CFG, day(1), phase=None)
+        shown = dict(zip(rows["patient_id"], roster.display(rows)["flags"]))
+        assert "no eligibility decision" in shown["U1"] and shown["U2"] == ""
+        decisions.record(c.con, "U1", "iv_ketamine", "override", "eligible", "two failed trials in the referral",
+                         decided_by="dr.a")
+        rows = roster.page(c.con, CFG, day(1), phase=None)
+        assert "no eligibility decision" not in dict(zip(rows["patient_id"], roster.display(rows)["flags"]))["U1"]
+    finally:
+        c.close()

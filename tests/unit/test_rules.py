@@ -106,6 +106,38 @@ def creep(c, pid, first_mg, last_mg):
     c.session(pid, 34, phase="maintenance", dose_mg=last_mg, weight_kg=100.0)
 
 
+def total_only(c, pid, scale, total, item9_that_day=None):
+    """A score recorded as a total without items (an import), with PHQ-9 item 9 on its own the same day or not."""
+    course(c, pid, 1)
+    c.score(pid, 20, scale, total=total)
+    if item9_that_day is not None:
+        c.score(pid, 20, "PHQ9_I9", total=item9_that_day)
+
+
+def with_items(c, pid, scale, items):
+    course(c, pid, 1)
+    c.score(pid, 20, scale, items=items)
+
+
+def scored_iv(c, pid, n_infusions, score_days):
+    """IV infusions on days 10, 12, …; MADRS 30 at baseline (day 10) and 25 on each of these days."""
+    course(c, pid, n_infusions, start=10)
+    c.score(pid, 10, "MADRS", items=madrs(30))
+    for d in score_days:
+        c.score(pid, d, "MADRS", items=madrs(25))
+
+
+def ratings(c, pid, scale, by_minute):
+    """One session's ratings of a scale at these (minute, total)."""
+    s = course(c, pid, 1)
+    for minute, total in by_minute:
+        c.score(pid, 20, scale, total=total, session_id=s[0], minute=minute)
+
+
+def rems(c, pid, sent_after_days):
+    course(c, pid, 1, route="esketamine", start=30, dose_mg=56.0, minutes=130, rems_form_day=sent_after_days)
+
+
 def long_term(c, pid, span_days):
     c.session(pid, 39 - span_days)
     c.session(pid, 39)
@@ -149,6 +181,26 @@ CASES = [  # (id, builder, args, rule, fires)
     ("esketamine no 40-min BP", monitoring, (130, False), "monitoring", True),
     ("maintenance 0.50 → 0.60 mg/kg", creep, (50.0, 60.0), "dose_creep", True),
     ("maintenance 0.50 → 0.55 mg/kg", creep, (50.0, 55.0), "dose_creep", False),
+    ("PHQ-9 total only", total_only, ("PHQ9", 12), "suicide_item_unknown", True),
+    ("MADRS total only", total_only, ("MADRS", 30), "suicide_item_unknown", True),
+    ("HAM-D total only", total_only, ("HAMD17", 20), "suicide_item_unknown", True),
+    ("QIDS total only (no suicide item in the rule)", total_only, ("QIDS_SR16", 14), "suicide_item_unknown", False),
+    ("PHQ-9 total with item 9 the same day", total_only, ("PHQ9", 12, 0), "suicide_item_unknown", False),
+    ("PHQ-9 with its items", with_items, ("PHQ9", [1] * 9), "suicide_item_unknown", False),
+    ("6 infusions, scored after 3 only", scored_iv, (6, [15]), "iv_unscored", True),
+    ("6 infusions, scored after 4", scored_iv, (6, [17]), "iv_unscored", False),
+    ("6 infusions, scored on infusion 6's day", scored_iv, (6, [20]), "iv_unscored", False),
+    ("6 infusions, scored after 6 only", scored_iv, (6, [21]), "iv_unscored", True),
+    ("5 infusions, never scored", scored_iv, (5, []), "iv_unscored", False),
+    ("CADSS 12 at 40 then 5 at 110", ratings, ("CADSS", [(40, 12), (110, 5)]), "dissociation_unsettled", True),
+    ("CADSS 12 at 40 then 4 at 110", ratings, ("CADSS", [(40, 12), (110, 4)]), "dissociation_unsettled", False),
+    ("one CADSS 12 by minute", ratings, ("CADSS", [(40, 12)]), "dissociation_unsettled", False),
+    ("MOAA/S 4 at 90", ratings, ("MOAAS", [(40, 3), (90, 4)]), "sedation_unresolved", True),
+    ("MOAA/S 4 at 89", ratings, ("MOAAS", [(40, 3), (89, 4)]), "sedation_unresolved", False),
+    ("MOAA/S 4 at 95, 5 at 120", ratings, ("MOAAS", [(95, 4), (120, 5)]), "sedation_unresolved", False),
+    ("MOAA/S 5 at 95", ratings, ("MOAAS", [(40, 4), (95, 5)]), "sedation_unresolved", False),
+    ("esketamine REMS form not sent", rems, (None,), "rems_form", True),
+    ("esketamine REMS form sent", rems, (3,), "rems_form", False),
     ("364 days of treatment", long_term, (364,), "long_term_use", False),
     ("365 days of treatment", long_term, (365,), "long_term_use", True),
 ]
@@ -195,8 +247,14 @@ NONRESPONSE = [  # (id, route, session days, [(day, MADRS)], expected [(rule, da
      [(0, 30), (7, 25), (9, 14)], [("iv_nonresponse", 7, "MADRS 30 → 25 (-17%) after infusion 4")]),
     ("IV: a score on infusion 5's day counts for infusion 4", IV, [0, 2, 4, 6, 8], [(0, 30), (8, 16)],
      [("iv_nonresponse", 8, "MADRS 30 → 16 (-47%) after infusion 4")]),
-    ("IV: a score the day after infusion 5 is not the one after infusion 4", IV, [0, 2, 4, 6, 8],
-     [(0, 30), (9, 16)], []),
+    ("IV: no score after infusion 4, so judged at the first after infusion 5", IV, [0, 2, 4, 6, 8],
+     [(0, 30), (9, 16)], [("iv_nonresponse", 9, "MADRS 30 → 16 (-47%) after infusion 5")]),
+    ("IV: first scored after infusion 7, judged there and reviewed at once", IV, [0, 2, 4, 6, 8, 10, 12],
+     [(0, 30), (13, 25)], [("iv_nonresponse", 13, "MADRS 30 → 25 (-17%) after infusion 7 — review the course")]),
+    ("IV: first scored after infusion 6, a response", IV, [0, 2, 4, 6, 8, 10], [(0, 30), (11, 14)], []),
+    ("IV: no response after 5, none after 7 either", IV, [0, 2, 4, 6, 8, 10, 12],
+     [(0, 30), (9, 25), (13, 22)], [("iv_nonresponse", 9, "MADRS 30 → 25 (-17%) after infusion 5"),
+                                    ("iv_nonresponse", 13, "MADRS 30 → 22 (-27%) after infusion 7 — review the course")]),
     ("IV: infusion 4 the last, scored 7 days after", IV, [0, 2, 4, 6], [(0, 30), (13, 16)],
      [("iv_nonresponse", 13, "MADRS 30 → 16 (-47%) after infusion 4")]),
     ("IV: infusion 4 the last, scored 8 days after", IV, [0, 2, 4, 6], [(0, 30), (14, 16)], []),
@@ -205,7 +263,11 @@ NONRESPONSE = [  # (id, route, session days, [(day, MADRS)], expected [(rule, da
      [(0, 30), (22, 14), (82, 25)], []),
     ("esketamine: no response at the end of induction, response later", ESK, ESK_28, [(0, 30), (22, 25), (82, 10)],
      [("esketamine_nonresponse", 22, "MADRS 30 → 25 (-17%) after session 8, the end of induction")]),
-    ("esketamine: no score after session 8, only later ones", ESK, ESK_28, [(0, 30), (25, 25), (82, 25)], []),
+    ("esketamine: no score after session 8, judged at the first later one", ESK, ESK_28,
+     [(0, 30), (25, 25), (82, 25)],
+     [("esketamine_nonresponse", 25, "MADRS 30 → 25 (-17%) after session 9 (the first score after the end of "
+                                     "induction)")]),
+    ("esketamine: session 7's score is not the end of induction", ESK, ESK_28[:8], [(0, 30), (19, 25)], []),
     ("esketamine: 8 sessions, scored 7 days after the last", ESK, ESK_28[:8], [(0, 30), (28, 25)],
      [("esketamine_nonresponse", 28, "MADRS 30 → 25 (-17%) after session 8, the end of induction")]),
     ("esketamine: 8 sessions, scored 8 days after the last", ESK, ESK_28[:8], [(0, 30), (29, 25)], []),
@@ -251,6 +313,22 @@ def test_suicide_flag_is_listed_first(clinic):
     flags = patient.flags(c.con, CFG, "MIX")
     assert [f.rule for f in flags][0] == "suicidal_thoughts"
     assert {f.rule for f in flags} == {"suicidal_thoughts", "predose_bp"}      # a high first CADSS is no rise
+
+
+@pytest.mark.parametrize("total, severity", [(19, "review"), (20, "urgent")])
+def test_a_total_without_its_suicide_item_is_urgent_in_the_severe_band(tmp_path, total, severity):
+    """clinical-reference §4 "suicide item unknown": PHQ-9 severe is 20–27 (§1)."""
+    c = Clinic(str(tmp_path / "item.duckdb"))
+    try:
+        c.patient("U")
+        total_only(c, "U", "PHQ9", total)
+        python = [(f.severity, f.value) for f in patient.flags(c.con, CFG, "U") if f.rule == "suicide_item_unknown"]
+        rows = flag_log.evidence(c.con, CFG, *flag_log.ALL_TIME, ["U"])
+        sql = [(r.severity, r.value) for r in rows.itertuples() if r.rule == "suicide_item_unknown"]
+    finally:
+        c.close()
+    text = f"PHQ-9 {total} recorded without item 9" + (" (severe band)" if severity == "urgent" else "")
+    assert python == sql == [(severity, text)]
 
 
 def test_thresholds_come_from_settings():
