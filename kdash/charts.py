@@ -362,41 +362,41 @@ def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
     return fig
 
 
-def km_curves(curves: dict, unit: str, ticks: list[int] | None = None) -> go.Figure:
-    """Kaplan–Meier share responded over time, one step line per route with its 95 % band, and the numbers at
-    risk under the axis on the same ticks (the axis ends at the last tick: beyond it too few remain)."""
+def response_incidence(curves: dict, unit: str, ticks: list[int] | None = None) -> go.Figure:
+    """Cumulative incidence of first response per route (Aalen–Johansen, stopping treatment a competing event), a
+    step line with its 95 % band, the share who stopped without a response as a dotted line of the same colour, and
+    the numbers at risk under the axis on the same ticks (the axis ends at the last tick: beyond it too few remain)."""
     from kdash import outcomes
     ticks = ticks or outcomes.AT_RISK_TICKS[unit]
     rows = len(curves)
     # room under the axis for a row of numbers at risk per route, and at the left for the routes' names
-    fig = Figure(layout=dict(template="kdash", height=420 + 22 * rows, margin=dict(b=70 + 22 * rows, l=130)))
+    fig = Figure(layout=dict(template="kdash", height=440 + 22 * rows, margin=dict(b=70 + 22 * rows, l=130)))
     for i, (route, c) in enumerate(curves.items()):
         colour = ROUTE_COLOURS.get(route, GREY)
         t = np.concatenate([[0.0], np.asarray(c["time"], float)])
-        responded = np.concatenate([[0.0], 1 - np.asarray(c["survival"], float)])
-        low = np.concatenate([[0.0], 1 - np.asarray(c["high"], float)])
-        high = np.concatenate([[0.0], 1 - np.asarray(c["low"], float)])
-        low, high = np.where(np.isnan(low), responded, low), np.where(np.isnan(high), responded, high)
+        responded, low, high, stopped = (np.concatenate([[0.0], np.asarray(c[k], float)])
+                                         for k in ("response", "low", "high", "stopped_share"))
         name = ROUTE_NAMES.get(route, route)
         fig.add_scatter(x=t, y=high, mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
                         showlegend=False, legendgroup=route)
         fig.add_scatter(x=t, y=low, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
                         fillcolor=_tint(colour, 0.12), hoverinfo="skip", showlegend=False, legendgroup=route)
         fig.add_scatter(x=t, y=responded, mode="lines", line=dict(shape="hv", color=colour, width=2.5),
-                        legendgroup=route, name=f"{name} (n = {c['n']:,}, {c['events']:,} responded)")
-        at_risk = outcomes.number_at_risk(c, ticks)
-        for tick, count in zip(ticks, at_risk):
+                        legendgroup=route, name=f"{name}: responded (n = {c['n']:,}, {c['events']:,} responded)")
+        fig.add_scatter(x=t, y=stopped, mode="lines", line=dict(shape="hv", color=colour, width=1.5, dash="dot"),
+                        legendgroup=route, name=f"{name}: stopped without a response ({c['stopped']:,})")
+        for tick, count in zip(ticks, outcomes.number_at_risk(c, ticks)):
             fig.add_annotation(x=tick, y=0, yref="paper", yshift=-58 - 22 * i, text=f"{count:,}", showarrow=False,
                                font=dict(color=colour, size=13))
         fig.add_annotation(x=0, xref="paper", xanchor="right", y=0, yref="paper", yshift=-58 - 22 * i, text=name,
                            showarrow=False, font=dict(color=colour, size=12))
     fig.add_annotation(x=0, xref="paper", xanchor="right", y=0, yref="paper", yshift=-36, text="At risk",
                        showarrow=False, font=dict(size=12))
-    fig.update_layout(title=f"Time to first response by {unit[:-1]} (Kaplan–Meier, censored at the last score; "
-                            "shaded: 95 % interval)",
+    fig.update_layout(title=f"Time to first response by {unit[:-1]}: cumulative incidence, stopping treatment a "
+                            "competing event (shaded: 95 % interval)",
                       xaxis=dict(range=[-0.3, ticks[-1] + 0.3], tickvals=ticks, zeroline=False),
                       xaxis_title=None,
-                      yaxis=dict(title="Share responded", tickformat=".0%", range=[0, 1]))
+                      yaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]))
     fig.add_annotation(x=1, xref="paper", xanchor="right", y=1, yref="paper", yanchor="bottom", showarrow=False,
                        text="Sessions given" if unit == "sessions" else "Days since the first session",
                        font=dict(size=12))

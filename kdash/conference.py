@@ -19,7 +19,8 @@ from kdash import db, deid, eligibility, outcomes, patient, rules, scales, side_
 FOOTER = "Confidential · de-identified · for case conference use only"
 SYNTHETIC = "SYNTHETIC DEMO DATA, no real patient"
 SEX = {"F": "female", "M": "male", "X": "sex X"}
-SET_NAMES = {"itt": "all treated (last observation carried forward)", "completers": "completers of induction"}
+SET_NAMES = {"itt": "all treated (last score, else baseline, carried forward)",
+             "completers": "completers of induction (observed scores)"}
 
 
 @dataclass
@@ -254,6 +255,7 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
                                      f"Bars resting on fewer than {deid.MIN_CELL} patients are left out.",
                                      charts.timepoint_rates(shown, scale.name, set_name)))
     pack.tables.append(Table("Outcomes by timepoint", outcome_table(points)))
+    pack.summary.append(outcomes.set_caption(filters.get("analysis_set", "itt"), points, count=small_count))
     means = outcomes.mean_by_session(con, cfg, **filters)
     means = means[means["n"] >= deid.MIN_CELL]
     lines = outcomes.trajectories(con, cfg, **filters)
@@ -269,9 +271,11 @@ def cohort_pack(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> Pack:
     curves = {unit: {r: c for r, c in by_route.items() if c["n"] >= deid.MIN_CELL}
               for unit, by_route in outcomes.time_to_response(con, cfg, **filters).items()}
     if curves["sessions"]:
-        pack.figures.append(_deid_figure("time_to_response", "Time to first response",
-                                         "Kaplan–Meier by route, censored at the last score; routes with fewer than "
-                                         f"{deid.MIN_CELL} patients left out.", charts.km_curves(curves["sessions"], "sessions")))
+        pack.figures.append(_deid_figure(
+            "time_to_response", "Time to first response",
+            "Cumulative incidence of response by route, stopping treatment without a response a competing event "
+            "(dotted: the share who stopped); courses still under way count up to their last score; routes with "
+            f"fewer than {deid.MIN_CELL} patients left out.", charts.response_incidence(curves["sessions"], "sessions")))
     se_filters = {k: v for k, v in filters.items() if k != "scale"}
     rates = side_effects.rates(con, cfg, **se_filters)
     overall = rates[(rates["by"] == "all") & (rates["patients"] >= deid.MIN_CELL)]
@@ -292,6 +296,7 @@ def outcome_table(points: pd.DataFrame) -> pd.DataFrame:
     """Response and remission per timepoint as 'count of n · % (95 % CI)', small counts as '<5'."""
     return vocab.readable(pd.DataFrame({
         "timepoint": points["label"], "n": [small_count(n) for n in points["n"]],
+        "under_way": [small_count(n) for n in points["under_way"]],
         "n_evaluable": [small_count(n) for n in points["n_evaluable"]],
         "response_ci": [rate_cell(r.responders, r.n_evaluable, r.response_rate, r.response_low, r.response_high)
                         for r in points.itertuples()],

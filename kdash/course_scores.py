@@ -19,7 +19,8 @@ META_KEY = "course_scores_settings"
 SETTINGS = ("lookback", "window", "response", "ind_iv", "ind_esk", "ind_sc", "ind_other")
 # Raise when course_scores_build.sql changes what a row means, so stores built before are rebuilt on opening.
 # 2: time to response counts only the score that counts for a session (the timepoint definition).
-DEFINITIONS = 2
+# 3: observed timepoints (obs_*) and the first scored session, for the analysis sets said as they are.
+DEFINITIONS = 3
 
 
 def settings_params(cfg: dict) -> dict:
@@ -42,12 +43,13 @@ def is_current(con: duckdb.DuckDBPyConnection, params: dict) -> bool:
 
 def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> None:
     """Rebuild these patients' rows (None: everyone, and stamp the table) inside the caller's transaction."""
-    params = {**settings_params(cfg), "patient_ids": patient_ids}
+    params = {**settings_params(cfg), "patient_ids": patient_ids, "ids": patient_ids, "as_of": None}
     if patient_ids is None:
         cur.execute("DELETE FROM course_scores").fetchall()
     else:
         cur.execute("DELETE FROM course_scores WHERE list_contains($ids, patient_id)", {"ids": patient_ids}).fetchall()
     text = db.sql("course_scores_build")
-    cur.execute(f"INSERT INTO course_scores SELECT * FROM ({text}) ORDER BY patient_id, scale", params).fetchall()
+    cur.execute(f"INSERT INTO course_scores SELECT * FROM ({text}) ORDER BY patient_id, scale",
+                db.bind(text, params)).fetchall()
     if patient_ids is None:
         cur.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)", {"k": META_KEY, "v": stamp(params)}).fetchall()

@@ -219,6 +219,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN IF NOT EXISTS rems_form_sent_on DATE;
     DELETE FROM meta WHERE key IN ('flag_log_settings', 'course_scores_settings');
     """,
+    # 19: course scores observed at each timepoint (the completers' analysis set, nothing carried forward) and the
+    # first session a score follows (an all-treated timepoint says when the baseline was carried forward); rebuilt by
+    # the dashboard on opening the store (clinical-reference §1 "analysis sets, said as they are").
+    """
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_2 INTEGER;
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_4 INTEGER;
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_6 INTEGER;
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_end INTEGER;
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_last INTEGER;
+    ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS first_scored_session BIGINT;
+    DELETE FROM course_scores;
+    DELETE FROM meta WHERE key = 'course_scores_settings';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -303,7 +316,8 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = SCHEMA_VERSION) -> int:
     if current > SCHEMA_VERSION:
         raise StoreError(f"the store has schema version {current}; this kdash knows up to {SCHEMA_VERSION}")
     for version in range(current + 1, upto + 1):
-        text = _INCLUDE.sub(lambda m: sql(m.group(1)).replace("$ids", "NULL"), MIGRATIONS[version - 1])
+        text = _INCLUDE.sub(lambda m: sql(m.group(1)).replace("$ids", "NULL").replace("$as_of", "NULL"),
+                            MIGRATIONS[version - 1])
         with transaction(con) as cur:
             cur.execute(text, {"secret": secrets.token_hex(32)} if "$secret" in text else None)
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', $v)", {"v": str(version)})

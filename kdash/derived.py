@@ -38,8 +38,9 @@ def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None
             cur.execute(f"DELETE FROM {table}").fetchall()
         else:
             cur.execute(f"DELETE FROM {table} WHERE list_contains($ids, patient_id)", {"ids": patient_ids}).fetchall()
-        cur.execute(f"INSERT INTO {table} SELECT * FROM ({db.sql(table + '_build')}) ORDER BY {order}",
-                    {"ids": patient_ids}).fetchall()
+        text = db.sql(table + "_build")
+        cur.execute(f"INSERT INTO {table} SELECT * FROM ({text}) ORDER BY {order}",
+                    db.bind(text, {"ids": patient_ids, "as_of": None})).fetchall()
 
 
 PHASES_KEY = "derived_phase_settings"

@@ -36,8 +36,11 @@ def remission_threshold(cfg: dict, scale: str) -> float | None:
 
 def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
            start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
-           sex: str | None = None, clinician: str | None = None, age_band: str | None = None) -> dict:
-    """Query parameters for the cohort and the outcome definitions of clinical-reference §1."""
+           sex: str | None = None, clinician: str | None = None, age_band: str | None = None,
+           as_of: dt.date | None = None, today: dt.date | None = None) -> dict:
+    """Query parameters for the cohort and the outcome definitions of clinical-reference §1. as_of: the figures as
+    they stood at the end of that day, from nothing recorded after it (a report of a past period); None: now, with
+    `today` deciding which courses are still under way."""
     check(scale, analysis_set, age_band)
     age_min, age_max = AGE_BANDS.get(age_band, (None, None))
     return {
@@ -45,7 +48,7 @@ def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
         "diagnosis": diagnosis, "sex": sex, "clinician": clinician, "age_min": age_min, "age_max": age_max,
         **course_scores.settings_params(cfg),   # look-back, window, response, planned induction lengths
         "partial": cfg["outcomes"]["partial_response_pct"] / 100, "remission": remission_threshold(cfg, scale),
-        "patient_ids": None,
+        "patient_ids": None, "ids": None, "as_of": as_of, "today": today or dt.date.today(),
     }
 
 
@@ -86,8 +89,10 @@ def _q(con, name: str, cfg: dict, filters: dict, **extra) -> pd.DataFrame:
 
 
 def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
-    """Response and remission after sessions 2, 4, 6, at the end of induction and at the last observation,
-    each with n, Wilson intervals and the patients not evaluable (remission all null where it is not defined)."""
+    """Response and remission after sessions 2, 4, 6, at the end of induction and at the last observation, each
+    with n, Wilson intervals, the patients not evaluable and those still under way (clinical-reference §1: shown
+    apart, never as failures); all treated with how many had their last score, or their baseline, carried forward;
+    completers as observed cases (remission all null where it is not defined)."""
     df = _q(con, "timepoints", cfg, filters)
     for what, count in (("response", "responders"), ("remission", "remitters")):
         df[f"{what}_rate"], df[f"{what}_low"], df[f"{what}_high"] = stats.wilson_columns(df[count], df["n_evaluable"])
@@ -95,6 +100,32 @@ def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataF
         df[["remitters", "remission_rate", "remission_low", "remission_high"]] = np.nan
     df["not_evaluable"] = df["n"] - df["n_evaluable"]
     return df
+
+
+SET_NAMES = {"itt": "all treated, last score carried forward (baseline where there is none)",
+             "completers": "completers of induction, observed scores only"}
+
+
+def set_caption(analysis_set: str, points: pd.DataFrame | None = None, count=lambda n: f"{int(n):,}") -> str:
+    """The analysis set in the words a psychiatrist uses, with what was imputed (clinical-reference §1); count
+    writes a number of patients (a de-identified pack: 1 to 4 as "<5")."""
+    if analysis_set == "completers":
+        text = ("Completers: patients who completed the planned induction, each timepoint with the score observed "
+                "there; without one a patient is not evaluable at that timepoint (nothing is carried forward).")
+    else:
+        text = ("All treated: every patient with a completed session. Where a patient has no score at a timepoint "
+                "(they stopped earlier, or missed it), their last score is carried forward; where they have none "
+                "since the baseline, the baseline is carried forward, which counts as no change.")
+    if points is not None and len(points):
+        under = points.set_index("label")["under_way"]
+        waiting = ", ".join(f"{label}: {count(n)}" for label, n in under.items() if n)
+        if analysis_set == "itt":
+            carried = points.set_index("label")[["carried_last", "carried_baseline"]]
+            text += " Carried forward, last score / baseline: " + "; ".join(
+                f"{label} {count(r.carried_last)} / {count(r.carried_baseline)}" for label, r in carried.iterrows()) + "."
+        text += (f" Courses still under way are shown apart, not as failures (still in induction, {waiting})."
+                 if waiting else " No course is still short of a timepoint.")
+    return text
 
 
 def mean_by_session(con: duckdb.DuckDBPyConnection, cfg: dict, max_k: int = MAX_K, **filters) -> pd.DataFrame:
@@ -117,20 +148,23 @@ def waterfall(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 1500, **fi
 
 
 def time_to_response(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
-    """Kaplan–Meier curves of time to first response per route, in sessions and in days, with the
-    number at risk; patients who never responded are censored at their last score."""
+    """The cumulative incidence of first response per route, in sessions and in days, with stopping treatment as a
+    competing event (Aalen–Johansen; clinical-reference §1: those who stop are mostly those not improving, so
+    censoring them, as Kaplan–Meier does, overstates response); courses still under way are censored at their last
+    score. Each curve carries the numbers at risk."""
     counts = _q(con, "time_to_response", cfg, filters)
     curves = {}
     for unit in ("sessions", "days"):
         curves[unit] = {}
         for route, part in counts[counts["unit"] == unit].groupby("route"):
-            if part["responded"].any():
-                # one duration per patient, expanded from the counts, for scipy and the numbers at risk
-                durations = np.repeat(part["time"].to_numpy(float), part["patients"])
-                responded = np.repeat(part["responded"].to_numpy(bool), part["patients"])
-                km = stats.kaplan_meier(durations, responded)
-                curves[unit][route] = {**km, "n": len(durations), "events": int(responded.sum()),
-                                       "durations": durations}
+            # one duration per patient, expanded from the counts, for the estimate and the numbers at risk
+            durations = np.repeat(part["time"].to_numpy(float), part["patients"])
+            outcome = np.repeat(part["outcome"].to_numpy(int), part["patients"])
+            if (outcome == stats.RESPONDED).any():
+                ci = stats.cumulative_incidence(durations, outcome)
+                curves[unit][route] = {**ci, "n": len(durations), "events": int((outcome == stats.RESPONDED).sum()),
+                                       "stopped": int((outcome == stats.STOPPED).sum()),
+                                       "under_way": int((outcome == stats.CENSORED).sum()), "durations": durations}
     return curves
 
 
@@ -185,7 +219,7 @@ def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
 def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = False, **filters) -> dict:
     """Everything the outcome page draws for one set of filters (numbers, tables and figures), built once
     so the page can cache it whole. hide_small (a manager's view): rates resting on fewer than 5 patients, retention
-    steps and Kaplan–Meier routes of fewer than 5 are left out."""
+    steps and response-incidence routes of fewer than 5 are left out."""
     from kdash import charts, deid, scales
     # the cohort and its course outcomes are computed once, on one cursor, and read by every query below
     shared_params = {**params(cfg, **filters), "max_k": MAX_K}
@@ -201,15 +235,18 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = Fals
         funnel = funnel[~funnel["patients"].between(1, deid.MIN_CELL - 1)]
         curves = {unit: {r: c for r, c in by_route.items() if c["n"] >= deid.MIN_CELL} for unit, by_route in curves.items()}
     scale = scales.SCALES[filters.get("scale", "MADRS")]
-    set_name = {"itt": "all treated, LOCF", "completers": "completers of induction"}[filters.get("analysis_set", "itt")]
+    analysis_set = filters.get("analysis_set", "itt")
+    set_name = SET_NAMES[analysis_set]
     return {
-        "summary": summary_, "set_name": set_name, "points": points, "means": means, "funnel": funnel,
+        "summary": summary_, "set_name": set_name, "set_caption": set_caption(analysis_set, points),
+        "points": points, "means": means, "funnel": funnel,
         "timepoint_chart": charts.timepoint_rates(points, scale.name, set_name).to_dict(),
         "trajectory_chart": charts.mean_trajectory(means, lines, scale, remission_threshold(cfg, scale.code)).to_dict(),
         "waterfall_chart": charts.waterfall(fall, scale.name, int(fall["n_evaluable"].iloc[0])).to_dict()
         if len(fall) else None,
         "funnel_chart": charts.retention_funnel(funnel).to_dict() if len(funnel) else None,
-        "km_charts": {unit: charts.km_curves(c, unit).to_dict() if c else None for unit, c in curves.items()},
+        "incidence_charts": {unit: charts.response_incidence(c, unit).to_dict() if c else None
+                      for unit, c in curves.items()},
         "at_risk": {unit: at_risk_table(by_route, unit) for unit, by_route in curves.items()},
     }
 

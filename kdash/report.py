@@ -46,7 +46,9 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
                                   f"patients of {clinician}" if clinician else None) if x) or "whole clinic"
     title = f"Clinic report: {period_name}, {start:%d %b %Y} to {end:%d %b %Y}"
     pack = Pack("report", title, [f"Scope: {scope}. Compared with {compare_name.lower()}: {compare_start:%d %b %Y} "
-                                  f"to {compare_end:%d %b %Y}."], synthetic=db.is_demo(con), footer=FOOTER)
+                                  f"to {compare_end:%d %b %Y}. Every figure is as the record stood at the end of its "
+                                  "period, so this report remade later gives the same numbers."],
+                synthetic=db.is_demo(con), footer=FOOTER)
     if view["periods"].empty:
         pack.refusal = "No sessions in this period for this scope."
         return pack
@@ -63,9 +65,9 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
     pack.figures += [
         _fig("bookings", f"Sessions per {per_name}", f"Bookings by status per {per_name}; a week cut by the start "
              "or end of the period counts its days inside the period only.", figs["bookings"]),
-        _fig("utilisation", "Chair utilisation", "Booked (scheduled) and completed (actual) chair-hours ÷ chairs × "
-             "opening hours on open days (clinical-reference §7); infusion-centre medians 80 % and 70 %.",
-             figs["utilisation"]),
+        _fig("utilisation", "Chair utilisation", "Booked chair-hours (each booking's slot) and completed chair-hours "
+             "inside opening hours ÷ chairs × opening hours on open days (clinical-reference §7); chair time after "
+             "closing is in the headline table apart; infusion-centre medians 80 % and 70 %.", figs["utilisation"]),
         _fig("no_shows", "No-shows and late cancellations", "No-shows and cancellations under 24 h ÷ bookings that "
              "fell due.", figs["no_shows"]),
     ]
@@ -101,6 +103,9 @@ def _headline_table(now: dict, before: dict) -> pd.DataFrame:
               _change(now["actual_utilisation"], before["actual_utilisation"], points=True)),
              ("Chair use, booked", _pct(now["scheduled_utilisation"]), _pct(before["scheduled_utilisation"]),
               _change(now["scheduled_utilisation"], before["scheduled_utilisation"], points=True)),
+             ("Chair-hours outside opening hours (not in chair use)", f"{now['out_of_hours_hours']:,.1f}",
+              f"{before['out_of_hours_hours']:,.1f}",
+              _change(now["out_of_hours_hours"], before["out_of_hours_hours"])),
              ("Referral → first treatment (median days)",
               *(("—" if x is None else f"{x:.0f}") for x in (now["median_days_to_treatment"],
                                                               before["median_days_to_treatment"])),
@@ -121,7 +126,8 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
     period's end: a month's own starters are too few, and too early in their course, to say much."""
     scale = scales.SCALES[cfg["clinic"]["main_scale"]]
     since = throughput._shift_year(end) + dt.timedelta(days=1)
-    f = dict(scale=scale.code, route=route, analysis_set="itt", start=since, end=end, clinician=clinician)
+    as_of = end if end < dt.date.today() else None      # as the record stood at the period's end
+    f = dict(scale=scale.code, route=route, analysis_set="itt", start=since, end=end, clinician=clinician, as_of=as_of)
     s = outcomes.summary(con, cfg, **f)
     if s["n_evaluable"] < deid.MIN_CELL:
         pack.summary.append(f"Outcomes: fewer than {deid.MIN_CELL} evaluable patients started in the 12 months "
@@ -141,3 +147,11 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
                              f"intervals (all treated, LOCF). Bars resting on fewer than {deid.MIN_CELL} patients "
                              "are left out.", charts.timepoint_rates(shown, scale.name, "all treated")))
     pack.tables.append(Table("Outcomes by timepoint", outcome_table(points)))
+    pack.summary.append(outcomes.set_caption("itt", points, count=small_count))
+    curves = {r: c for r, c in outcomes.time_to_response(con, cfg, **f)["sessions"].items() if c["n"] >= deid.MIN_CELL}
+    if curves:
+        pack.figures.append(_fig("time_to_response", "Time to first response",
+                                 "The same patients: cumulative incidence of response by route, stopping treatment "
+                                 "without a response a competing event (dotted); courses still under way count up to "
+                                 f"their last score; routes with fewer than {deid.MIN_CELL} patients left out.",
+                                 charts.response_incidence(curves, "sessions")))

@@ -86,7 +86,7 @@ def flag_text(urgency, rule_ids, undecided: bool = False) -> str:
     """'URGENT suicide item +1': the most severe level and the rule that made it so first (the column is narrow;
     the other rules, and a treatment without an eligibility decision, are on the patient page as "+n")."""
     if urgency is None or pd.isna(urgency):
-        return f"REVIEW {UNDECIDED}" if undecided else ""
+        return UNDECIDED if undecided else ""        # a prompt, not a flag: no level, sorted with the unflagged
     ids_ = list(rule_ids)
     first = ids_[0] if ids_ else None
     extra = len(ids_) - 1 + int(undecided)

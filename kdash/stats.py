@@ -1,4 +1,5 @@
-"""Outcome statistics over query results: Wilson intervals (scipy)."""
+"""Outcome statistics over query results: Wilson intervals (scipy), the cumulative incidence of response with a
+competing event (statsmodels' Aalen–Johansen estimator)."""
 
 from __future__ import annotations
 
@@ -40,28 +41,39 @@ def mean_ci(mean: float, sd: float, n: int, confidence: float = 0.95) -> tuple[f
     return mean - half, mean + half
 
 
-def kaplan_meier(durations, observed) -> dict:
-    """Kaplan–Meier estimate of 'not yet responded' (scipy.stats.ecdf on right-censored data).
-
-    Returns the step times, the survival and its 95 % interval at those times, and the
-    cumulative share responded (1 − S)."""
-    import numpy as np
-    from scipy.stats import CensoredData, ecdf
-    durations = np.asarray(durations, dtype=float)
-    observed = np.asarray(observed, dtype=bool)
-    data = CensoredData(uncensored=durations[observed], right=durations[~observed])
-    import warnings
-    res = ecdf(data)
-    sf = res.sf
-    with warnings.catch_warnings():   # undefined where S = 0 or 1: scipy says so and returns NaN there
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ci = sf.confidence_interval(0.95)
-    return {"time": sf.quantiles, "survival": sf.probabilities, "low": ci.low.probabilities,
-            "high": ci.high.probabilities}
-
-
 def at_risk(durations, times) -> list[int]:
     """Patients still followed (time ≥ t) at each t: the number at risk under a KM curve."""
     import numpy as np
     d = np.asarray(durations, dtype=float)
     return [int((d >= t).sum()) for t in times]
+
+
+CENSORED, RESPONDED, STOPPED = 0, 1, 2     # the outcome codes of sql/time_to_response.sql
+
+
+def cumulative_incidence(durations, outcome, confidence: float = 0.95) -> dict:
+    """The cumulative incidence of response (outcome 1) with stopping (2) as a competing event and censoring (0),
+    by the Aalen–Johansen estimator (statsmodels CumIncidenceRight), with a pointwise interval on the log(−log)
+    scale, as lifelines' AalenJohansenFitter gives it. lifelines itself needs pandas < 3, which kdash does not run.
+
+    Returns the event times and, at each, the share responded (with low and high) and the share who stopped."""
+    import warnings
+    from statsmodels.duration.survfunc import CumIncidenceRight
+    durations = np.asarray(durations, dtype=float)
+    outcome = np.asarray(outcome, dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = CumIncidenceRight(durations, outcome)
+    times = np.asarray(fit.times, dtype=float)
+    response = np.asarray(fit.cinc[RESPONDED - 1], dtype=float)
+    se = np.asarray(fit.cinc_se[RESPONDED - 1], dtype=float)
+    stopped = (np.asarray(fit.cinc[STOPPED - 1], dtype=float) if len(fit.cinc) >= STOPPED
+               else np.zeros_like(response))
+    z = norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = z * se / (response * np.log(response))
+        low = np.where((response > 0) & (response < 1), response ** np.exp(-spread), response)
+        high = np.where((response > 0) & (response < 1), response ** np.exp(spread), response)
+    low, high = np.minimum(low, high), np.maximum(low, high)
+    return {"time": times, "response": response, "low": np.clip(low, 0, 1), "high": np.clip(high, 0, 1),
+            "stopped_share": stopped}

@@ -89,7 +89,11 @@ def params(cfg: dict, start: dt.date, end: dt.date, grain: str = "week", route: 
     if grain not in GRAINS:
         raise ValueError(f"unknown grouping {grain!r}")
     c, ind = cfg["chairs"], cfg["induction"]
+    # every figure of a period as it stood at the period's end, so a report remade later gives the same numbers;
+    # a period that reaches today reads the record as it is now
+    as_of = end if end < dt.date.today() else None
     return {"start": start, "end": end, "grain": grain, "route": route, "chair": chair, "clinician": clinician,
+            "as_of": as_of, "ids": None, "opening": cfg["clinic"]["opening_hour"], "closing": cfg["clinic"]["closing_hour"],
             "min_iv": c["iv_ketamine_minutes"], "min_esk": c["esketamine_minutes"], "min_sc": c["sc_ketamine_minutes"],
             "min_other": c["im_ketamine_minutes"], "observe": cfg["safety"]["esketamine_observation_minutes"],
             "ind_iv": ind["iv_ketamine"], "ind_esk": ind["esketamine"], "ind_sc": ind["sc_ketamine"],
@@ -176,6 +180,7 @@ def headline(per: pd.DataFrame, lead: pd.DataFrame, hours: float) -> dict:
             "no_show_rate": stats.rate(s.get("no_show", 0), due), "late_cancel_rate": stats.rate(s.get("late_cancelled", 0), due),
             "actual_utilisation": s.get("completed_hours", 0) / hours if hours else None,
             "scheduled_utilisation": s.get("booked_hours", 0) / hours if hours else None,
+            "out_of_hours_hours": float(s.get("out_of_hours_hours", 0)),
             "median_days_to_treatment": float(to_treat["median"].iloc[0]) if len(to_treat) else None}
 
 

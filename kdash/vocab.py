@@ -81,6 +81,8 @@ COLUMNS = {
     "per_session_low": "Sessions: 95 % CI low", "per_session_high": "Sessions: 95 % CI high",
     "events": "Events", "dose_band": "Dose band", "k": "Session number",
     "label": "Timepoint", "timepoint": "Timepoint", "n": "Patients", "n_evaluable": "Evaluable",
+    "under_way": "Still in induction (shown apart)", "carried_last": "Last score carried forward",
+    "carried_baseline": "Baseline carried forward",
     "evaluable": "Evaluable", "responders": "Responders", "remitters": "Remitters",
     "response_rate": "Response", "response_low": "Response: 95 % CI low", "response_high": "Response: 95 % CI high",
     "remission_rate": "Remission", "remission_low": "Remission: 95 % CI low",

@@ -52,7 +52,8 @@ def opening_views(today: dt.date) -> list[tuple[str, dict]]:
         ("worklist.rule_frequency", dict(days=90, today=today)),
     ]
     for hide_small in (False, True):          # a clinician's view, and a manager's (counts of 5 or more)
-        views.append(("outcomes.page_view", dict(**cohort, scale="MADRS", analysis_set="itt", hide_small=hide_small)))
+        views.append(("outcomes.page_view", dict(**cohort, scale="MADRS", analysis_set="itt", today=today,
+                                                 hide_small=hide_small)))
         views.append(("side_effects.page_view", dict(**cohort, hide_small=hide_small)))
     return views
 

@@ -10,8 +10,9 @@ cfg = ui.clinic_settings()
 st.title("Outcomes")
 st.caption("Response: a fall of ≥ 50 % from baseline; remission: at or under the scale's threshold; baseline: the "
            "last score up to the first session (30 days back at most); patients without one are counted as not "
-           "evaluable. Rates carry n and 95 % Wilson intervals. The CLI `python -m kdash outcomes` gives the same numbers.")
+           "evaluable. Rates carry n and a 95 % interval (Wilson's, which stays honest with few patients).")
 f = ui.cohort_filters()
+f["today"] = ui.today()
 scale = scales.SCALES[f["scale"]]
 v = ui.fetch("outcomes.page_view", **f, hide_small=ui.counts_only())
 summary = v["summary"]
@@ -54,6 +55,8 @@ else:
                 f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
                 delta_color="off", delta_arrow="off")
 
+st.caption(v["set_caption"])
+
 # Only the open tab runs and draws (on_change="rerun"): five figures at once took 0.7 s to draw in a browser.
 tabs = st.tabs(["By timepoint", "Course of scores", "Time to first response", "Published results beside ours"],
                key="outcomes_section", on_change="rerun")
@@ -61,10 +64,14 @@ with tabs[0]:
     if tabs[0].open:
         ui.chart(v["timepoint_chart"])
         points = v["points"]
-        table = points[["label", "n", "n_evaluable", "not_evaluable", "responders", "response_rate", "response_low",
-                        "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]]
+        columns = ["label", "n", "under_way", "n_evaluable", "not_evaluable", "responders", "response_rate",
+                   "response_low", "response_high", "remitters", "remission_rate", "remission_low", "remission_high"]
+        if f["analysis_set"] == "itt":
+            columns[4:4] = ["carried_last", "carried_baseline"]
+        table = points[columns]
         if ui.counts_only():
-            table = ui.suppressed(table, ["not_evaluable", "responders", "remitters"],
+            table = ui.suppressed(table, ["under_way", "not_evaluable", "responders", "remitters"]
+                                  + (["carried_last", "carried_baseline"] if f["analysis_set"] == "itt" else []),
                                   {"responders": ["response_rate", "response_low", "response_high"],
                                    "remitters": ["remission_rate", "remission_low", "remission_high"]})
         with st.expander("Numbers behind the chart"):
@@ -86,10 +93,16 @@ with tabs[1]:
 with tabs[2]:
     if tabs[2].open:
         unit = st.segmented_control("Time in", ["sessions", "days"], default="sessions") or "sessions"
-        if v["km_charts"][unit]:
-            ui.chart(v["km_charts"][unit])
+        if v["incidence_charts"][unit]:
+            st.caption("The share of patients who had responded by each point, counting those who stopped treatment "
+                       "without a response as having stopped, not as if they might still respond: patients who stop "
+                       "are mostly those not improving, so leaving them out (as a Kaplan–Meier curve does) would "
+                       "overstate response. Dotted: the share who stopped without a response. Courses still under way "
+                       "count up to their last score.")
+            ui.chart(v["incidence_charts"][unit])
             with st.expander("Numbers at risk"):
-                st.caption(f"Patients still followed (not yet responded, not censored) at each tick, in {unit}:")
+                st.caption(f"Patients still followed (not yet responded, not stopped, still scored) at each tick, "
+                           f"in {unit}:")
                 st.table(v["at_risk"][unit])
         else:
             st.caption("No response in this cohort yet.")

@@ -11,8 +11,10 @@ cfg = ui.clinic_settings()
 today = ui.today()
 
 st.title("Throughput")
-st.caption("Sessions, no-shows, chairs, waiting times and retention. Utilisation: booked (scheduled) or completed "
-           "(actual) chair-hours ÷ chairs × opening hours on open days (clinical-reference §7).")
+st.caption("Sessions, no-shows, chairs, waiting times and retention. Utilisation: booked chair-hours (each booking's "
+           "slot for its route) or completed chair-hours inside opening hours, ÷ chairs × opening hours on open days "
+           "(clinical-reference §7); chair time after closing is shown apart. Every figure of a period is as it stood "
+           "at the period's end, so a report remade later gives the same numbers.")
 c = st.columns([2, 2, 2, 2])
 preset = c[0].selectbox("Period", list(throughput.PRESETS), format_func=throughput.PRESETS.get, key="preset",
                         help="Whole weeks (Monday to Sunday) and whole calendar months, ending before today.")
@@ -97,8 +99,9 @@ k[1].metric("No-show rate", ui.percent(now["no_show_rate"], 1), delta("no_show_r
 k[2].metric("Late cancellations", ui.percent(now["late_cancel_rate"], 1), delta("late_cancel_rate", "+.1f", 100, " pts"),
             delta_color="inverse", help="Cancelled less than 24 h before the session ÷ bookings due.")
 k[3].metric("Chair use, actual", ui.percent(now["actual_utilisation"]), delta("actual_utilisation", "+.0f", 100, " pts"),
-            help=f"Scheduled (booked): {ui.percent(now['scheduled_utilisation'])}. Infusion-centre medians: "
-                 "scheduled 80 %, actual 70 %.")
+            help=f"Completed chair-hours inside opening hours. Booked: {ui.percent(now['scheduled_utilisation'])} (each "
+                 f"booking's slot). Outside opening hours: {now['out_of_hours_hours']:,.1f} chair-hours, not counted. "
+                 "Infusion-centre medians: scheduled 80 %, actual 70 %.")
 k[4].metric("To first treatment", "—" if now["median_days_to_treatment"] is None
             else f"{now['median_days_to_treatment']:.0f} days", delta("median_days_to_treatment", "+.0f", 1, " d"),
             delta_color="inverse", help="Median days from referral to the first treatment, patients referred in the "

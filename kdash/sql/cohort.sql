@@ -1,5 +1,7 @@
 -- Treated patients (≥ 1 completed session) matching the outcome filters, with their course so far
--- (course_facts, kept current on every write).
+-- (course_facts, kept current on every write; as they stood at the end of $as_of for a past period), and whether it
+-- is still under way then: a session in the 21 days before, or one booked ahead (now only: a booking's own date is
+-- not kept, so a past period reads nothing after its end).
 -- Included by other queries (double-brace cohort); the analysis set keeps everyone ('itt') or induction completers.
 SELECT *
 FROM (
@@ -9,8 +11,12 @@ FROM (
            c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                                          WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer,
            CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
-                        WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS planned
-    FROM course_facts c
+                        WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS planned,
+           c.last_day >= coalesce($as_of, $today)::DATE - 21
+             OR ($as_of IS NULL AND c.patient_id IN (SELECT patient_id FROM sessions
+                                                     WHERE status = 'scheduled' AND scheduled_at >= $today::DATE))
+             AS under_way
+    FROM ({{course_facts_asof}}) c
     JOIN patients p USING (patient_id)
     WHERE ($route = 'all' OR c.route = $route)
       AND ($start IS NULL OR c.first_day >= $start::DATE)

@@ -1,11 +1,14 @@
 -- One row per treated patient: baseline and last observation on one scale (clinical-reference §1; both defined
--- in course_scores_build.sql); no score after baseline → the baseline is carried forward (change 0). Each row
+-- in course_scores_build.sql); all treated: no score after baseline → the baseline is carried forward (change 0);
+-- completers: observed cases, no score after baseline → not evaluable. Each row
 -- keeps the patient's cohort and course-score columns, so the other outcome queries can read this alone.
 -- A scale without a remission threshold ($remission NULL, BDI-II): remitter is NULL, remission not defined.
-WITH joined AS (
-    SELECT * REPLACE (coalesce(last_score, baseline) AS last_score),
-           CASE WHEN baseline > 0 THEN (baseline - coalesce(last_score, baseline)) / baseline END AS pct_change
+WITH observed AS (   -- all treated: the last score, else the baseline carried forward; completers: observed only
+    SELECT * REPLACE (CASE WHEN $set = 'completers' THEN obs_last ELSE coalesce(last_score, baseline) END AS last_score)
     FROM ({{cohort_scores}})
+),
+joined AS (
+    SELECT *, CASE WHEN baseline > 0 THEN (baseline - last_score) / baseline END AS pct_change FROM observed
 )
 SELECT *,
        pct_change IS NOT NULL AS evaluable,

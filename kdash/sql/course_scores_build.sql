@@ -8,6 +8,8 @@
 -- ≥ $response from baseline, with the last session and day so scored (time to response, censored there).
 -- Of two scores of a scale on one day the higher counts as the later (first_after in score_points_build.sql
 -- takes the lower as the first), so a rebuild never depends on the order the scores were written.
+-- The obs_* columns are the same timepoints observed (nothing carried forward), for the completers' analysis set.
+-- Computed from the record as it stood at the end of $as_of (NULL: now, the stored facts).
 -- Read by the outcome queries through cohort_scores.sql.
 WITH course AS (
     SELECT patient_id, first_day, last_day,
@@ -17,7 +19,7 @@ WITH course AS (
                                               WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END
                 THEN CASE route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                                 WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END END AS k4
-    FROM course_facts
+    FROM ({{course_facts_asof}})
     WHERE $patient_ids IS NULL OR list_contains($patient_ids, patient_id)
 ),
 pts AS (
@@ -26,7 +28,7 @@ pts AS (
            p.assessed_on >= c.first_day - $lookback::INTEGER AS in_lookback,
            p.assessed_on <= c.last_day + $window::INTEGER AS in_window,
            (p.assessed_on, p.total) AS latest   -- the later of two scores: the later day, else the higher
-    FROM course c JOIN score_points p USING (patient_id)
+    FROM course c JOIN ({{score_points_asof}}) p USING (patient_id)
 ),
 ends AS (
     SELECT patient_id, scale, any_value(first_day) AS first_day,
@@ -45,7 +47,15 @@ ends AS (
            coalesce(any_value(total) FILTER (WHERE after_session = k4 AND counts_after),
                     arg_max(total, latest) FILTER (WHERE in_lookback AND CASE WHEN k4 IS NULL THEN in_window
                                                                               ELSE after_session < k4 END)) AS end_of_induction,
-           arg_max(total, latest) FILTER (WHERE in_lookback AND in_window) AS last_observation
+           arg_max(total, latest) FILTER (WHERE in_lookback AND in_window) AS last_observation,
+           -- observed cases (the completers' analysis set): the score that counts for the timepoint, nothing carried
+           any_value(total) FILTER (WHERE after_session = k1 AND counts_after) AS obs_2,
+           any_value(total) FILTER (WHERE after_session = k2 AND counts_after) AS obs_4,
+           any_value(total) FILTER (WHERE after_session = k3 AND counts_after) AS obs_6,
+           any_value(total) FILTER (WHERE after_session = k4 AND counts_after) AS obs_end,
+           arg_max(total, latest) FILTER (WHERE after_session >= 1 AND in_window) AS obs_last,
+           -- the first session a score follows: before it, an all-treated timepoint carries the baseline forward
+           min(after_session) FILTER (WHERE after_session >= 1 AND in_window) AS first_scored_session
     FROM pts
     GROUP BY patient_id, scale
 ),
@@ -63,5 +73,5 @@ responses AS (   -- after the first session only, on the scores that count for a
 )
 SELECT e.patient_id, e.scale, e.baseline, e.last_score, e.last_on, e.after_2, e.after_4, e.after_6,
        e.end_of_induction, e.last_observation, r.response_session, r.response_day, r.last_scored_session,
-       r.last_scored_day
+       r.last_scored_day, e.obs_2, e.obs_4, e.obs_6, e.obs_end, e.obs_last, e.first_scored_session
 FROM ends e LEFT JOIN responses r USING (patient_id, scale)

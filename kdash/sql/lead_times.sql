@@ -1,11 +1,16 @@
--- Lead times (days) for patients referred in [$start, $end]: median, quartiles and a weekly histogram.
-WITH first_done AS (SELECT patient_id, first_day FROM course_facts),
+-- Lead times (days) for patients referred in [$start, $end]: median, quartiles and a weekly histogram; as they
+-- stood at the end of $as_of (NULL: now): a consultation or first treatment after it had not happened yet.
+WITH first_done AS (SELECT patient_id, first_day FROM ({{course_facts_asof}})),
+seen AS (
+    SELECT p.patient_id, p.referral_date,
+           CASE WHEN $as_of IS NULL OR p.consultation_date <= $as_of THEN p.consultation_date END AS consultation_date
+    FROM patients p WHERE p.referral_date BETWEEN $start AND $end
+),
 x AS (
     SELECT p.consultation_date - p.referral_date AS to_consultation,
            f.first_day - p.consultation_date AS consultation_to_treatment,
            f.first_day - p.referral_date AS to_treatment
-    FROM patients p LEFT JOIN first_done f USING (patient_id)
-    WHERE p.referral_date BETWEEN $start AND $end
+    FROM seen p LEFT JOIN first_done f USING (patient_id)
 ),
 long AS (
     SELECT 1 AS ord, 'referral → consultation' AS step, to_consultation AS days FROM x

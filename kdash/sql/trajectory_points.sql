@@ -9,7 +9,7 @@ s AS (   -- one branch runs: DuckDB prunes the other for the bound $sample
 ),
 after_k AS (
     SELECT patient_id, s.route, p.after_session AS k, p.total
-    FROM score_points p JOIN s USING (patient_id)
+    FROM ({{score_points_asof}}) p JOIN s USING (patient_id)
     WHERE p.scale = $scale AND p.after_session BETWEEN 1 AND $max_k AND p.first_after
       AND (p.has_next OR p.days_after <= $window::INTEGER)
 )

@@ -15,18 +15,21 @@ def test_courses_become_one_trace_with_a_gap_after_each_patient():
     assert len(empty[0]) == len(empty[1]) == 0
 
 
-def test_kaplan_meier_chart_draws_the_share_responded():
-    curves = {"esketamine": {"time": [1, 2, 4], "survival": [0.8, 0.5, 0.5], "low": [0.6, 0.3, 0.3],
-                             "high": [0.9, 0.7, 0.7], "n": 10, "events": 5,
-                             "durations": [1, 1, 2, 2, 2, 4, 4, 6, 9, 13]}}
-    fig = charts.km_curves(curves, "sessions")
-    upper, lower, line = fig.data
+def test_response_incidence_chart_draws_the_share_responded_and_the_share_stopped():
+    curves = {"esketamine": {"time": [1, 2, 4], "response": [0.2, 0.5, 0.5], "low": [0.1, 0.3, 0.3],
+                             "high": [0.4, 0.7, 0.7], "stopped_share": [0.0, 0.1, 0.3], "n": 10, "events": 5,
+                             "stopped": 3, "durations": [1, 1, 2, 2, 2, 4, 4, 6, 9, 13]}}
+    fig = charts.response_incidence(curves, "sessions")
+    upper, lower, line, stopped = fig.data
     np.testing.assert_allclose(line.x, [0, 1, 2, 4])
     np.testing.assert_allclose(line.y, [0, 0.2, 0.5, 0.5])
-    np.testing.assert_allclose(upper.y, [0, 0.4, 0.7, 0.7])      # the band: 1 − the lower survival bound
+    np.testing.assert_allclose(upper.y, [0, 0.4, 0.7, 0.7])
     np.testing.assert_allclose(lower.y, [0, 0.1, 0.3, 0.3])
+    np.testing.assert_allclose(stopped.y, [0, 0, 0.1, 0.3])
+    assert stopped.line.dash == "dot" and stopped.line.color == line.line.color
     assert lower.fill == "tonexty" and line.mode == "lines" and upper.mode == "lines"   # no stray markers
-    assert "n = 10, 5 responded" in line.name
+    assert "n = 10, 5 responded" in line.name and "stopped without a response (3)" in stopped.name
+    assert "competing event" in fig.layout.title.text and "Kaplan" not in fig.layout.title.text
     # the axis ends at the last at-risk tick, and the numbers at risk sit on the same ticks
     assert list(fig.layout.xaxis.tickvals) == [0, 2, 4, 6, 8, 10, 12] and fig.layout.xaxis.range[1] < 13
     at_risk = [a.text for a in fig.layout.annotations if a.xref != "paper"]
@@ -34,7 +37,7 @@ def test_kaplan_meier_chart_draws_the_share_responded():
 
 
 def test_figures_carry_the_kdash_template_with_the_okabe_ito_colours():
-    spec = charts.km_curves({}, "days").to_dict()        # the dict a page caches and draws
+    spec = charts.response_incidence({}, "days").to_dict()        # the dict a page caches and draws
     assert spec["layout"]["template"]["layout"]["colorway"][0] == charts.BLUE
     assert set(spec["layout"]["template"]["data"]) == {"bar", "scatter", "heatmap"}   # only what we draw
 

@@ -14,8 +14,8 @@ DERIVED = list(derived.TABLES)
 
 
 def fresh(con, table):
-    return sorted(map(tuple, con.execute("SELECT * FROM (" + db.sql(f"{table}_build") + ")",
-                                         {"ids": None}).fetchall()), key=repr)
+    text = "SELECT * FROM (" + db.sql(f"{table}_build") + ")"
+    return sorted(map(tuple, con.execute(text, db.bind(text, {"ids": None, "as_of": None})).fetchall()), key=repr)
 
 
 def stored(con, table):
@@ -72,8 +72,9 @@ def test_a_store_from_before_gets_the_table_on_migration(tmp_path, table, versio
 
 def scores_current(con):
     """The stored course scores equal a fresh build with the stamped (default) settings."""
-    fresh_rows = con.execute("SELECT * FROM (" + db.sql("course_scores_build") + ")",
-                             {**course_scores.settings_params(CFG), "patient_ids": None}).fetchall()
+    text = "SELECT * FROM (" + db.sql("course_scores_build") + ")"
+    fresh_rows = con.execute(text, db.bind(text, {**course_scores.settings_params(CFG), "patient_ids": None,
+                                                  "ids": None, "as_of": None})).fetchall()
     return sorted(map(tuple, fresh_rows), key=repr) == stored(con, "course_scores")
 
 

@@ -68,8 +68,52 @@ def test_last_observation_timepoint_equals_the_summary(store):
     tp = outcomes.timepoints(store, CFG, scale="MADRS").set_index("label")
     last = tp.loc["last observation"]
     assert (last["n"], last["n_evaluable"], last["responders"], last["remitters"]) == (10, 7, 3, 3)
-    # after session 2, A's next score comes only after session 6: carried forward from baseline → no response
-    assert tp.loc["after session 2", "responders"] < last["responders"] + 1
+
+
+def test_all_treated_timepoints_say_what_was_carried_forward(store):
+    """After session 2: E and F were scored there; A, B and D not until after session 6, C after 3 and I never,
+    so their baseline is carried forward (no change). After session 4: C, E and F stopped earlier with a later score
+    than baseline, carried forward (C's −47 % is still no response); A, B, D and I carry the baseline."""
+    tp = outcomes.timepoints(store, CFG, scale="MADRS").set_index("label")
+    two, four = tp.loc["after session 2"], tp.loc["after session 4"]
+    assert (two["n"], two["n_evaluable"], two["responders"], two["remitters"]) == (10, 7, 0, 1)     # E: 10 ≤ 10
+    assert (two["carried_last"], two["carried_baseline"], two["under_way"]) == (0, 5, 0)
+    assert (four["carried_last"], four["carried_baseline"], four["responders"]) == (3, 4, 0)
+    caption = outcomes.set_caption("itt", tp.reset_index())
+    assert "after session 2 0 / 5" in caption and "baseline is carried forward" in caption
+
+
+def test_completers_are_observed_cases(store):
+    """A, B and D completed the 6 infusions; after session 2 none was scored (not evaluable, nothing carried);
+    at the end of induction all three: 10, 15, 8 from 30, 30, 20 — three responders, A and D remitters."""
+    tp = outcomes.timepoints(store, CFG, scale="MADRS", analysis_set="completers").set_index("label")
+    assert (tp.loc["after session 2", "n"], tp.loc["after session 2", "n_evaluable"]) == (3, 0)
+    end = tp.loc["end of induction"]
+    assert (end["n"], end["n_evaluable"], end["responders"], end["remitters"]) == (3, 3, 3, 2)
+    assert (end["carried_last"], end["carried_baseline"]) == (0, 0)
+
+
+def test_courses_still_under_way_are_shown_apart_never_as_failures(tmp_path):
+    """An IV course of 3 infusions in the last week is still under way: short of sessions 4 and 6 and of the end of
+    induction it is counted apart, not as a non-responder; a course of 3 that ended months ago is carried forward."""
+    import datetime as dt
+    today = dt.date.today()
+    c = Clinic(str(tmp_path / "way.duckdb"))
+    try:
+        ago = lambda n: (today - dt.timedelta(days=n) - day(0)).days   # noqa: E731 - builder days from today
+        for pid, days in (("W", (7, 5, 3)), ("S", (200, 198, 196))):
+            c.patient(pid)
+            for d in days:
+                c.session(pid, ago(d))
+            c.score(pid, ago(days[0]), "MADRS", total=30)
+            c.score(pid, ago(days[2] - 1), "MADRS", total=24)
+        tp = outcomes.timepoints(c.con, CFG, scale="MADRS", today=today).set_index("label")
+    finally:
+        c.close()
+    assert (tp.loc["after session 2", "n"], tp.loc["after session 2", "under_way"]) == (2, 0)
+    for label in ("after session 4", "after session 6", "end of induction"):
+        assert (tp.loc[label, "n"], tp.loc[label, "under_way"], tp.loc[label, "n_evaluable"]) == (1, 1, 1), label
+    assert tp.loc["last observation", "under_way"] == 0
 
 
 def test_wilson_matches_the_formula():
@@ -89,17 +133,49 @@ def test_wilson_columns_equal_scipy_binomtest(k, n):
     assert all(v != v for v in (rate[1], low[1], high[1]))   # no one counted: no rate, no interval
 
 
-def test_kaplan_meier_by_hand():
-    km = stats.kaplan_meier([1, 2, 2, 3, 4, 5], [True, True, False, True, False, True])
-    assert list(km["time"]) == [1, 2, 3, 4, 5]
-    assert list(km["survival"]) == pytest.approx([5 / 6, 2 / 3, 4 / 9, 4 / 9, 0])
+def test_cumulative_incidence_by_hand():
+    """Aalen–Johansen with a competing event: 8 patients; response (1) at 1, 3, 5, 6; stopped (2) at 2 and 4;
+    censored (0) at 2 and 6. S(t) after each time: 7/8, 6/8 (one stop of 7 at risk), 3 at risk at 4 after the
+    response at 3 (6/8 · 4/5), … The share responded: 1/8; + 6/8 · 1/5 = 0.275; + (6/8 · 4/5 · 2/3) · 1/2 = 0.425;
+    + (6/8 · 4/5 · 2/3 · 1/2) · 1/1 … at 6 with 2 at risk, 1 responding: 0.575."""
+    ci = stats.cumulative_incidence([1, 2, 2, 3, 4, 5, 6, 6], [1, 2, 0, 1, 2, 1, 0, 1])
+    assert list(ci["time"]) == [1, 2, 3, 4, 5, 6]
+    assert list(ci["response"]) == pytest.approx([0.125, 0.125, 0.275, 0.275, 0.425, 0.575])
+    assert list(ci["stopped_share"]) == pytest.approx([0, 0.125, 0.125, 0.275, 0.275, 0.275])
+    assert all(lo <= r <= hi for lo, r, hi in zip(ci["low"], ci["response"], ci["high"]))
     assert stats.at_risk([1, 2, 2, 3, 4, 5], [0, 2, 5]) == [6, 5, 1]
 
 
-def test_time_to_response_censors_non_responders(store):
-    curves = outcomes.time_to_response(store, CFG, scale="MADRS")["sessions"]["iv_ketamine"]
-    assert curves["n"] == 7 and curves["events"] == 3          # A, B, D respond; C, E, F, I censored
-    assert curves["time"][curves["survival"] < 1][0] == 6     # A, B, D first respond after 6 sessions (I: censored at 0)
+def test_time_to_response_counts_stopping_as_a_competing_event(store):
+    """Of the 7 evaluable IV patients, I stops after 1 session, E and F after 2, C after 3, all without a response;
+    A, B and D respond after session 6. The cumulative incidence of response at 6 is 3/7, the share who did; a
+    Kaplan–Meier curve censoring those who stopped would read 100 %."""
+    curve = outcomes.time_to_response(store, CFG, scale="MADRS")["sessions"]["iv_ketamine"]
+    assert (curve["n"], curve["events"], curve["stopped"], curve["under_way"]) == (7, 3, 4, 0)
+    assert list(curve["time"]) == [1, 2, 3, 6]
+    assert list(curve["response"]) == pytest.approx([0, 0, 0, 3 / 7])
+    assert list(curve["stopped_share"]) == pytest.approx([1 / 7, 3 / 7, 4 / 7, 4 / 7])
+
+
+def test_a_course_still_under_way_is_censored_not_stopped(tmp_path):
+    """Two IV courses of the last fortnight: K not yet responded (censored at its last score, after session 3),
+    L responded after session 2: at 2, one of the two at risk responds (1/2)."""
+    import datetime as dt
+    today = dt.date.today()
+    c = Clinic(str(tmp_path / "now.duckdb"))
+    try:
+        ago = lambda n: (today - dt.timedelta(days=n) - day(0)).days   # noqa: E731 - builder days from today
+        for pid, falls in (("K", [25]), ("L", [12])):
+            c.patient(pid)
+            for d in (10, 8, 6):
+                c.session(pid, ago(d))
+            c.score(pid, ago(10), "MADRS", total=30)
+            c.score(pid, ago(5) if pid == "K" else ago(7), "MADRS", total=falls[0])
+        curve = outcomes.time_to_response(c.con, CFG, scale="MADRS", today=today)["sessions"]["iv_ketamine"]
+    finally:
+        c.close()
+    assert (curve["n"], curve["events"], curve["stopped"], curve["under_way"]) == (2, 1, 0, 1)
+    assert list(curve["time"]) == [2, 3] and list(curve["response"]) == pytest.approx([0.5, 0.5])
 
 
 def test_trajectory_sample_is_a_fixed_choice_of_patients_with_a_baseline(store):
@@ -189,12 +265,14 @@ def test_time_to_response_event_is_the_score_that_counts_for_the_session(late_st
     derived.ensure_current(late_store, CFG)
     assert course_scores.is_current(late_store, params)              # the stored path gives the same rows
     assert _responses(late_store) == EXPECTED_RESPONSES
-    km = outcomes.time_to_response(late_store, CFG, scale="MADRS")
-    sessions, days = km["sessions"]["iv_ketamine"], km["days"]["iv_ketamine"]
-    assert sessions["n"] == 3 and sessions["events"] == 2
-    assert sorted(zip(sessions["durations"], days["durations"])) == [(2, 3), (2, 3), (3, 5)]
-    # K and L at risk after session 2, M responds there; L is censored there; K responds after session 3
-    assert list(sessions["time"]) == [2, 3] and list(sessions["survival"]) == pytest.approx([2 / 3, 0])
+    curves = outcomes.time_to_response(late_store, CFG, scale="MADRS")
+    sessions, days = curves["sessions"]["iv_ketamine"], curves["days"]["iv_ketamine"]
+    assert sessions["n"] == 3 and sessions["events"] == 2 and sessions["stopped"] == 1
+    # L's course ended after 2 sessions on day 2 without a response (its day-12 score is outside the window)
+    assert sorted(zip(sessions["durations"], days["durations"])) == [(2, 2), (2, 3), (3, 5)]
+    # all three at risk after session 2: M responds, L stops (1/3 each); K responds after session 3 (+1/3)
+    assert list(sessions["time"]) == [2, 3] and list(sessions["response"]) == pytest.approx([1 / 3, 2 / 3])
+    assert list(sessions["stopped_share"]) == pytest.approx([1 / 3, 1 / 3])
 
 
 # BDI-II has no sourced remission threshold (clinical-reference §1): remission is "not defined", never a rate

@@ -3,6 +3,7 @@ built from the page's own functions with small cells suppressed (hand-computed o
 
 import datetime as dt
 import io
+import json
 
 import pytest
 
@@ -136,3 +137,44 @@ def test_a_report_from_a_demo_store_says_synthetic_on_every_page(clinic):
     assert pack.synthetic
     pages = PdfReader(io.BytesIO(export.pdf(pack))).pages
     assert all(conference.SYNTHETIC in p.extract_text() for p in pages)
+
+
+def test_a_report_of_a_past_period_reads_nothing_recorded_after_it(demo_store, tmp_path):
+    """Issue 29: the May report read June data. The report of a month made on the demo equals the same report made
+    on a copy of the store from which everything after that month was removed (sessions, their vitals and side
+    effects, scores, later consultations): every figure is computed as the record stood at the period's end."""
+    import shutil
+    from kdash import derived
+    today = dt.date.today()
+    start, end, grain = throughput.preset_period("last_month", today - dt.timedelta(days=62))   # two months back
+    before_start, before_end = throughput.comparison_period(start, end, "previous", "last_month")
+
+    def made(path):
+        con = db.connect(path)
+        try:
+            derived.ensure_current(con, CFG)
+            pack = report.manager_report(con, CFG, start, end, grain, before_start, before_end, "Last month",
+                                         "The month before")
+            return pack.summary, [(t.title, t.df.to_dict("records")) for t in pack.tables], \
+                [(f.key, f.caption, json.dumps(f.fig, sort_keys=True, default=str)) for f in pack.figures]
+        finally:
+            con.close()
+    whole = str(tmp_path / "whole.duckdb")
+    shutil.copy(demo_store, whole)
+    cut = str(tmp_path / "cut.duckdb")
+    shutil.copy(demo_store, cut)
+    con = db.connect(cut)
+    with db.transaction(con) as cur:
+        later = "SELECT session_id FROM sessions WHERE scheduled_at >= $end::DATE + 1"
+        for table in ("vitals", "side_effects", "assessments"):
+            cur.execute(f"DELETE FROM {table} WHERE session_id IN ({later})", {"end": end})
+        cur.execute("DELETE FROM assessments WHERE assessed_on > $end", {"end": end})
+        cur.execute("DELETE FROM vitals WHERE measured_at >= $end::DATE + 1", {"end": end})
+        cur.execute("DELETE FROM sessions WHERE scheduled_at >= $end::DATE + 1", {"end": end})
+        cur.execute("UPDATE patients SET consultation_date = NULL WHERE consultation_date > $end", {"end": end})
+        removed = cur.execute("SELECT count(*) FROM sessions").fetchall()[0][0]
+        derived.refresh(cur)
+        derived.refresh_stamped(con, cur, CFG, None)
+    con.close()
+    assert removed < db.scalar(db.connect(whole, read_only=True), "SELECT count(*) FROM sessions")
+    assert made(whole) == made(cut)

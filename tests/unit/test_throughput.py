@@ -44,9 +44,30 @@ def test_utilisation_scheduled_and_actual(clinic):
     assert per["available_hours"] == 2 * 10 * 5                 # 2 chairs × 10 h × 5 open days
     assert per["completed_hours"] == pytest.approx(5.0)          # 90 + 90 + 60 + 60 minutes
     assert per["actual_utilisation"] == pytest.approx(5 / 100)
-    # the no-show kept its chair booked for the route's planned time (IV: 75 min); cancellations did not
-    assert per["booked_hours"] == pytest.approx(5 + 75 / 60)
-    assert per["scheduled_utilisation"] == pytest.approx((5 + 75 / 60) / 100)
+    # booked time is the booking's: the route's slot (IV: 75 min) for the 4 completed and the no-show, whatever the
+    # sessions then took; cancellations freed their chair
+    assert per["booked_hours"] == pytest.approx(5 * 75 / 60)
+    assert per["scheduled_utilisation"] == pytest.approx((5 * 75 / 60) / 100)
+    assert per["out_of_hours_hours"] == 0
+
+
+def test_chair_time_after_closing_is_shown_apart_not_counted_as_use(tmp_path):
+    """Open 8:00–18:00: a session from 17:00 to 18:30 used 60 minutes of opening hours and 30 after closing."""
+    c = Clinic(str(tmp_path / "late.duckdb"))
+    try:
+        c.con.execute("INSERT INTO chairs VALUES ('Chair 1', TRUE)")
+        c.patient("A")
+        sid = c.session("A", 0, minutes=90)
+        c.con.execute("UPDATE sessions SET scheduled_at = scheduled_at + INTERVAL 8 HOUR, started_at = started_at + "
+                      "INTERVAL 8 HOUR, ended_at = ended_at + INTERVAL 8 HOUR WHERE session_id = ?", [sid])
+        per = throughput.periods(c.con, CFG, **WEEK).iloc[0]
+        now = throughput.totals(c.con, CFG, **WEEK)["now"]
+    finally:
+        c.close()
+    assert per["completed_hours"] == pytest.approx(1.0) and per["out_of_hours_hours"] == pytest.approx(0.5)
+    assert per["actual_utilisation"] == pytest.approx(1.0 / 50)               # 1 chair × 10 h × 5 days
+    assert per["booked_hours"] == pytest.approx(75 / 60)
+    assert now["out_of_hours_hours"] == pytest.approx(0.5)
 
 
 def test_available_hours_counts_open_days_only():
@@ -54,11 +75,20 @@ def test_available_hours_counts_open_days_only():
 
 
 def test_lead_times(clinic):
-    lead = throughput.lead_times(clinic, CFG, start=day(-60), end=day(0)).set_index("step")
+    lead = throughput.lead_times(clinic, CFG, start=day(-60), end=day(6)).set_index("step")
     assert lead.loc["referral → first treatment", "patients"] == 2
     assert lead.loc["referral → first treatment", "median"] == pytest.approx((40 + 21) / 2)
     assert lead.loc["referral → consultation", "median"] == 10
     assert lead.loc["consultation → first treatment", "median"] == pytest.approx((30 + 11) / 2)
+
+
+def test_a_period_is_computed_as_of_its_end(clinic):
+    """B's first treatment (day 1) came after a period ending on day 0: then, B was still waiting."""
+    lead = throughput.lead_times(clinic, CFG, start=day(-60), end=day(0)).set_index("step")
+    assert lead.loc["referral → first treatment", "patients"] == 1
+    assert lead.loc["referral → first treatment", "median"] == 40
+    waiting = throughput.waiting_list(clinic, CFG, start=day(-60), end=day(0)).set_index("stage")["patients"]
+    assert waiting.to_dict() == {"consulted, not yet treated": 2}                  # B and C
 
 
 def test_headline_figures_and_the_period_before(clinic):
@@ -69,7 +99,7 @@ def test_headline_figures_and_the_period_before(clinic):
     assert (now["completed"], now["bookings"]) == (4, 7)
     assert now["no_show_rate"] == pytest.approx(1 / 7) and now["late_cancel_rate"] == pytest.approx(1 / 7)
     assert now["actual_utilisation"] == pytest.approx(5 / (2 * 10 * open_days))
-    assert now["scheduled_utilisation"] == pytest.approx((5 + 75 / 60) / (2 * 10 * open_days))
+    assert now["scheduled_utilisation"] == pytest.approx((5 * 75 / 60) / (2 * 10 * open_days))
     assert now["median_days_to_treatment"] == pytest.approx((40 + 21) / 2)
     # the 67 days before: no bookings, no referrals
     assert (before["completed"], before["bookings"], before["no_show_rate"], before["median_days_to_treatment"]) == \
