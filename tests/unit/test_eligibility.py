@@ -253,3 +253,21 @@ def test_screening_bp_is_the_latest_before_the_first_session_starts(tmp_path, re
     item = _screening_bp(tmp_path, readings, started_at)
     assert item["status"] == status, item
     assert item["detail"].startswith(shown + " mmHg"), item
+
+
+def test_the_criteria_kdash_adds_say_they_are_clinic_defaults_and_severe_head_injury_is_asked():
+    """clinical-reference §2 lists three criteria as kdash's own defaults (another diagnosis than unipolar depression,
+    a mild baseline, no antidepressant history = unknown): each says so where it is not met; the label's severe head
+    injury is a screening item."""
+    f = copy.deepcopy(base())
+    f.diagnosis, f.trials, f.scores = "bipolar_depression", [], [(D(2026, 5, 1), "MADRS", 14)]
+    items = {i["code"]: i for i in eligibility.evaluate(f, "iv_ketamine", CFG, TODAY)["items"]}
+    for code in ("diagnosis", "trd", "severity"):
+        assert items[code]["status"] != "met" and eligibility.KDASH_DEFAULT in items[code]["source"], code
+    assert "unknown, not zero" in items["trd"]["detail"]
+    ok = {i["code"]: i for i in eligibility.evaluate(base(), "iv_ketamine", CFG, TODAY)["items"]}
+    assert eligibility.KDASH_DEFAULT not in ok["diagnosis"]["source"]
+    f = copy.deepcopy(base())
+    f.screening["severe_head_injury"] = ("present", D(2026, 5, 1))
+    medical = {i["code"]: i for i in eligibility.evaluate(f, "iv_ketamine", CFG, TODAY)["items"]}["medical"]
+    assert medical["status"] == "warning" and "severe head injury" in medical["detail"]
