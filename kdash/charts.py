@@ -370,7 +370,10 @@ def response_incidence(curves: dict, unit: str, ticks: list[int] | None = None) 
     ticks = ticks or outcomes.AT_RISK_TICKS[unit]
     rows = len(curves)
     # room under the axis for a row of numbers at risk per route, and at the left for the routes' names
-    fig = Figure(layout=dict(template="kdash", height=440 + 22 * rows, margin=dict(b=70 + 22 * rows, l=130)))
+    # the legend above the plot, a row per route (responded, stopped), under the title
+    fig = Figure(layout=dict(template="kdash", height=440 + 44 * rows, margin=dict(b=70 + 22 * rows, l=130,
+                                                                                 t=80 + 24 * rows),
+                             legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", entrywidth=330)))
     for i, (route, c) in enumerate(curves.items()):
         colour = ROUTE_COLOURS.get(route, GREY)
         t = np.concatenate([[0.0], np.asarray(c["time"], float)])
@@ -382,7 +385,7 @@ def response_incidence(curves: dict, unit: str, ticks: list[int] | None = None) 
         fig.add_scatter(x=t, y=low, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
                         fillcolor=_tint(colour, 0.12), hoverinfo="skip", showlegend=False, legendgroup=route)
         fig.add_scatter(x=t, y=responded, mode="lines", line=dict(shape="hv", color=colour, width=2.5),
-                        legendgroup=route, name=f"{name}: responded (n = {c['n']:,}, {c['events']:,} responded)")
+                        legendgroup=route, name=f"{name}: responded ({c['events']:,} of {c['n']:,})")
         fig.add_scatter(x=t, y=stopped, mode="lines", line=dict(shape="hv", color=colour, width=1.5, dash="dot"),
                         legendgroup=route, name=f"{name}: stopped without a response ({c['stopped']:,})")
         for tick, count in zip(ticks, outcomes.number_at_risk(c, ticks)):
@@ -392,8 +395,7 @@ def response_incidence(curves: dict, unit: str, ticks: list[int] | None = None) 
                            showarrow=False, font=dict(color=colour, size=12))
     fig.add_annotation(x=0, xref="paper", xanchor="right", y=0, yref="paper", yshift=-36, text="At risk",
                        showarrow=False, font=dict(size=12))
-    fig.update_layout(title=f"Time to first response by {unit[:-1]}: cumulative incidence, stopping treatment a "
-                            "competing event (shaded: 95 % interval)",
+    fig.update_layout(title=f"Time to first response by {unit[:-1]}: share responded (shaded: 95 % interval)",
                       xaxis=dict(range=[-0.3, ticks[-1] + 0.3], tickvals=ticks, zeroline=False),
                       xaxis_title=None,
                       yaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]))

@@ -236,7 +236,7 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = Fals
         curves = {unit: {r: c for r, c in by_route.items() if c["n"] >= deid.MIN_CELL} for unit, by_route in curves.items()}
     scale = scales.SCALES[filters.get("scale", "MADRS")]
     analysis_set = filters.get("analysis_set", "itt")
-    set_name = SET_NAMES[analysis_set]
+    set_name = {"itt": "all treated", "completers": "completers"}[analysis_set]   # the caption says how
     return {
         "summary": summary_, "set_name": set_name, "set_caption": set_caption(analysis_set, points),
         "points": points, "means": means, "funnel": funnel,

@@ -144,7 +144,7 @@ def _outcomes(con, cfg: dict, pack: Pack, start: dt.date, end: dt.date, route: s
     shown = deid.hide_small_rates(points)
     pack.figures.append(_fig("outcomes", "Response and remission by timepoint",
                              f"Patients first treated in the 12 months to the period's end; share of evaluable patients with 95 % Wilson "
-                             f"intervals (all treated, LOCF). Bars resting on fewer than {deid.MIN_CELL} patients "
+                             f"intervals (all treated: last score, else baseline, carried forward). Bars resting on fewer than {deid.MIN_CELL} patients "
                              "are left out.", charts.timepoint_rates(shown, scale.name, "all treated")))
     pack.tables.append(Table("Outcomes by timepoint", outcome_table(points)))
     pack.summary.append(outcomes.set_caption("itt", points, count=small_count))

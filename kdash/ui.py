@@ -854,9 +854,10 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
                                           format_func=lambda s: scales.SCALES[s].name)
         filters["analysis_set"] = c[3].selectbox(
             "Analysis set", ["itt", "completers"],
-            format_func={"itt": "All treated (LOCF)", "completers": "Completers of induction"}.get,
-            help="All treated: every patient with a baseline, last observation carried forward (LOCF). "
-                 "Completers: patients who finished induction.")
+            format_func={"itt": "All treated", "completers": "Completers of induction"}.get,
+            help="All treated: every treated patient; without a score at a timepoint, the last score is carried "
+                 "forward (the baseline where there is none since). Completers: patients who completed the planned "
+                 "induction, with the scores observed at each timepoint only.")
     if not isinstance(period, (tuple, list)) or len(period) != 2:
         st.info("Choose both ends of the date range.", icon=":material/date_range:")
         st.stop()

@@ -101,7 +101,7 @@ def test_outcome_charts_are_there_one_tab_at_a_time(app_env):
     assert any("95 % interval" in t and "individual courses" in t for t in titles)
     assert any(t.startswith("Retention") for t in titles) and not any("by timepoint" in t for t in titles)
     titles = chart_titles(open_tab(at, "outcomes_section", "Time to first response"))
-    assert len(titles) == 1 and "competing event" in titles[0]
+    assert len(titles) == 1 and "share responded" in titles[0]
     at = open_tab(at, "outcomes_section", "Published results beside ours")
     assert not at.get("plotly_chart") and "TRANSFORM-2 (Popova 2019)" in at.table[-1].value.index
     assert not at.exception

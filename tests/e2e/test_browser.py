@@ -60,7 +60,7 @@ def test_patient_page_draws_its_charts_and_the_time_axis_switches(page, server, 
     page.get_by_role("tab", name="Dissociation and sedation").click()      # drawn when its tab opens
     expect(page.get_by_role("tab", name="Dissociation and sedation")).to_have_attribute("aria-selected", "true")
     page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => "
-                           "/Dissociation and sedation per session/.test(t.textContent))", timeout=30_000)
+                           "/Dissociation \\(peak\\) and sedation \\(deepest\\) per session/.test(t.textContent))", timeout=30_000)
     page.get_by_text("By date", exact=True).click()
     expect(page.locator(".js-plotly-plot").first.get_by_text("Date", exact=True)).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0

@@ -55,8 +55,8 @@ def counts(con) -> dict[str, int]:
 
 def derived_current(con) -> bool:
     for table in derived.TABLES:
-        fresh = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM ({db.sql(table + '_build')}) t",
-                            {"ids": None}).fetchone()
+        text = f"SELECT count(*), bit_xor(hash(t)) FROM ({db.sql(table + '_build')}) t"
+        fresh = con.execute(text, db.bind(text, {"ids": None, "as_of": None})).fetchone()
         stored = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
         if fresh != stored:
             return False

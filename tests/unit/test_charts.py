@@ -28,8 +28,8 @@ def test_response_incidence_chart_draws_the_share_responded_and_the_share_stoppe
     np.testing.assert_allclose(stopped.y, [0, 0, 0.1, 0.3])
     assert stopped.line.dash == "dot" and stopped.line.color == line.line.color
     assert lower.fill == "tonexty" and line.mode == "lines" and upper.mode == "lines"   # no stray markers
-    assert "n = 10, 5 responded" in line.name and "stopped without a response (3)" in stopped.name
-    assert "competing event" in fig.layout.title.text and "Kaplan" not in fig.layout.title.text
+    assert "responded (5 of 10)" in line.name and "stopped without a response (3)" in stopped.name
+    assert "Kaplan" not in fig.layout.title.text
     # the axis ends at the last at-risk tick, and the numbers at risk sit on the same ticks
     assert list(fig.layout.xaxis.tickvals) == [0, 2, 4, 6, 8, 10, 12] and fig.layout.xaxis.range[1] < 13
     at_risk = [a.text for a in fig.layout.annotations if a.xref != "paper"]
