@@ -314,6 +314,8 @@ def cmd_import(args) -> int:
         print(problem, file=sys.stderr)
     for warning in rep.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in importing.summary_lines(rep):
+        print(line, file=sys.stderr)
     rejects = None
     if args.skip_invalid and rep.rejected_rows and not args.dry_run:
         try:
@@ -326,7 +328,8 @@ def cmd_import(args) -> int:
         summary = f"import: rejected, {len(rep.problems)} problem(s); nothing written"
     else:
         verb = "would add" if args.dry_run else "added"
-        skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(rep.skipped.items()))
+        skipped = f"{sum(rep.skipped.values()):,} resources (by type and reason above)" if rep.fhir else \
+            ", ".join(f"{n} {kind}" for kind, n in sorted(rep.skipped.items()))
         summary = (f"import: {verb} " + (", ".join(f"{n} {t}" for t, n in rep.written.items() if n) or "nothing new")
                    + (f"; {len(rep.rejected_rows)} row(s) or resource(s) rejected and left out"
                       + (f", listed in {rejects}" if rejects else " (a dry run writes no rejects file)" if args.dry_run
@@ -334,7 +337,7 @@ def cmd_import(args) -> int:
                    + (f"; not for kdash, counted and skipped: {skipped}" if skipped else ""))
     _emit(args, summary, {"found": found, "written": rep.written, "problems": rep.problems,
                           "warnings": rep.warnings, "dry_run": args.dry_run, "rejects_file": rejects,
-                          "rejected": len(rep.rejected_rows), "skipped": rep.skipped})
+                          "rejected": len(rep.rejected_rows), "skipped": rep.skipped, "fhir": rep.fhir})
     return code
 
 

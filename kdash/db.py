@@ -232,6 +232,17 @@ MIGRATIONS: list[str] = [
     DELETE FROM course_scores;
     DELETE FROM meta WHERE key = 'course_scores_settings';
     """,
+    # 20: what a record says that the import used to drop (issue 30): a patient's death (deceased, with its date
+    # where the source gives one), identifiers other than the MRN, and where a screening answer came from ("from the
+    # record: Condition 'Bipolar I disorder with psychotic features', 2019-04-02").
+    """
+    ALTER TABLE patients ADD COLUMN IF NOT EXISTS deceased BOOLEAN DEFAULT FALSE;
+    ALTER TABLE patients ADD COLUMN IF NOT EXISTS deceased_on DATE;
+    UPDATE patients SET deceased = FALSE WHERE deceased IS NULL;
+    ALTER TABLE screening ADD COLUMN IF NOT EXISTS source VARCHAR;
+    CREATE TABLE IF NOT EXISTS patient_identifiers (
+        patient_id VARCHAR NOT NULL, system VARCHAR, value VARCHAR NOT NULL, type VARCHAR);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

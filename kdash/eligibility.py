@@ -62,6 +62,7 @@ class Facts:
     bp: list[tuple[dt.datetime, int, int]] = field(default_factory=list)
     scores: list[tuple[dt.date, str, int]] = field(default_factory=list)
     decisions: dict[str, dict] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)     # screening item → where the answer came from
 
 
 def _item(code, group, label, status, detail, source) -> dict:
@@ -169,10 +170,16 @@ def severity(f: Facts, cfg: dict, today: dt.date) -> dict:
                  "review of a mild baseline (below the scale's moderate band, clinical reference §1): " + KDASH_DEFAULT)
 
 
+def _sourced(f: Facts, item: str, label: str) -> str:
+    """An item's label with where its answer came from, when the record says ("from the record: Condition …")."""
+    source = f.sources.get(item)
+    return f"{label} ({source})" if source else label
+
+
 def absolute(f: Facts, cfg: dict, today: dt.date) -> dict:
     label = "No absolute contraindication"
     answers = {k: f.screening.get(k, ("unknown", None))[0] for k in ABSOLUTE}
-    present = [ABSOLUTE[k] for k, v in answers.items() if v == "present"]
+    present = [_sourced(f, k, ABSOLUTE[k]) for k, v in answers.items() if v == "present"]
     unknown = [ABSOLUTE[k] for k, v in answers.items() if v == "unknown"]
     if present:
         return _item("absolute_contraindications", "Absolute contraindications", label, "not_met",
@@ -219,7 +226,7 @@ def warning_item(code: str):
         if code == "pregnancy" and f.sex == "M":
             return _item(code, "Warnings", label, "met", "not applicable (male)", source)
         answers = {k: _valid(f.screening.get(k, ("unknown", None)), cfg, _as_of(f, today)) for k in items}
-        present = [items[k] for k, v in answers.items() if v == "present"]
+        present = [_sourced(f, k, items[k]) for k, v in answers.items() if v == "present"]
         unknown = [items[k] for k, v in answers.items() if v == "unknown"]
         if present:
             return _item(code, "Warnings", label, "warning", "present: " + "; ".join(present), source)
@@ -292,6 +299,8 @@ def facts(con: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) 
                                          "outcome": r.outcome, "current_episode": bool(r.current_episode)})
     for r in db.query(con, "eligibility_screening", p).itertuples():
         out[r.patient_id].screening[r.item] = (r.status, _date(r.assessed_on))
+        if _none(r.source):
+            out[r.patient_id].sources[r.item] = r.source
     for r in db.query(con, "eligibility_bp", p).itertuples():
         out[r.patient_id].bp.append((pd.Timestamp(r.measured_at).to_pydatetime(), int(r.systolic), int(r.diastolic)))
     for r in db.query(con, "eligibility_scores", p).itertuples():

@@ -7,6 +7,7 @@ demo store takes no import unless asked (into_demo): a clinic's data goes into a
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -52,18 +53,21 @@ DEMO_REFUSAL = ("this is a synthetic demo store: a clinic's own data goes into a
 
 
 def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invalid: bool = False,
-        dry_run: bool = False, username: str | None = None, into_demo: bool = False) -> csv_folder.Report:
+        dry_run: bool = False, username: str | None = None, into_demo: bool = False,
+        today: dt.date | None = None) -> csv_folder.Report:
+    """Validate every source, then write all of it or nothing; `today` decides what is in the future (FHIR)."""
     if db.is_demo(con) and not into_demo:
         return csv_folder.Report(problems=[DEMO_REFUSAL])
     files, fhir_paths, source_problems = _sources(paths)
-    fhir_rows, fhir_problems, skipped, fhir_rejected = {}, [], {}, []
+    fhir_rows, fhir_problems, skipped, fhir_rejected, fhir_report, fhir_losses = {}, [], {}, [], {}, []
     if fhir_paths:
         resources, fhir_problems = fhir.load(fhir_paths)
         fhir_rejected = [(p.split(": ", 1)[0], p.split(": ", 1)[-1]) for p in fhir_problems]   # whole files
-        converted = fhir.convert(resources)
+        converted = fhir.convert(resources, today)
         fhir_rows, skipped = converted.rows, dict(converted.skipped)
         fhir_problems += converted.problems
         fhir_rejected += converted.rejected
+        fhir_report, fhir_losses = converted.report(), converted.losses
     try:
         rep = csv_folder.validate(con, files, extra=fhir_rows) if files or fhir_rows else csv_folder.Report()
     except UnicodeDecodeError as exc:
@@ -71,6 +75,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
     rep.problems[:0] = source_problems + fhir_problems
     rep.rejected_rows[:0] = [(where, 0, {}, reason) for where, reason in fhir_rejected]   # FHIR: named by file and id
     rep.skipped = skipped
+    rep.fhir, rep.losses = fhir_report, fhir_losses
     if not files and not fhir_paths and not source_problems:
         rep.problems.append("nothing to import")
     _name_every_loss(rep)
@@ -91,9 +96,43 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
             derived.derive_phases(cur, cfg, touched)
             derived.refresh(cur, touched)
             derived.refresh_stamped(con, cur, cfg, touched)
-        audit.log(cur, "import", username=username,
-                  detail=", ".join(f"{t} +{n}" for t, n in rep.written.items()) or "nothing new")
+        audit.log(cur, "import", username=username, detail=audit_detail(rep))
     return rep
+
+
+def audit_detail(rep: csv_folder.Report) -> str:
+    """What an import wrote and what it left out, for the audit log (counts and codes, never a patient)."""
+    written = ", ".join(f"{t} +{n}" for t, n in rep.written.items() if n) or "nothing new"
+    left = f"; {len(rep.rejected_rows)} rejected" if rep.rejected_rows else ""
+    skipped = sum(rep.skipped.values())
+    unmapped = ", ".join(f"{u['code']} ×{u['count']}" for u in (rep.fhir.get("unmapped") or [])[:5])
+    return written + left + (f"; {skipped} FHIR resources skipped" if skipped else "") + \
+        (f"; top unmapped codes {unmapped}" if unmapped else "")
+
+
+def summary_lines(rep: csv_folder.Report, top: int = 5) -> list[str]:
+    """The FHIR report in a few lines for the command line: what was kept from each kind of record, what was left
+    out and why, and the codes kdash could not map."""
+    if not rep.fhir:
+        return []
+    by_type: dict[str, dict] = {}
+    for row in rep.fhir["by_resource"]:
+        t = by_type.setdefault(row["resource"], {"imported": 0, "skipped": 0, "rejected": 0, "why": {}})
+        t["imported"] += row["imported"]
+        for outcome in ("skipped", "rejected"):
+            for why, n in row[outcome].items():
+                t[outcome] += n
+                t["why"][why] = t["why"].get(why, 0) + n
+    lines = []
+    for kind, t in sorted(by_type.items()):
+        why = "; ".join(f"{w} ×{n}" for w, n in sorted(t["why"].items(), key=lambda x: -x[1])[:3])
+        lines.append(f"FHIR {kind}: {t['imported']} imported, {t['skipped']} skipped, {t['rejected']} rejected"
+                     + (f" ({why})" if why else ""))
+    if rep.fhir.get("unmapped"):
+        lines.append("FHIR codes not mapped (most common): " + "; ".join(
+            f"{u['resource']} {u['system']} {u['code']} '{u['display']}' ×{u['count']}"
+            for u in rep.fhir["unmapped"][:top]))
+    return lines
 
 
 def _name_every_loss(rep: csv_folder.Report) -> None:

@@ -26,12 +26,16 @@ def plain(text) -> str:
 
 def identity(h: dict) -> str:
     """The two identifiers a clinician checks before any decision (name with birth date and age, and the ID, with
-    the MRN where known), as markdown-safe text: "Ada Lovelace · born 1980-05-01 (46) · ID P000001 · MRN 12345"."""
+    the MRN where known), as markdown-safe text: "Ada Lovelace · born 1980-05-01 (46) · ID P000001 · MRN 12345";
+    a deceased patient's death comes after the birth date (the age is the age at death)."""
     name = " ".join(str(x) for x in (h.get("given_name"), h.get("family_name")) if pd.notna(x) and str(x).strip())
     born = h.get("birth_date")
     parts = [plain(name) if name else "Name not recorded",
              f"born {pd.Timestamp(born):%Y-%m-%d} ({h['age']})" if pd.notna(born) else "birth date not recorded",
              f"ID {plain(h['patient_id'])}"]
+    if h.get("deceased") is True or (h.get("deceased") and not pd.isna(h.get("deceased"))):
+        died = h.get("deceased_on")
+        parts.insert(2, f"died {pd.Timestamp(died):%Y-%m-%d}" if died is not None and pd.notna(died) else "deceased")
     if pd.notna(h.get("mrn")) and str(h["mrn"]).strip():
         parts.append(f"MRN {plain(h['mrn'])}")
     return " · ".join(parts)
@@ -72,6 +76,8 @@ def flags(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> list[ru
 
 def phase(h: dict, today: dt.date, cfg: dict) -> str:
     """Course phase, by the same rule as sql/roster.sql."""
+    if h.get("deceased"):
+        return "deceased"
     if not h.get("n_sessions"):
         return "waiting" if pd.notna(h.get("next_session")) else "referred"
     if pd.notna(h.get("next_session")):

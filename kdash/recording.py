@@ -46,8 +46,12 @@ def validate(con: duckdb.DuckDBPyConnection, e: Entry, today: dt.date | None = N
     """Field → what is wrong with it; empty when the entry can be saved."""
     errors: dict[str, str] = {}
     today = today or dt.date.today()
-    if not db.scalar(con, "SELECT count(*) FROM patients WHERE patient_id = $p", {"p": e.patient_id}):
+    known = db.row(con, "SELECT coalesce(deceased, FALSE), deceased_on FROM patients WHERE patient_id = $p",
+                   {"p": e.patient_id})
+    if known is None:
         errors["patient_id"] = f"no patient with ID {e.patient_id!r}"
+    elif known[0] and (known[1] is None or known[1] < e.day):
+        errors["patient_id"] = "this patient is recorded as deceased" + (f" on {known[1]}" if known[1] else "")
     if e.day > today:
         errors["day"] = "a session is recorded on or after its day, not before"
     if e.route not in ROUTES:

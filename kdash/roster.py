@@ -9,8 +9,8 @@ import pandas as pd
 
 from kdash import db, flag_log, outcomes, rules, vocab, worklist
 
-PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped")
-ACTIVE = "active"        # the roster's default: every phase but finished and stopped, or any open flag
+PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped", "deceased")
+ACTIVE = "active"        # the roster's default: every phase but finished, stopped and deceased, or any open flag
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
             "not treated")
 PAGE_SIZE = 50
@@ -43,7 +43,7 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
 def _with_decisions(con, cfg: dict, today: dt.date, rows: pd.DataFrame) -> pd.DataFrame:
     """The page's patients treated without an eligibility decision (a review prompt; kdash/eligibility.py)."""
     from kdash import eligibility
-    treated = list(rows.loc[rows["sessions"] > 0, "patient_id"])
+    treated = list(rows.loc[(rows["sessions"] > 0) & (rows["phase"] != "deceased"), "patient_id"])
     found = eligibility.undecided_among(con, cfg, today, treated)
     rows["undecided"] = [p in found for p in rows["patient_id"]]
     return rows

@@ -763,6 +763,17 @@ def ack_note() -> None:
         st.success(patient_plain(note), icon=":material/task_alt:")
 
 
+def patient_heading(h: dict) -> None:
+    """The patient's two identifiers as the page's heading, and a deceased patient said so before anything else."""
+    from kdash import patient as patient_
+    st.subheader(patient_.identity(h))
+    if h.get("deceased"):
+        died = h.get("deceased_on")
+        when = f" on {pd.Timestamp(died):%Y-%m-%d}" if died is not None and pd.notna(died) else ""
+        st.error(f"**This patient died{when}** (from the record): no session can be recorded, and no flag or prompt "
+                 "of theirs is on a worklist.", icon=":material/sentiment_neutral:")
+
+
 def patient_plain(text: str) -> str:
     from kdash import patient as patient_
     return patient_.plain(text)

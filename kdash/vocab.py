@@ -17,7 +17,7 @@ ROUTES = {"iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine
           "im_ketamine": "IM ketamine", "oral_ketamine": "Oral ketamine"}
 SESSION_STATUSES = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
 PHASES = {"induction": "Induction", "maintenance": "Maintenance", "referred": "Referred", "finished": "Finished",
-          "stopped": "Stopped"}
+          "stopped": "Stopped", "deceased": "Deceased"}
 ROLES = {"clinician": "Clinician", "manager": "Clinic manager", "presenter": "Presenter", "admin": "Administrator", "cli": "Command line"}
 SEVERITIES = {"urgent": "Urgent", "high": "High", "caution": "Caution", "review": "Review", "clear": "Cleared"}
 SIDE_EFFECT_SEVERITIES = {"mild": "mild", "moderate": "moderate", "severe": "severe"}

@@ -32,7 +32,7 @@ if pid:
     if not found:
         st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
         st.stop()
-    st.subheader(patient.identity(ui.fetch("patient.header", patient_id=pid, today=today)))
+    ui.patient_heading(ui.fetch("patient.header", patient_id=pid, today=today))
     default_route = found[0]["route"]
     route = right.segmented_control("Route", list(eligibility.ROUTES), default=default_route,
                                     format_func=roster.ROUTE_NAMES.get) or default_route

@@ -43,7 +43,21 @@ try:
     st.dataframe(pd.DataFrame({"table": list(found), "rows read": list(found.values()),
                                "new (would be added)": [report.written.get(t, 0) for t in found]}),
                  hide_index=True, width="stretch", placeholder="—")
-    if report.skipped:
+    if report.fhir:
+        st.subheader("FHIR: what each kind of record became")
+        st.caption("Every resource is accounted for: imported, left out with the reason (kdash keeps no such thing, "
+                   "or it is not what kdash reads), or rejected as a problem below.")
+        rows = report.fhir["by_resource"]
+        st.dataframe(pd.DataFrame({
+            "resource": [r["resource"] for r in rows], "code": [r["code"] or "—" for r in rows],
+            "what it is": [r["display"] or "—" for r in rows], "imported": [r["imported"] for r in rows],
+            "left out, and why": ["; ".join(f"{why} ×{n}" for why, n in r["skipped"].items()) or "—" for r in rows],
+            "rejected, and why": ["; ".join(f"{why} ×{n}" for why, n in r["rejected"].items()) or "—" for r in rows]}),
+            hide_index=True, width="stretch", placeholder="—")
+        if report.fhir["unmapped"]:
+            st.caption("Codes kdash could not map, most common first (tell us if one of them matters to your clinic):")
+            st.dataframe(pd.DataFrame(report.fhir["unmapped"]), hide_index=True, width="stretch", placeholder="—")
+    elif report.skipped:
         st.caption("Skipped (not used by kdash): " + ", ".join(f"{n} {k}" for k, n in report.skipped.items()))
     for w in report.warnings:
         st.warning(w, icon=":material/warning:")

@@ -30,7 +30,7 @@ ui.audit_view("view_patient", pid)
 h, open_now = v["header"], v["open"]
 
 # --- header -----------------------------------------------------------------------------------------
-st.subheader(patient.identity(h))
+ui.patient_heading(h)
 planned = h["planned_induction"]
 top = st.columns(4)
 top[0].metric("Age · sex", f"{h['age'] if pd.notna(h['age']) else '—'} · {h['sex'] if pd.notna(h['sex']) else '—'}",
@@ -96,7 +96,7 @@ if open_now:
         ui.acknowledge_form(pid, group[0].rule, f"patient_{group[0].rule}")
 else:
     st.success("No open safety flag.", icon=":material/check_circle:")
-if not isinstance(e, Failed) and eligibility.undecided(e, bool(h["n_sessions"])):
+if not isinstance(e, Failed) and not h["deceased"] and eligibility.undecided(e, bool(h["n_sessions"])):
     st.warning(f"{BADGE['review']} **Treated without an eligibility decision**: the computed verdict for "
                f"{roster.ROUTE_NAMES[e['route']]} is {VERDICT[e['verdict']]} and no clinician's sign-off or override "
                "is on file. Review the checklist and record a decision (an override needs a written reason).",

@@ -36,7 +36,7 @@ h = ui.fetch("patient.header", patient_id=pid, today=today)
 if h is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
-st.subheader(patient.identity(h))
+ui.patient_heading(h)
 st.caption(f"{int(h['n_sessions'] or 0)} sessions so far")
 
 

@@ -31,13 +31,16 @@ SCREENING_ITEMS = (
 # file: (table, columns, required, key columns)
 FILES = {
     "patients.csv": ("patients", ["patient_id", "given_name", "family_name", "birth_date", "sex", "referral_date",
-                                  "primary_diagnosis", "clinician", "mrn"],
+                                  "primary_diagnosis", "clinician", "mrn", "deceased", "deceased_on"],
                      {"patient_id", "birth_date", "sex"}, ["patient_id"]),
+    "patient_identifiers.csv": ("patient_identifiers", ["patient_id", "system", "value", "type"],
+                                {"patient_id", "value"}, ["patient_id", "system", "value"]),
     "antidepressant_trials.csv": ("antidepressant_trials", ["patient_id", "drug", "dose_mg_per_day", "start_date",
                                                             "end_date", "outcome", "current_episode"],
                                   {"patient_id", "drug", "dose_mg_per_day", "start_date", "outcome"},
                                   ["patient_id", "drug", "start_date"]),
-    "screening.csv": ("screening", ["patient_id", "item", "status", "assessed_on"], {"patient_id", "item", "status"},
+    "screening.csv": ("screening", ["patient_id", "item", "status", "assessed_on", "source"],
+                      {"patient_id", "item", "status"},
                       ["patient_id", "item", "assessed_on"]),
     "sessions.csv": ("sessions", ["session_id", "patient_id", "scheduled_at", "status", "route", "dose_mg", "weight_kg",
                                   "chair", "clinician", "started_at", "ended_at", "phase", "rems_form_sent_on"],
@@ -66,6 +69,8 @@ class Report:
     written: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     rejected_rows: list[tuple[str, int, dict, str]] = field(default_factory=list)
+    fhir: dict = field(default_factory=dict)        # the FHIR import report (kdash/importers/fhir.py FhirResult.report)
+    losses: list[tuple[str, str]] = field(default_factory=list)   # FHIR resources skipped: (file: Kind/id, reason)
 
     @property
     def ok(self) -> bool:
@@ -159,7 +164,29 @@ def _patient(r: dict) -> dict:
             "sex": _code(r["sex"], "sex", ("F", "M", "X")), "referral_date": _date(r.get("referral_date", ""), "referral_date"),
             "primary_diagnosis": _code(r.get("primary_diagnosis", ""), "primary_diagnosis",
                                        ("mdd", "bipolar_depression", "pdd", "other")),
-            "clinician": _text(r.get("clinician", "")), "mrn": _text(r.get("mrn", ""))}
+            "clinician": _text(r.get("clinician", "")), "mrn": _text(r.get("mrn", "")),
+            **_death(r, born)}
+
+
+def _death(r: dict, born: dt.date) -> dict:
+    """deceased (true/false) and deceased_on: a date of death makes the patient deceased."""
+    died = _date(r.get("deceased_on", ""), "deceased_on")
+    flag = (r.get("deceased") or "").strip().lower()
+    if flag not in ("", "true", "false"):
+        raise RowError(f"deceased {flag!r} is not true or false")
+    if died is not None and died < born:
+        raise RowError(f"deceased_on {died} is before birth_date {born}")
+    if died is not None and died > dt.date.today():
+        raise RowError(f"deceased_on {died} is in the future")
+    if died is not None and flag == "false":
+        raise RowError("deceased is false but a deceased_on date is given")
+    return {"deceased": died is not None or flag == "true", "deceased_on": died}
+
+
+def _identifier(r: dict) -> dict:
+    _required(r, ["patient_id", "value"])
+    return {"patient_id": _id(r["patient_id"], "patient_id"), "system": _text(r.get("system", "")),
+            "value": r["value"].strip(), "type": _text(r.get("type", ""))}
 
 
 def _trial(r: dict) -> dict:
@@ -182,7 +209,7 @@ def _screening(r: dict) -> dict:
     _required(r, ["patient_id", "item", "status"])
     return {"patient_id": _id(r["patient_id"], "patient_id"), "item": _code(r["item"], "item", SCREENING_ITEMS),
             "status": _code(r["status"], "status", ("present", "absent", "unknown")),
-            "assessed_on": _date(r.get("assessed_on", ""), "assessed_on")}
+            "assessed_on": _date(r.get("assessed_on", ""), "assessed_on"), "source": _text(r.get("source", ""))}
 
 
 def _session(r: dict) -> dict:
@@ -230,6 +257,9 @@ def _assessment(r: dict) -> dict:
         raise RowError(problem)
     minute = _whole(r.get("minute", ""), "minute", -240, 1440)
     session_id = _id(r.get("session_id", ""), "session_id")
+    on = _date(r["assessed_on"], "assessed_on")
+    if on > dt.date.today() + dt.timedelta(days=1):
+        raise RowError(f"assessed_on {on} is in the future")
     if minute is not None and session_id is None:
         raise RowError("a minute is counted from a session's dose: give the session_id too")
     return {"patient_id": _id(r["patient_id"], "patient_id"), "assessed_on": _date(r["assessed_on"], "assessed_on"),
@@ -244,6 +274,8 @@ def _vital(r: dict) -> dict:
            "systolic": _whole(r["systolic"], "systolic", 40, 300), "diastolic": _whole(r["diastolic"], "diastolic", 20, 200),
            "heart_rate": _whole(r.get("heart_rate", ""), "heart_rate", 20, 250),
            "spo2": _whole(r.get("spo2", ""), "spo2", 50, 100)}
+    if row["measured_at"] is not None and row["measured_at"].date() > dt.date.today() + dt.timedelta(days=1):
+        raise RowError(f"measured_at {row['measured_at']} is in the future")
     in_session = row["session_id"] is not None and row["minute"] is not None
     outside = row["patient_id"] is not None and row["measured_at"] is not None
     if not (in_session or outside):
@@ -260,7 +292,7 @@ def _side_effect(r: dict) -> dict:
             "note": _text(r.get("note", ""))}
 
 
-PARSERS = {"patients.csv": _patient, "antidepressant_trials.csv": _trial, "screening.csv": _screening,
+PARSERS = {"patients.csv": _patient, "patient_identifiers.csv": _identifier, "antidepressant_trials.csv": _trial, "screening.csv": _screening,
            "sessions.csv": _session, "assessments.csv": _assessment, "vitals.csv": _vital,
            "side_effects.csv": _side_effect}
 

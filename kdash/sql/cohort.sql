@@ -5,16 +5,17 @@
 -- Included by other queries (double-brace cohort); the analysis set keeps everyone ('itt') or induction completers.
 SELECT *
 FROM (
-    SELECT c.*, p.sex, p.primary_diagnosis, p.clinician,
+    SELECT c.*, p.sex, p.primary_diagnosis, p.clinician, p.deceased,
            date_diff('year', p.birth_date, c.first_day)
              - (strftime(c.first_day, '%m%d') < strftime(p.birth_date, '%m%d'))::INTEGER AS age,
            c.n_induction >= CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                                          WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS completer,
            CASE c.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                         WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END AS planned,
-           c.last_day >= coalesce($as_of, $today)::DATE - 21
+           NOT coalesce(p.deceased AND (p.deceased_on IS NULL OR p.deceased_on <= coalesce($as_of, $today)), FALSE)
+           AND (c.last_day >= coalesce($as_of, $today)::DATE - 21
              OR ($as_of IS NULL AND c.patient_id IN (SELECT patient_id FROM sessions
-                                                     WHERE status = 'scheduled' AND scheduled_at >= $today::DATE))
+                                                     WHERE status = 'scheduled' AND scheduled_at >= $today::DATE)))
              AS under_way
     FROM ({{course_facts_asof}}) c
     JOIN patients p USING (patient_id)

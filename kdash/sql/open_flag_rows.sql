@@ -3,6 +3,7 @@
 -- rule's latest clearing observation is later than all of its evidence; an urgent one (a suicide-risk answer) closes
 -- only when a clinician acknowledges it, and a later clearing observation is kept on it as new evidence (newer_day,
 -- newer_value: "PHQ-9 item 9 = 0" on 4 Mar), never a reason to close it (clinical-reference §4 and its preamble).
+-- A deceased patient has no open flag: the record says so on every screen instead.
 -- The log part is sql/flag_log_window.sql or the rules evaluated live (kdash/flag_log.py logged_query).
 WITH logged AS ({log}),
 acked AS (
@@ -24,4 +25,5 @@ later AS (   -- the rule's latest clearing observation after all of a flag's evi
 )
 SELECT p.patient_id, p.rule, p.severity, p.day, p.value, p.evidence_at, l.newer_day, l.newer_value
 FROM pending p LEFT JOIN later l USING (patient_id, rule)
-WHERE l.patient_id IS NULL OR l.urgent
+WHERE (l.patient_id IS NULL OR l.urgent)
+  AND p.patient_id NOT IN (SELECT patient_id FROM patients WHERE deceased)   -- a deceased patient is on no worklist

@@ -11,9 +11,10 @@ booked AS (
     FROM sessions WHERE patient_id = $patient_id AND status = 'scheduled' AND scheduled_at >= $today::DATE
 )
 SELECT p.patient_id, p.given_name, p.family_name, p.birth_date, p.sex, p.primary_diagnosis, p.clinician, p.mrn,
+       coalesce(p.deceased, FALSE) AS deceased, p.deceased_on,
        p.referral_date, p.consultation_date,
-       date_diff('year', p.birth_date, $today::DATE)
-         - (strftime($today::DATE, '%m%d') < strftime(p.birth_date, '%m%d'))::INTEGER AS age,
+       date_diff('year', p.birth_date, coalesce(p.deceased_on, $today::DATE))   -- a deceased patient: age at death
+         - (strftime(coalesce(p.deceased_on, $today::DATE), '%m%d') < strftime(p.birth_date, '%m%d'))::INTEGER AS age,
        coalesce(d.route, b.next_route) AS route, d.n_sessions, d.n_induction, d.first_day, d.last_day,
        b.next_session, coalesce(b.next_phase, d.last_phase) AS current_phase
 FROM patients p, done d, booked b

@@ -33,7 +33,8 @@ roster AS (
     SELECT p.patient_id, nullif(concat_ws(' ', p.given_name, p.family_name), '') AS name, p.birth_date, p.clinician,
            p.mrn,   -- a name may have one part only (an import's blank given or family name)
            coalesce(d.route, b.next_route) AS route, coalesce(d.n_sessions, 0) AS sessions,
-           CASE WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
+           CASE WHEN p.deceased THEN 'deceased'
+                WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
                 WHEN d.patient_id IS NULL THEN 'waiting'
                 WHEN b.patient_id IS NOT NULL THEN b.next_phase
                 WHEN d.last_day >= $today::DATE - 21 THEN d.last_phase
@@ -63,7 +64,7 @@ WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '
        OR mrn ILIKE '%' || $search || '%')
   AND ($route_filter IS NULL OR route = $route_filter)
   AND ($phase IS NULL OR phase = $phase
-       OR ($phase = 'active' AND (phase NOT IN ('finished', 'stopped') OR urgency IS NOT NULL)))
+       OR ($phase = 'active' AND phase <> 'deceased' AND (phase NOT IN ('finished', 'stopped') OR urgency IS NOT NULL)))
   AND ($clinician IS NULL OR clinician = $clinician)
   AND ($status IS NULL OR status = $status)
   AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)

@@ -105,3 +105,29 @@ def test_a_demo_store_takes_an_import_only_as_a_marked_trial(writable_app_store)
     con = db.connect(path, create=False)         # as the app's own connection is configured
     assert db.is_demo(con)
     con.close()
+
+
+def test_a_fhir_upload_shows_what_each_kind_of_record_became_and_the_unmapped_codes(own_store):
+    """Issue 30: the Import page names every loss: per resource type and code, imported / left out and why /
+    rejected, and the codes kdash could not map."""
+    import json
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "F1", "birthDate": "1980-01-01", "gender": "female"}},
+        {"resource": {"resourceType": "Observation", "id": "w", "status": "final", "subject": {"reference": "Patient/F1"},
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
+                      "effectiveDateTime": "2026-01-05", "valueQuantity": {"value": 70, "unit": "kg"}}},
+        {"resource": {"resourceType": "Observation", "id": "rr", "status": "final", "subject": {"reference": "Patient/F1"},
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "9279-1",
+                                           "display": "Respiratory rate"}]},
+                      "effectiveDateTime": "2026-01-05", "valueQuantity": {"value": 14, "unit": "/min"}}}]}
+    at = signed_in("admin").run()
+    at.switch_page("pages/import_data.py").run()
+    at.file_uploader[0].set_value([("export.json", json.dumps(bundle).encode(), "application/json")])
+    at.run()
+    assert not at.exception
+    tables = [d.value for d in at.dataframe]
+    by_resource = next(t for t in tables if "left out, and why" in t.columns).set_index("code")
+    assert "body weight" in by_resource.loc["29463-7", "left out, and why"]
+    assert by_resource.loc["9279-1", "left out, and why"].startswith("a code kdash does not read")
+    unmapped = next(t for t in tables if "count" in t.columns)
+    assert list(unmapped["code"]) == ["9279-1"] and list(unmapped["display"]) == ["Respiratory rate"]

@@ -1,5 +1,6 @@
 """The patient progress page, opened by deep link (/patient?patient_id=ID) from app.py."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -135,3 +136,37 @@ def test_a_later_lower_suicide_answer_is_new_evidence_on_the_open_flag_and_no_de
     assert "New evidence" in badges[0] and "PHQ\\-9 item 9 = 0" in badges[0] and "still open" in badges[0]
     prompt = [w.value for w in at.warning if "Treated without an eligibility decision" in w.value]
     assert prompt and "needs review" in prompt[0]
+
+
+@pytest.fixture
+def imported_synthea(tmp_path, monkeypatch):
+    """A clinic's own store fed three Synthea patients, one of whom died (issue 30)."""
+    from kdash import clinic_store, importing, settings
+    from tests.conftest import ROOT
+    path = str(tmp_path / "own.duckdb")
+    con = clinic_store.create(path)
+    rep = importing.run(con, settings.load(path), [str(ROOT / "tests" / "fixtures" / "fhir" / "synthea_auc_more")],
+                        skip_invalid=True)
+    assert rep.written["patients"] == 3
+    con.close()
+    monkeypatch.setenv("KDASH_DB", path)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield path
+    st.cache_resource.clear()
+
+
+def test_a_deceased_patient_says_so_and_is_on_no_active_list(imported_synthea):
+    dead = "6872def5-772f-427c-3053-de6e1c71ce0a"                  # Synthea's Alfred West, died 1981-05-21
+    at = open_patient(dead)
+    assert not at.exception
+    assert any("This patient died on 1981-05-21" in e.value for e in at.error)
+    heading = at.subheader[0].value
+    assert "born 1955-09-01 (25)" in heading and "died 1981-05-21" in heading     # the age at death, not 71
+    assert any(m.label == "Phase" and m.value == "Deceased" for m in at.metric)
+    at.switch_page("pages/roster.py").run()
+    shown = at.dataframe[-1].value
+    assert dead not in set(shown["patient_id"]) and len(shown) == 2             # active: the two living
+    phase = next(s for s in at.selectbox if s.label == "Phase")
+    phase.set_value("deceased").run()
+    assert list(at.dataframe[-1].value["patient_id"]) == [dead]

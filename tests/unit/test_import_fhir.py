@@ -1,5 +1,6 @@
 """FHIR R4 import (data-contract §4) on real third-party files (tests/fixtures/fhir, see SOURCES.md there)."""
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -36,7 +37,9 @@ def test_us_core_phq9_total_as_string_and_questionnaire_summed_from_answer_codes
     # the same PHQ-9: one assessment, total 12, with the items that sum to it
     rows = counts(store, "SELECT scale, total, items FROM assessments WHERE patient_id = 'example'")
     assert len(rows) == 1 and rows[0][:2] == ("PHQ9", 12) and sum(rows[0][2]) == 12 and len(rows[0][2]) == 9
-    assert rep.skipped == {"Observation (other code)": 1}                     # the 44249-1 panel
+    assert rep.skipped == {"Observation (a code kdash does not read)": 1}      # the 44249-1 panel
+    assert rep.fhir["unmapped"] == [{"resource": "Observation", "system": "LOINC", "code": "44249-1",
+                                     "display": rep.fhir["unmapped"][0]["display"], "count": 1}]
 
 
 def test_synthea_bundle_urn_uuid_offsets_bp_panels(store):
@@ -52,21 +55,24 @@ def test_synthea_bundle_urn_uuid_offsets_bp_panels(store):
 
 def test_cms159_impossible_values_and_non_final_statuses_are_rejected_with_reasons(store):
     before = counts(store, "SELECT count(*) FROM assessments")
-    rep = importing.run(store, CFG, [str(FIXTURES / "cms159_fhir_testcases")])
+    today = dt.date(2026, 12, 3)                  # the test cases' measurement period runs into 2027
+    rep = importing.run(store, CFG, [str(FIXTURES / "cms159_fhir_testcases")], today=today)
     assert not rep.ok
     assert sorted(p.split(": ", 2)[2] for p in rep.problems) == [
         "PHQ-9 value 300 is outside 0–27", "PHQ-9 value 300 is outside 0–27",
+        "a reading dated 2027-02-19 is in the future",
         "status 'unknown' is not final, amended or corrected", "status 'unknown' is not final, amended or corrected"]
     assert counts(store, "SELECT count(*) FROM assessments") == before          # all or nothing
-    rep = importing.run(store, CFG, [str(FIXTURES / "cms159_fhir_testcases")], skip_invalid=True)
-    assert rep.written["patients"] == 67 and rep.written["assessments"] == 115
+    rep = importing.run(store, CFG, [str(FIXTURES / "cms159_fhir_testcases")], skip_invalid=True, today=today)
+    assert rep.written["patients"] == 67 and rep.written["assessments"] == 114
     assert counts(store, "SELECT count(*) FROM patients WHERE primary_diagnosis = 'mdd'")[0][0] >= 40
 
 
 def test_cms128_dispenses_become_trials_of_unknown_outcome(store):
     rep = importing.run(store, CFG, [str(FIXTURES / "cms128_fhir_testcases")])
     assert rep.ok, rep.problems
-    assert rep.written == {"patients": 29, "antidepressant_trials": 52}
+    assert {t: n for t, n in rep.written.items() if t in ("patients", "antidepressant_trials")} == \
+        {"patients": 29, "antidepressant_trials": 52}
     assert counts(store, "SELECT DISTINCT outcome FROM antidepressant_trials t JOIN patients p USING (patient_id) "
                          "WHERE p.mrn IS NULL") == [("unknown",)]
     again = importing.run(store, CFG, [str(FIXTURES / "cms128_fhir_testcases")])
@@ -97,7 +103,7 @@ def test_cli_imports_fhir_folder(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kdash", "import", "--db", path, str(FIXTURES / "cms128_fhir_testcases"),
                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "added 29 patients, 52 antidepressant_trials" in out.stderr
+    assert "added 29 patients, 29 patient_identifiers, 52 antidepressant_trials" in out.stderr
 
 
 def test_skip_invalid_imports_the_rest_exits_0_and_names_every_rejected_resource_in_the_rejects_file(tmp_path):

@@ -77,7 +77,7 @@ def rows(con, table: str) -> list[tuple]:
 
 def test_a_clinic_day_writes_the_same_on_either_back_end(store):
     con, cfg, rep, pids, sids = a_clinic_day(store)
-    assert rep.written["patients"] == 97
+    assert rep.written["patients"] == 231                    # every patient of the FHIR fixtures
     assert db.scalar(con, "SELECT count(*) FROM sessions") == 8            # 9 recorded, 1 deleted
     assert db.scalar(con, "SELECT dose_mg FROM sessions WHERE session_id = $s", {"s": sids[1]}) == 48.0
     assert db.scalar(con, "SELECT count(*) FROM sessions WHERE session_id = $s", {"s": sids[4]}) == 0

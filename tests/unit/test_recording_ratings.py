@@ -47,3 +47,14 @@ def test_ratings_by_minute_and_the_rems_form_are_saved_loaded_and_flagged(tmp_pa
         assert "rems_form" not in {f.rule for f in patient.flags(c.con, CFG, "E1")}
     finally:
         c.close()
+
+
+def test_no_session_is_recorded_for_a_patient_after_their_death(tmp_path):
+    c = Clinic(str(tmp_path / "d.duckdb"))
+    try:
+        c.patient("D1", deceased=True, deceased_on=TODAY - dt.timedelta(days=10))
+        errors = recording.validate(c.con, esketamine("D1", TODAY), TODAY)
+        assert errors["patient_id"] == f"this patient is recorded as deceased on {TODAY - dt.timedelta(days=10)}"
+        assert "patient_id" not in recording.validate(c.con, esketamine("D1", TODAY - dt.timedelta(days=20)), TODAY)
+    finally:
+        c.close()
