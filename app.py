@@ -69,6 +69,7 @@ if __name__ == "__main__":       # a browser tab's run (Streamlit runs its scrip
     main()
 else:                            # the server, when `streamlit run app.py` imports this file
     from kdash import warmup, web
+    web.stay_offline()           # no lookup of this machine's external address on the internet
     web.refuse_public_demo()     # a demo store's published password stays on this machine
     # The lifespan fills the shared cache with every page's opening view as the server starts (kdash/warmup.py).
     app = st.App("app.py", routes=web.routes(), lifespan=warmup.lifespan)

@@ -226,6 +226,10 @@ def cmd_info(args) -> int:
     finally:
         con.close()
     s = doc["sessions"]
+    from kdash import pg
+    doc["exposure"] = [] if pg.is_url(path) else db.exposure(path)
+    for warning in doc["exposure"]:
+        print(f"warning: {warning}", file=sys.stderr)
     _emit(args, f"info: {path}: schema {doc['schema_version']}, {doc['patients']:,} patients, "
                 f"{sum(s.values()):,} sessions ({s['completed']:,} completed)", doc)
     if args.calibration and not args.json:
@@ -376,7 +380,9 @@ def cmd_conference(args) -> int:
     finally:
         con.close()
     try:
+        db.private_files()
         out.write_bytes(data)
+        os.chmod(out, 0o600)
     except OSError as exc:
         raise UsageError(f"conference: cannot write {out}: {exc.strerror}") from None
     _emit(args, f"conference: {pack.title}: {len(pack.figures)} figures, {len(pack.tables)} tables → {out}",
@@ -472,7 +478,10 @@ def cmd_restore(args) -> int:
     else:
         manifest = backup.restore(args.folder, args.db, _passphrase(args))
     rows = sum(t["rows"] for t in manifest["tables"].values())
-    _emit(args, f"restore: {len(manifest['tables'])} tables, {rows:,} rows checked → {args.db}", manifest)
+    _emit(args, f"restore: {len(manifest['tables'])} tables, {rows:,} rows checked → {args.db}"
+                + ("" if manifest.get("authenticated", True) else
+                   " (the manifest is not authenticated: set KDASH_BACKUP_KEY when backing up, or use a passphrase)"),
+          manifest)
     return 0
 
 

@@ -6,10 +6,14 @@ case code back into its patient). So its folder is the owner's only (0700, files
 (`--passphrase-file`, or KDASH_BACKUP_PASSPHRASE) each file is encrypted with AES-256-GCM under a key derived by
 scrypt (the `cryptography` package); the manifest then holds only table names, counts and checksums.
 
-`backup` runs DuckDB's EXPORT DATABASE inside one read transaction (a consistent snapshot even while
-rows are being added through the same process), then writes manifest.json: schema version, every table's
-row count and a content hash, and the SHA-256 of every file. `restore` checks those checksums first,
-imports into a new store, and checks every table's row count and content hash against the manifest.
+`backup` writes every table as Parquet inside one read transaction (a consistent snapshot even while rows are being
+added through the same process), then manifest.json: schema version, every table's row count and a content hash,
+the sequences' positions, the SHA-256 of every file, and an HMAC of all of it under the passphrase (or under
+KDASH_BACKUP_KEY for a backup without one), so a changed or downgraded manifest is refused.
+
+`restore` never executes text from the folder (issue 31: a `COPY … TO` planted in an exported schema.sql ran as the
+restoring user): the schema comes from this kdash's own migrations, each table is loaded from its Parquet file by a
+fixed statement, by a table name this schema knows; then every table's row count and content hash is checked.
 """
 
 from __future__ import annotations
@@ -96,10 +100,11 @@ def backup(path: str, out: str, passphrase: str | None = None) -> dict:
         os.chmod(target, 0o700)
         plain = Path(tempfile.mkdtemp(prefix="kdash-backup-", dir=target.parent)) if passphrase else target
         try:
-            tables, version = _export(path, plain, target)
+            tables, version, sequences = _export(path, plain, target)
             manifest = {"kdash_backup": 1, "made_at": dt.datetime.now().isoformat(timespec="seconds"),
-                        "schema_version": version,
+                        "schema_version": version, "sequences": sequences,
                         "tables": {t: {"rows": n, "content": digest} for t, (n, digest) in tables.items()}}
+            key = None
             if passphrase:
                 salt = os.urandom(16)
                 key = _key(passphrase, salt)
@@ -111,21 +116,76 @@ def backup(path: str, out: str, passphrase: str | None = None) -> dict:
             if plain != target:
                 shutil.rmtree(plain, ignore_errors=True)
         manifest["files"] = {p.name: _sha256(p) for p in sorted(target.iterdir()) if p.name != MANIFEST}
+        sign(manifest, key)
         (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
         for f in target.iterdir():
             os.chmod(f, 0o600)
     return manifest
 
 
-def _export(path: str, into: Path, target: Path) -> tuple[dict, int]:
+KEY_ENV = "KDASH_BACKUP_KEY"
+
+
+def _mac_key(key: bytes | None) -> tuple[bytes, str] | None:
+    """The key a manifest is authenticated with: derived from the passphrase's key, else from KDASH_BACKUP_KEY."""
+    if key is not None:
+        return hashlib.sha256(b"kdash manifest hmac" + key).digest(), "passphrase"
+    secret = os.environ.get(KEY_ENV)
+    if secret:
+        return hashlib.sha256(b"kdash manifest hmac" + secret.encode("utf-8")).digest(), KEY_ENV
+    return None
+
+
+def _canonical(manifest: dict) -> bytes:
+    return json.dumps({k: v for k, v in manifest.items() if k != "authentication"}, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def sign(manifest: dict, key: bytes | None) -> None:
+    import hmac
+    found = _mac_key(key)
+    if found:
+        mac_key, by = found
+        manifest["authentication"] = {"hmac": hmac.new(mac_key, _canonical(manifest), "sha256").hexdigest(),
+                                      "key": by}
+
+
+def authenticate(manifest: dict, key: bytes | None, passphrase_given: bool) -> bool:
+    """Refuse a manifest that was changed or downgraded; True when it is authenticated. A passphrase given for a
+    backup whose manifest says it is not encrypted is a downgrade; an encrypted backup made before manifests were
+    authenticated has its files authenticated by AES-GCM; with KDASH_BACKUP_KEY set, a plain backup must carry an
+    HMAC under it."""
+    import hmac
+    if passphrase_given and not manifest.get("encryption"):
+        raise StoreError("a passphrase was given but the manifest says the backup is not encrypted: refused (a "
+                         "manifest can be rewritten to look unencrypted)")
+    auth = manifest.get("authentication")
+    found = _mac_key(key)
+    if auth is None:
+        if found is not None and key is None:
+            raise StoreError(f"the manifest is not authenticated under {KEY_ENV}: refused")
+        return key is not None              # encrypted: every file is authenticated by AES-GCM
+    if found is None:
+        return False
+    mac_key, by = found
+    if auth.get("key") != by or not hmac.compare_digest(
+            auth.get("hmac", ""), hmac.new(mac_key, _canonical(manifest), "sha256").hexdigest()):
+        raise StoreError("the backup's manifest was changed since it was made (its HMAC does not match): refused")
+    return True
+
+
+def _export(path: str, into: Path, target: Path) -> tuple[dict, int, dict]:
     con = db.connect(path, create=False)
     try:
         cur = con.cursor()
         cur.execute("BEGIN TRANSACTION")          # counts, hashes and files from one snapshot
         try:
             tables = {t: table_digest(cur, t) for t in _tables(cur)}
-            cur.execute(f"EXPORT DATABASE '{_quoted(into)}' (FORMAT parquet)")
-            return tables, db.schema_version(cur)
+            for t in tables:
+                cur.execute(f"COPY (SELECT * FROM \"{t}\") TO '{_quoted(into / (t + '.parquet'))}' (FORMAT parquet)")
+            sequences = {name: int(last) for name, last in cur.execute(
+                "SELECT sequence_name, coalesce(last_value, 0) FROM duckdb_sequences() WHERE NOT temporary").fetchall()}
+            return tables, db.schema_version(cur), sequences
         finally:
             cur.execute("ROLLBACK")
             cur.close()
@@ -162,7 +222,7 @@ def verify(folder: str) -> dict:
 
 def restore(folder: str, path: str, passphrase: str | None = None) -> dict:
     """Rebuild a store at the new path `path` from a verified backup (its passphrase if it is encrypted);
-    returns the manifest."""
+    returns the manifest, with "authenticated" saying whether its manifest's origin was checked."""
     manifest = verify(folder)
     if manifest["schema_version"] > db.SCHEMA_VERSION:
         raise StoreError(f"the backup has schema version {manifest['schema_version']}; this kdash knows up to "
@@ -171,22 +231,25 @@ def restore(folder: str, path: str, passphrase: str | None = None) -> dict:
     if target.exists():
         raise StoreError(f"{path} exists; restore into a new store path")
     with _owner_only():
-        source, plain = _readable(Path(folder), manifest, passphrase, target.parent)
+        source, plain, key = _readable(Path(folder), manifest, passphrase, target.parent)
         try:
+            authenticated = authenticate(manifest, key, passphrase is not None)
             _import(source, manifest, target)
         finally:
             if plain:
                 shutil.rmtree(plain, ignore_errors=True)
         os.chmod(target, 0o600)
     db.connect(path, create=False).close()   # an older backup's schema is brought up to date
-    return manifest
+    return {**manifest, "authenticated": authenticated}
 
 
-def _readable(folder: Path, manifest: dict, passphrase: str | None, near: Path) -> tuple[Path, Path | None]:
-    """The folder to import from: the backup itself, or its files decrypted into a private temporary folder."""
+def _readable(folder: Path, manifest: dict, passphrase: str | None,
+              near: Path) -> tuple[Path, Path | None, bytes | None]:
+    """The folder to import from: the backup itself, or its files decrypted into a private temporary folder; and
+    the passphrase's key."""
     enc = manifest.get("encryption")
     if not enc:
-        return folder, None
+        return folder, None, None
     if not passphrase:
         raise StoreError("this backup is encrypted: give its passphrase (--passphrase-file or "
                          "KDASH_BACKUP_PASSPHRASE)")
@@ -201,16 +264,32 @@ def _readable(folder: Path, manifest: dict, passphrase: str | None, near: Path) 
     except Exception:
         shutil.rmtree(plain, ignore_errors=True)
         raise
-    return plain, plain
+    return plain, plain, key
 
 
 def _import(source: Path, manifest: dict, target: Path) -> None:
+    """The schema from this kdash's migrations at the backup's version; each table's rows from its Parquet file by a
+    fixed statement (never a statement from the folder); the sequences moved on to where they were."""
     partial = target.with_name(target.name + ".restoring")
     partial.unlink(missing_ok=True)
     try:
-        con = duckdb.connect(str(partial))
+        con = db.connect(str(partial), upto=manifest["schema_version"])
         try:
-            con.execute(f"IMPORT DATABASE '{_quoted(source)}'")
+            known = set(_tables(con))
+            unknown = sorted(set(manifest["tables"]) - known)
+            if unknown:
+                raise StoreError(f"the backup names tables this kdash's schema has not: {', '.join(unknown)}")
+            with db.transaction(con) as cur:
+                for table in sorted(manifest["tables"]):
+                    data = source / f"{table}.parquet"
+                    if not data.is_file():
+                        raise StoreError(f"backup file {table}.parquet is missing")
+                    cur.execute(f'DELETE FROM "{table}"')            # rows a migration wrote (meta, derived)
+                    cur.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet($f)', {"f": str(data)})
+                for name, last in (manifest.get("sequences") or _sequences_from(cur, manifest)).items():
+                    if last > 0 and cur.execute("SELECT count(*) FROM duckdb_sequences() WHERE sequence_name = $s",
+                                                {"s": name}).fetchone()[0]:
+                        cur.execute(f"SELECT max(nextval('{_identifier(name)}')) FROM range($n)", {"n": int(last)})
             for table, expected in manifest["tables"].items():
                 n, digest = table_digest(con, table)
                 if (n, digest) != (expected["rows"], expected["content"]):
@@ -225,3 +304,18 @@ def _import(source: Path, manifest: dict, target: Path) -> None:
     finally:
         partial.unlink(missing_ok=True)
         Path(str(partial) + ".wal").unlink(missing_ok=True)
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise StoreError(f"the backup names a sequence {name!r} that is not an identifier")
+    return name
+
+
+def _sequences_from(cur, manifest: dict) -> dict:
+    """A backup made before the manifest kept its sequences: each sequence moves past the ids of its table."""
+    out = {}
+    for name, table, column in (("audit_seq", "audit_log", "audit_id"), ("ack_seq", "flag_acks", "ack_id")):
+        if table in manifest["tables"]:
+            out[name] = int(cur.execute(f'SELECT coalesce(max("{column}"), 0) FROM "{table}"').fetchone()[0])
+    return out

@@ -274,6 +274,7 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         except pg.RecordError as exc:
             raise StoreError(str(exc)) from None
     if path != ":memory:":
+        private_files()
         p = Path(path)
         if not p.exists() and (read_only or not create):
             raise StoreError(f"no store at {path} (make a clinic's own store with: python -m kdash init --db {path}; "
@@ -283,7 +284,8 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         if not p.exists():
             parent = p.resolve().parent
             try:
-                parent.mkdir(parents=True, exist_ok=True)
+                if not parent.exists():
+                    parent.mkdir(parents=True, mode=0o700)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder {parent}: {exc.strerror}") from None
             if not os.access(parent, os.W_OK):
@@ -292,6 +294,8 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         con = duckdb.connect(path, read_only=read_only, config=dict(_CONFIG))
     except duckdb.Error as exc:
         raise _explain(path, exc) from None
+    if path != ":memory:" and not read_only:
+        owner_only(path)
     if not read_only:
         migrate(con, upto=upto)
         return con
@@ -304,6 +308,37 @@ def connect(path: str, *, read_only: bool = False, create: bool = True,
         connect(path, upto=upto).close()
         return connect(path, read_only=True, upto=upto)
     return con
+
+
+def private_files() -> None:
+    """Every file this process makes from now on is its owner's only (umask 077): the store and its WAL (DuckDB
+    makes the WAL anew after each checkpoint), temporary files, exports, rejects files. A store holds every patient,
+    the password hashes and the pseudonym key (issue 31)."""
+    os.umask(0o077)
+
+
+def owner_only(path: str) -> None:
+    """The store file and its WAL, 0600 (a store made by an earlier kdash under umask 022 is tightened too)."""
+    for f in (Path(path), Path(path + ".wal")):
+        try:
+            if f.exists() and f.stat().st_uid == os.getuid() and f.stat().st_mode & 0o077:
+                os.chmod(f, 0o600)
+        except OSError:
+            pass
+
+
+def exposure(path: str) -> list[str]:
+    """Why a store's files or folder can be read by other users of the machine (for `info`), or nothing."""
+    out = []
+    for f in (Path(path), Path(path + ".wal")):
+        if f.exists() and f.stat().st_mode & 0o077:
+            out.append(f"{f} is readable or writable by other users (mode {f.stat().st_mode & 0o777:o}); "
+                       f"chmod 600 {f}")
+    folder = Path(path).resolve().parent
+    if folder.exists() and folder.stat().st_mode & 0o007:
+        out.append(f"the folder {folder} is open to every user of the machine (mode "
+                   f"{folder.stat().st_mode & 0o777:o}); chmod 700 {folder}")
+    return out
 
 
 def is_demo(con: duckdb.DuckDBPyConnection) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -150,12 +151,18 @@ class _Rollback(Exception):
 
 
 def write_rejects(rep: csv_folder.Report, path: Path) -> Path:
-    """Every rejected row or resource: its file (and FHIR resource), line (blank for FHIR), reason and content."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    """Every rejected row or resource: its file (and FHIR resource), line (blank for FHIR), reason and content; the
+    owner's only (it holds patient rows), every cell escaped so a spreadsheet never runs it as a formula."""
+    from kdash import vocab
+    db.private_files()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["file", "line", "reason", "row"])
         for name, line, raw, reason in rep.rejected_rows:
-            out.writerow([name, line or "", reason, "; ".join(f"{k}={v}" for k, v in raw.items())])
+            out.writerow([vocab.csv_cell(x) for x in (name, line or "", reason,
+                                                   "; ".join(f"{k}={v}" for k, v in raw.items()))])
     return path
 
 

@@ -107,6 +107,7 @@ def backup_record(url: str, out: str, passphrase: str | None = None) -> dict:
                                 "made_at": dt.datetime.now().isoformat(timespec="seconds"),
                                 "schema_version": version, "tables": digests}
                     data = (plain / DUMP).read_bytes()
+                    key = None
                     if passphrase:
                         salt = os.urandom(16)
                         key = backup._key(passphrase, salt)
@@ -120,6 +121,7 @@ def backup_record(url: str, out: str, passphrase: str | None = None) -> dict:
                     shutil.rmtree(plain, ignore_errors=True)
                 manifest["files"] = {p.name: backup._sha256(p) for p in sorted(target.iterdir())
                                      if p.name != backup.MANIFEST}
+                backup.sign(manifest, key)
                 (target / backup.MANIFEST).write_text(json.dumps(manifest, indent=2))
                 for f in target.iterdir():
                     os.chmod(f, 0o600)
@@ -148,8 +150,13 @@ def restore_record(folder: str, url: str, passphrase: str | None = None) -> dict
                 model.close()
         return manifest
     with backup._owner_only():
-        source, plain = backup._readable(Path(folder), manifest, passphrase, Path(tempfile.gettempdir()))
+        source, plain, key = backup._readable(Path(folder), manifest, passphrase, Path(tempfile.gettempdir()))
         try:
+            # pg_restore runs the statements of the dump: only a dump whose manifest is authenticated (under its
+            # passphrase, or KDASH_BACKUP_KEY) is given to it, never one anyone who could write the folder made
+            if not backup.authenticate(manifest, key, passphrase is not None):
+                raise StoreError("a PostgreSQL backup is restored only when its manifest is authenticated: give its "
+                                 f"passphrase, or set {backup.KEY_ENV} to the key it was made with")
             done = subprocess.run([_program("pg_restore"), "--no-owner", "--no-privileges", "--single-transaction",
                                    "--exit-on-error", "-d", url, str(source / DUMP)],
                                   capture_output=True, text=True, env=_env())

@@ -20,6 +20,16 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ALLOW_DEMO_ON_NETWORK = "KDASH_DEMO_ON_NETWORK"
 
 
+def stay_offline() -> None:
+    """Streamlit checks a cross-origin websocket's Origin against this machine's addresses, and looks its external
+    address up on the internet to do so (an HTTP request to checkip.amazonaws.com, issue 31). A clinic's server
+    never asks the internet anything: a same-origin connection is allowed as before (the reverse proxy's host), a
+    cross-origin one only from localhost or server.corsAllowedOrigins."""
+    from streamlit import net_util
+    net_util.get_external_ip = lambda: None
+    net_util.get_internal_ip = lambda: None
+
+
 def listen_address() -> str:
     """The address Streamlit listens on ('' or None means every interface)."""
     from streamlit import config

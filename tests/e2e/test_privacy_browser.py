@@ -96,3 +96,20 @@ def test_plotly_cannot_download_a_figure_around_the_audit(page, server):
     page.locator(".js-plotly-plot").first.hover()
     assert page.locator(".js-plotly-plot").count() > 0
     assert page.locator("[data-title='Download plot as png'], [data-title^='Download plot']").count() == 0
+
+
+def test_no_table_offers_its_own_download_only_the_audited_one(page, server):
+    """Issue 31: every st.dataframe kept Streamlit's toolbar "Download as CSV" (not authorised, not audited, not
+    formula-escaped). With client.disableDataExport the toolbar has no download, and the page's own audited button
+    is the one way out."""
+    open_as(page, f"{server}/roster", "clinician")
+    grid = page.locator("[data-testid='stDataFrame']").last
+    grid.wait_for(timeout=30_000)
+    grid.hover()
+    page.wait_for_timeout(500)
+    toolbar = page.locator("[data-testid='stElementToolbar']").last
+    assert toolbar.locator("button").count() >= 1                       # the toolbar is there (search, fullscreen)
+    labels = [b.get_attribute("aria-label") or b.inner_text() for b in page.locator(
+        "[data-testid='stElementToolbar'] button").all()]
+    assert not [x for x in labels if x and "download" in x.lower()], labels
+    assert page.get_by_role("button", name="Download this page as CSV").count() == 1

@@ -110,6 +110,7 @@ def test_a_backup_taken_while_writers_run_restores_whole(record_url, pg_cluster,
     writer = start_writer(record_url, "Dr A", 100_000, env, stop)      # writes until told to stop
     time.sleep(2.0)                           # the writer is under way
     out = tmp_path / "backup"
+    env = {**env, "KDASH_BACKUP_KEY": "the clinic's backup key, kept apart"}   # pg_restore needs it authenticated
     done = subprocess.run([sys.executable, "-m", "kdash", "backup", "--db", record_url, "--out", str(out)],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -118,3 +118,66 @@ def test_an_encrypted_backup_holds_no_readable_data_and_restores_with_its_passph
     assert not (tmp_path / "x.duckdb").exists()
     backup.restore(str(tmp_path / "e"), str(tmp_path / "r.duckdb"), passphrase=phrase)
     assert contents(str(tmp_path / "r.duckdb")) == contents(store)
+
+
+def _rechecksum(folder) -> None:
+    """What someone who can write the backup folder does after changing a file: update its checksum."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"] = {p.name: backup._sha256(p) for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_restore_never_executes_text_from_the_backup_folder(store, tmp_path):
+    """Issue 31: restore ran the folder's schema.sql / load.sql, so a planted `COPY … TO` wrote a file as the
+    restoring user. Now the schema comes from the migrations and tables load from Parquet by a fixed statement."""
+    folder = tmp_path / "b"
+    backup.backup(store, str(folder))
+    planted = tmp_path / "planted.csv"
+    for name in ("schema.sql", "load.sql"):
+        (folder / name).write_text(f"COPY (SELECT 'owned') TO '{planted}';\n")
+    _rechecksum(folder)
+    backup.restore(str(folder), str(tmp_path / "r.duckdb"))
+    assert not planted.exists()
+    assert contents(str(tmp_path / "r.duckdb")) == contents(store)
+
+
+def test_a_table_the_schema_does_not_know_is_refused(store, tmp_path):
+    folder = tmp_path / "b"
+    backup.backup(store, str(folder))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["tables"]['x"; DROP TABLE patients; --'] = {"rows": 0, "content": "0:0"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="tables this kdash's schema has not"):
+        backup.restore(str(folder), str(tmp_path / "r.duckdb"))
+    assert not list(tmp_path.glob("r.duckdb*"))
+
+
+def test_an_authenticated_manifest_refuses_a_change_and_a_downgrade(store, tmp_path, monkeypatch):
+    phrase = "violet ferry under lantern"
+    folder = tmp_path / "e"
+    backup.backup(store, str(folder), passphrase=phrase)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["authentication"]["key"] == "passphrase"
+    changed = dict(manifest, made_at="2020-01-01T00:00:00")
+    (folder / "manifest.json").write_text(json.dumps(changed))
+    with pytest.raises(StoreError, match="HMAC does not match"):
+        backup.restore(str(folder), str(tmp_path / "r1.duckdb"), passphrase=phrase)
+    # a downgrade: the folder rewritten as a plain backup (someone's own Parquet, the encryption dropped)
+    plain = tmp_path / "plain"
+    backup.backup(store, str(plain))
+    (plain / "manifest.json").write_text(json.dumps({k: v for k, v in json.loads(
+        (plain / "manifest.json").read_text()).items() if k != "authentication"}))
+    with pytest.raises(StoreError, match="says the backup is not encrypted"):
+        backup.restore(str(plain), str(tmp_path / "r2.duckdb"), passphrase=phrase)
+    # a plain backup made with KDASH_BACKUP_KEY is authenticated by it, and a change is refused
+    monkeypatch.setenv("KDASH_BACKUP_KEY", "kept apart from the backups")
+    keyed = tmp_path / "k"
+    backup.backup(store, str(keyed))
+    assert backup.restore(str(keyed), str(tmp_path / "r3.duckdb"))["authenticated"] is True
+    manifest = json.loads((keyed / "manifest.json").read_text())
+    manifest["tables"]["patients"]["rows"] += 0
+    manifest["schema_version"] = 1
+    (keyed / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="HMAC does not match"):
+        backup.restore(str(keyed), str(tmp_path / "r4.duckdb"))
+    assert not any((tmp_path / n).exists() for n in ("r1.duckdb", "r2.duckdb", "r4.duckdb"))
