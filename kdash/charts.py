@@ -308,8 +308,9 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
     """Mean score after each session with its 95 % interval, over faint individual trajectories."""
     fig = Figure(layout=dict(template="kdash", height=420))
     xs, ys = _courses_with_gaps(lines)
-    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
-                    hoverinfo="skip", name="Individual courses", connectgaps=False)
+    if len(lines):                 # none for a counts-only view: no line stands for one patient
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.18)", width=1),
+                        hoverinfo="skip", name="Individual courses", connectgaps=False)
     top = float(scale.total_max) if getattr(scale, "total_max", None) else None
     # an interval of a handful of patients can reach past the scale's ends: it is drawn within them
     high = means["high"].clip(upper=top) if top else means["high"]
@@ -321,8 +322,9 @@ def mean_trajectory(means: pd.DataFrame, lines: pd.DataFrame, scale, remission: 
                     customdata=means["n"], hovertemplate="mean %{y:.1f} (n = %{customdata})<extra></extra>")
     _decorate(fig, _remission_mark(remission, scale.name))
     n = int(means["n"].iloc[0]) if len(means) else 0
-    fig.update_layout(title=f"{scale.name} after each session: mean and 95 % interval (n = {n:,} at baseline; "
-                            f"{lines['patient_id'].nunique()} individual courses in grey)",
+    courses = f"; {lines['patient_id'].nunique()} individual courses in grey" if len(lines) else ""
+    fig.update_layout(title=f"{scale.name} after each session: mean and 95 % interval (n = {n:,} at baseline"
+                            f"{courses})",
                       xaxis_title="Sessions given (0 = baseline)", yaxis_title=f"{scale.name} total (lower is better)")
     if top:     # the axis fits the data, within the scale's range
         peak = max([float(np.nanmax(ys)) if np.isfinite(ys).any() else 0.0, float(high.max() if len(high) else 0)])

@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from kdash import course_scores, db, scales, stats
+from kdash import course_scores, db, deid, scales, stats
 
 SETS = ("itt", "completers")
 
@@ -234,6 +234,11 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = Fals
         points = deid.hide_small_rates(points)
         funnel = funnel[~funnel["patients"].between(1, deid.MIN_CELL - 1)]
         curves = {unit: {r: c for r, c in by_route.items() if c["n"] >= deid.MIN_CELL} for unit, by_route in curves.items()}
+        lines, fall = lines.iloc[0:0], fall.iloc[0:0]      # counts and rates only: no mark stands for one patient
+        reason = differencing(con, cfg, **filters)
+        if reason:
+            return {"summary": {**summary_, **{k: None for k in summary_ if k not in
+                                               ("scale", "route", "set", "n_treated")}}, "suppressed": reason}
     scale = scales.SCALES[filters.get("scale", "MADRS")]
     analysis_set = filters.get("analysis_set", "itt")
     set_name = {"itt": "all treated", "completers": "completers"}[analysis_set]   # the caption says how
@@ -249,6 +254,69 @@ def page_view(con: duckdb.DuckDBPyConnection, cfg: dict, hide_small: bool = Fals
                       for unit, c in curves.items()},
         "at_risk": {unit: at_risk_table(by_route, unit) for unit, by_route in curves.items()},
     }
+
+
+NEIGHBOURS = ("route", "diagnosis", "age_band", "sex", "clinician")
+
+
+def whole_months(start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple:
+    """A counts-only user's period: from the first of its first month to the last day of its last (or today), so two
+    periods a day apart are the same period (issue 31: a one-day difference read one patient's outcome)."""
+    if start is None or end is None:
+        return start, end
+    first = start.replace(day=1)
+    nxt = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first, min(nxt - dt.timedelta(days=1), today)
+
+
+def _month(day: dt.date, by: int) -> dt.date:
+    months = day.year * 12 + day.month - 1 + by
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def neighbours(filters: dict) -> list[tuple[str, dict]]:
+    """The wider cohorts next to one: its period a month longer at either end, and each filter in use taken off.
+    A figure whose cohort is 1 to 4 patients short of one of these would tell those patients' outcome beside it, so
+    it is the narrower figure that is suppressed; the wider one stays (its own narrower neighbours are suppressed),
+    and the widest view, every date and no filter, is always shown."""
+    out = []
+    start, end = filters.get("start"), filters.get("end")
+    if start is not None and end is not None:
+        out.append(("the period starting a month earlier", {**filters, "start": _month(start.replace(day=1), -1)}))
+        out.append(("the period ending a month later",
+                    {**filters, "end": _month(end.replace(day=1), 2) - dt.timedelta(days=1)}))
+    for key in NEIGHBOURS:
+        value = filters.get(key)
+        if value not in (None, "all"):
+            out.append((f"the same cohort without the {key.replace('_', ' ')} filter",
+                        {**filters, key: "all" if key == "route" else None}))
+    return out
+
+
+def cohort_counts(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> tuple[int, int]:
+    """(treated, evaluable) of a cohort: what a rate rests on."""
+    text = "SELECT count(*), count(*) FILTER (WHERE baseline > 0) FROM ({{cohort_scores}})"
+    p = params(cfg, **filters)
+    cur = con.cursor()
+    try:
+        text = db._INCLUDE.sub(lambda m: db.sql(m.group(1)), text)
+        row = cur.execute(text, db.bind(text, p, cur)).fetchone()
+    finally:
+        cur.close()
+    return int(row[0]), int(row[1])
+
+
+def differencing(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> str | None:
+    """Why a counts-only figure is suppressed (issue 31's difference rule), or None: a wider neighbouring period or
+    filter gives a cohort that differs from this one by fewer than 5 patients, treated or evaluable."""
+    here = cohort_counts(con, cfg, **filters)
+    for name, other in neighbours(filters):
+        there = cohort_counts(con, cfg, **other)
+        gap = [abs(a - b) for a, b in zip(here, there)]
+        if any(0 < g < deid.MIN_CELL for g in gap):
+            return (f"{name} holds 1 to {deid.MIN_CELL - 1} patients more than this cohort, so the two together "
+                    "would tell those patients' outcomes: widen the period or take a filter off")
+    return None
 
 
 AT_RISK_TICKS = {"sessions": [0, 2, 4, 6, 8, 10, 12], "days": [0, 7, 14, 21, 28, 42, 56, 90]}

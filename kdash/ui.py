@@ -873,4 +873,8 @@ def cohort_filters(with_scale: bool = True, with_period: bool = True) -> dict:
         st.info("Choose both ends of the date range.", icon=":material/date_range:")
         st.stop()
     filters["start"], filters["end"] = period
+    if counts_only() and with_period:            # whole months: two periods a day apart are one period
+        filters["start"], filters["end"] = outcomes.whole_months(*period, today_)
+        if (filters["start"], filters["end"]) != tuple(period):
+            st.caption(f"Counts and rates cover whole months: {filters['start']:%d %b %Y} to {filters['end']:%d %b %Y}.")
     return filters

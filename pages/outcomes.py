@@ -16,6 +16,10 @@ f["today"] = ui.today()
 scale = scales.SCALES[f["scale"]]
 v = ui.fetch("outcomes.page_view", **f, hide_small=ui.counts_only())
 summary = v["summary"]
+if v.get("suppressed"):
+    st.metric("Treated", f"{summary['n_treated']:,}", help="Patients with at least one completed session in the cohort.")
+    st.warning(f"Outcomes not shown: {v['suppressed']}.", icon=":material/visibility_off:")
+    st.stop()
 if summary["n_treated"] == 0:
     st.info("No patients match these filters.", icon=":material/search_off:")
     st.stop()
@@ -87,6 +91,8 @@ with tabs[1]:
         left, right = st.columns(2)
         if v["waterfall_chart"]:
             ui.chart(v["waterfall_chart"], left)
+        elif ui.counts_only():
+            left.caption("Counts and rates only: the patient-by-patient change is for clinicians.")
         if v["funnel_chart"]:
             ui.chart(v["funnel_chart"], right)
 

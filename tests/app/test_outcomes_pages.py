@@ -156,3 +156,22 @@ def test_bdi2_remission_reads_not_defined(tmp_path, monkeypatch):
     finally:
         st.cache_data.clear()
         st.cache_resource.clear()
+
+
+def test_a_manager_sees_whole_months_and_no_mark_for_one_patient(app_env):
+    """Issue 31: counts and rates only: the period widened to whole months, no waterfall bar or trajectory line per
+    patient (the clinician still has both)."""
+    at = signed_in("manager").run()
+    at.switch_page("pages/outcomes.py").run()
+    assert not at.exception
+    assert any("whole months" in c.value for c in at.caption)
+    at.session_state["outcomes_section"] = "Course of scores"
+    at.run()
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert titles and not any("change at the last observation" in t for t in titles)
+    assert not any("individual courses" in t for t in titles)
+    clinician = open_page("pages/outcomes.py")
+    clinician.session_state["outcomes_section"] = "Course of scores"
+    clinician.run()
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in clinician.get("plotly_chart")]
+    assert any("change at the last observation" in t for t in titles)

@@ -356,3 +356,45 @@ def test_patient_status_line_says_remission_is_not_defined_for_bdi2(bdi_store):
     assert any("Remission: not defined for BDI-II" in a["text"] for a in bdi["annotations"])
     madrs = next(t for t in trend if t["code"] == "MADRS")["trend"]["layout"]
     assert any(a["text"].startswith("Remission ≤ 10") for a in madrs["annotations"])
+
+
+def test_a_differencing_attack_on_two_cohorts_a_day_or_a_month_apart_is_refused(tmp_path):
+    """Issue 31: a manager read one patient's outcome from two cohorts one day apart. Periods are whole months for
+    counts-only users, and a figure is suppressed when a neighbouring period or filter differs by 1 to 4 patients."""
+    import datetime as dt
+    c = Clinic(str(tmp_path / "diff.duckdb"))
+    try:
+        # 12 patients first treated in March 2026, one more (the target) on 1 April
+        for i in range(13):
+            pid = f"M{i:02d}"
+            c.patient(pid, sex="F" if i < 12 else "M")
+            first = 2 + i if i < 12 else 30                  # builder day 30 is 1 April 2026
+            for d in (first, first + 2):
+                c.session(pid, d)
+            c.score(pid, first, "MADRS", total=30)
+            c.score(pid, first + 3, "MADRS", total=10 if i % 2 else 25)
+        march = outcomes.whole_months(dt.date(2026, 3, 5), dt.date(2026, 3, 20), dt.date(2026, 12, 3))
+        assert march == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+        assert outcomes.whole_months(dt.date(2026, 3, 5), dt.date(2026, 3, 31), dt.date(2026, 12, 3)) == march
+        filters = dict(scale="MADRS", start=march[0], end=march[1])
+        assert outcomes.cohort_counts(c.con, CFG, **filters) == (12, 12)
+        reason = outcomes.differencing(c.con, CFG, **filters)
+        assert reason and "ending a month later" in reason               # + the one April patient
+        view = outcomes.page_view(c.con, CFG, hide_small=True, **filters)
+        assert view["suppressed"] and view["summary"]["responders"] is None and view["summary"]["n_treated"] == 12
+        # a sex filter that leaves out one patient is a neighbour too
+        both = dict(scale="MADRS", start=dt.date(2026, 3, 1), end=dt.date(2026, 4, 30))
+        assert "without the sex filter" in outcomes.differencing(c.con, CFG, **both, sex="F")
+        # a clinician sees every figure, and per-patient marks
+        open_view = outcomes.page_view(c.con, CFG, hide_small=False, **filters)
+        assert "suppressed" not in open_view and open_view["waterfall_chart"] is not None
+    finally:
+        c.close()
+
+
+def test_counts_only_views_draw_no_per_patient_mark(store):
+    view = outcomes.page_view(store, CFG, hide_small=True, scale="MADRS")
+    if "suppressed" not in view:
+        assert view["waterfall_chart"] is None
+        traces = view["trajectory_chart"]["data"]
+        assert not any("individual" in (t.get("name") or "").lower() for t in traces)
