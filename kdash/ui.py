@@ -346,6 +346,12 @@ def audit_view(action: str, patient_id: str | None, detail: str | None = None) -
     seen[key] = time.time()
 
 
+def audit_now(action: str, patient_id: str | None, detail: str | None = None) -> None:
+    """Audit one deliberate act of looking (a session loaded to edit), every time it happens."""
+    with db.transaction(connection()) as cur:
+        audit.log(cur, action, patient_id=patient_id, detail=detail)
+
+
 def clear_caches() -> None:
     """After a write: every cached query result is stale. A new generation: later reads compute anew (clinic-wide
     aggregates in the background, kdash/warmup.py), and the warm-up thread computes the opening views again."""
@@ -656,6 +662,9 @@ def flag_worklist(where: str) -> None:
         st.caption("All patients' flags: your account is not linked to a clinician name for \"my patients\" (an "
                    "administrator can link it with `python -m kdash users link`).")
     rows = fetch("worklist.items", today=today(), clinician=mine if view == "mine" else None)
+    # the worklist shows patients' names and evidence: audited as a list seen, like a roster view
+    audit_view("view_worklist", None, detail=f"{where}: {'my patients' if view == 'mine' else 'all patients'}, "
+                                            f"{len(rows)} open flags")
     if rows.empty:
         st.success("No open safety flag.", icon=":material/check_circle:")
         return

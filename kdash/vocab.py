@@ -54,7 +54,8 @@ AUDIT_ACTIONS = {
     "sign_out": "Signed out", "signin_resumed": "Sign-in resumed in a tab", "signin_ended": "Sign-in ended",
     "signed_out_idle": "Signed out (idle)", "signed_out_expired": "Signed out (time limit)",
     "signed_out_disabled": "Signed out (account disabled)", "signed_out_password_reset": "Signed out (password reset)",
-    "view_patient": "Viewed patient", "roster_search": "Searched the roster", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
+    "view_patient": "Viewed patient", "view_record_session": "Opened Record a session", "load_session":
+    "Loaded a session to edit", "view_worklist": "Viewed the flag worklist", "view_roster": "Viewed the patient list", "roster_search": "Searched the roster", "view_eligibility": "Viewed eligibility", "view_case": "Viewed case",
     "record_session": "Recorded session", "edit_session": "Edited session", "delete_session": "Deleted session",
     "flag_acknowledged": "Acknowledged flag", "eligibility_decision": "Eligibility decision",
     "import": "Imported data", "settings_changed": "Changed the clinic settings", "export": "Exported", "audit_export": "Exported audit log",

@@ -58,9 +58,9 @@ try:
             st.caption("Codes kdash could not map, most common first (tell us if one of them matters to your clinic):")
             st.dataframe(pd.DataFrame(report.fhir["unmapped"]), hide_index=True, width="stretch", placeholder="—")
     elif report.skipped:
-        st.caption("Skipped (not used by kdash): " + ", ".join(f"{n} {k}" for k, n in report.skipped.items()))
-    for w in report.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.caption("Skipped (not used by kdash): " + ui.plain(", ".join(f"{n} {k}" for k, n in report.skipped.items())))
+    for w in report.warnings:                        # a header is the file's text, never markup
+        st.warning(ui.plain(w), icon=":material/warning:")
     if report.problems:
         st.error(f"{len(report.problems)} problem(s) found" + ("; these rows will be left out." if skip else
                  "; nothing can be imported until they are fixed (or tick the box above)."), icon=":material/error:")

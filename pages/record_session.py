@@ -37,6 +37,7 @@ if h is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
 ui.patient_heading(h)
+ui.audit_view("view_record_session", pid)       # the page shows who the patient is and their sessions
 st.caption(f"{int(h['n_sessions'] or 0)} sessions so far")
 
 
@@ -58,6 +59,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
         left, right = st.columns(2)
         if left.button("Load it into the form to edit"):
             old = recording.load(ui.connection_for("recording.load"), chosen_sid)
+            ui.audit_now("load_session", pid, detail=chosen_sid)
             st.session_state.update({
                 "rec_editing": chosen_sid, "rec_day": old.day, "rec_route": old.route, "rec_phase": old.phase,
                 "rec_chair": old.chair, "rec_weight": old.weight_kg, "rec_dose": old.dose_mg, "rec_start": old.start,
@@ -86,7 +88,7 @@ with st.expander("Edit or delete an earlier session of this patient"):
                 st.rerun()
 editing = st.session_state.get("rec_editing")
 if editing:
-    st.info(f"Editing session {editing}: saving replaces it (its earlier version stays in the audit log).",
+    st.info(f"Editing session {patient.plain(editing)}: saving replaces it (its earlier version stays in the audit log).",
             icon=":material/edit:")
 
 c = st.columns(4)
@@ -212,14 +214,15 @@ if st.button("Save session", type="primary") and st.session_state.get("rec_spent
 saved = st.session_state.get("record_saved")
 if saved and saved[1] == pid:
     sid, _, saved_day = saved
-    st.success(f"Saved session {sid} for {saved_day:%Y-%m-%d}.", icon=":material/task_alt:")
+    st.success(f"Saved session {patient.plain(sid)} for {saved_day:%Y-%m-%d}.", icon=":material/task_alt:")
     new = [f for f in rules.evaluate(patient.record(ui.connection_for("patient.record"), cfg, pid), cfg) if f.day == saved_day]
     serious = [f for f in new if f.severity in ("urgent", "high")]
     if serious:                                  # urgent and high apart from cautions, in red
-        st.error("Act on these now: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}" for f in serious),
+        st.error("Act on these now: " + "; ".join(f"{f.severity.upper()} {f.title}: {patient.plain(f.value)}"
+                                                  for f in serious),
                  icon=":material/emergency:")
     if len(new) > len(serious):
-        st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {f.value}"
+        st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {patient.plain(f.value)}"
                                                                   for f in new if f not in serious),
                    icon=":material/warning:")
     if not new:

@@ -34,9 +34,10 @@ flag = f5.selectbox("Flag", list(FLAGS), format_func=FLAGS.get)
 
 # a search looks through every patient, finished and stopped too: the one typed is the one wanted
 filters = dict(search=search or None, route=route, phase=None if search and phase == roster.ACTIVE else phase, clinician=clinician, status=status, flag=flag)
-if any(v is not None for k, v in filters.items() if k != "phase") or phase != roster.ACTIVE:
-    # the filter is audited, not the patients it found
-    ui.audit_view("roster_search", None, detail=", ".join(f"{k}={v}" for k, v in filters.items() if v is not None))
+searched = any(v is not None for k, v in filters.items() if k != "phase") or phase != roster.ACTIVE
+# the filter is audited, not the patients it found; the unfiltered list is a view of patients too
+ui.audit_view("roster_search" if searched else "view_roster", None,
+              detail=", ".join(f"{k}={v}" for k, v in filters.items() if v is not None))
 first = ui.fetch("roster.page", today=today, page_no=1, **filters)
 total = int(first["total"].iloc[0]) if len(first) else 0
 if total == 0:
@@ -45,6 +46,9 @@ if total == 0:
 pages = (total + roster.PAGE_SIZE - 1) // roster.PAGE_SIZE
 page_no = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1) if pages > 1 else 1
 rows = first if page_no == 1 else ui.fetch("roster.page", today=today, page_no=int(page_no), **filters)
+if page_no > 1:
+    ui.audit_view("view_roster", None, detail=f"page {page_no}: " + ", ".join(f"{k}={v}" for k, v in filters.items()
+                                                                                if v is not None))
 st.caption(f"{total:,} patients match · showing {len(rows)} (page {page_no} of {pages})")
 
 table = roster.display(rows)

@@ -131,3 +131,12 @@ def test_a_fhir_upload_shows_what_each_kind_of_record_became_and_the_unmapped_co
     assert by_resource.loc["9279-1", "left out, and why"].startswith("a code kdash does not read")
     unmapped = next(t for t in tables if "count" in t.columns)
     assert list(unmapped["code"]) == ["9279-1"] and list(unmapped["display"]) == ["Respiratory rate"]
+
+
+def test_an_unknown_header_is_shown_as_the_text_it_is_never_as_markup(own_store):
+    """Issue 31: the Import page put an unknown CSV header into a warning as markdown (a link, bold, HTML)."""
+    header = "patient_id,birth_date,sex,**bold** [click](http://x.example) <b>tag</b>\n"
+    at = open_page([("patients.csv", (header + "Q1,1980-01-01,F,1\n").encode())])
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "unknown column" in w.value)
+    assert "\\*\\*bold\\*\\*" in warning and "\\[click\\]\\(http" in warning and "\\<b\\>" in warning

@@ -244,3 +244,17 @@ def test_an_open_urgent_flag_is_named_before_dosing(own_store):
         assert not any("no blood pressure" in n for n in needs)
     finally:
         con.close()
+
+
+def test_the_page_and_a_session_loaded_to_edit_are_audited_with_the_user(own_store):
+    """Issue 31: Record a session showed the patient and their sessions without an audit row, and loading a
+    session into the form left none either."""
+    pid = iv_patient(own_store)
+    at = open_form(pid)
+    rows = lambda: count(own_store, "SELECT list(action || ':' || coalesce(username, '') || ':' || coalesce(detail, '') "  # noqa: E731
+                                    f"ORDER BY audit_id) FROM audit_log WHERE patient_id = '{pid}'")
+    assert rows()[-1].startswith("view_record_session:") and "clinician" in rows()[-1]
+    sid = count(own_store, f"SELECT session_id FROM sessions WHERE patient_id = '{pid}' AND status = 'completed' "
+                           "ORDER BY scheduled_at DESC LIMIT 1")
+    next(b for b in at.button if b.label == "Load it into the form to edit").click().run()
+    assert any(r.startswith("load_session:") and r.endswith(f":{sid}") for r in rows())

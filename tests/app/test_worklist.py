@@ -80,3 +80,23 @@ def test_acknowledging_on_the_patient_page_needs_an_action_and_moves_the_flag_to
         con.close()
     history = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert list(history["Action"]) == [CFG["flags"]["actions"][1]] and list(history["By"]) == ["dr.ack"]
+
+
+def test_the_worklist_and_the_unfiltered_roster_are_audited_as_views(app_env):
+    """Issue 31: the home worklist and the roster's default list showed patients without an audit row."""
+    from kdash import db
+    from tests.app.session import signed_in
+
+    def actions():
+        con = db.connect(app_env, create=False)
+        try:
+            return {r[0]: r[1] for r in con.execute(
+                "SELECT action, arg_max(detail, audit_id) FROM audit_log WHERE username LIKE '%clinician' "
+                "GROUP BY action").fetchall()}
+        finally:
+            con.close()
+    at = signed_in("clinician").run()
+    assert not at.exception
+    assert actions()["view_worklist"].startswith("home: ")
+    at.switch_page("pages/roster.py").run()
+    assert actions()["view_roster"] == "phase=active"
