@@ -72,4 +72,5 @@ else:                            # the server, when `streamlit run app.py` impor
     web.stay_offline()           # no lookup of this machine's external address on the internet
     web.refuse_public_demo()     # a demo store's published password stays on this machine
     # The lifespan fills the shared cache with every page's opening view as the server starts (kdash/warmup.py).
-    app = st.App("app.py", routes=web.routes(), lifespan=warmup.lifespan)
+    from starlette.middleware import Middleware
+    app = st.App("app.py", routes=web.routes(), lifespan=warmup.lifespan, middleware=[Middleware(web.BrowserNonce)])

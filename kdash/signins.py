@@ -110,26 +110,33 @@ def message(why: str, cfg: dict) -> str | None:
 # redeemed once within TICKET_SECONDS for the cookie value. Streamlit's tabs stick to one server process, and so
 # does the redirect that follows a sign-in.
 
-_tickets: dict[str, tuple[str, float]] = {}
+_tickets: dict[str, tuple[str, float, str]] = {}     # ticket → (cookie, until, the browser it was made for)
 _fresh: set[str] = set()            # sign-ins whose first tab is about to load: not a "resumed" sign-in
 _lock = threading.Lock()
 
 
-def ticket_for(cookie: str) -> str:
+def ticket_for(cookie: str, browser: str) -> str:
+    """A one-time ticket for the sign-in's cookie, good only in the browser that signed in (its kdash_browser
+    cookie, set by kdash/web.py before the sign-in form was drawn): a ticket sent to someone else's browser (a
+    login CSRF: the victim signed in as the attacker) is refused there."""
+    if not browser:
+        raise ValueError("a ticket is made for one browser")
     ticket = secrets.token_urlsafe(24)
     with _lock:
         _prune()
-        _tickets[ticket] = (cookie, time.monotonic() + TICKET_SECONDS)
+        _tickets[ticket] = (cookie, time.monotonic() + TICKET_SECONDS, browser)
     return ticket
 
 
-def redeem(ticket: str | None) -> str | None:
-    """The cookie value a ticket stands for, once; None for an unknown, used or stale ticket."""
+def redeem(ticket: str | None, browser: str | None) -> str | None:
+    """The cookie value a ticket stands for, once, in the browser it was made for; None for an unknown, used or stale
+    ticket, or another browser (the ticket is spent either way)."""
     with _lock:
         _prune()
-        cookie, _ = _tickets.pop(ticket or "", (None, 0.0))
-        if cookie:
-            _fresh.add(signin_id(cookie))
+        cookie, _, meant = _tickets.pop(ticket or "", (None, 0.0, None))
+        if not cookie or not browser or not secrets.compare_digest(meant, browser):
+            return None
+        _fresh.add(signin_id(cookie))
         return cookie
 
 
@@ -144,5 +151,5 @@ def first_load(sid: str) -> bool:
 
 def _prune() -> None:
     now = time.monotonic()
-    for t in [t for t, (_, until) in _tickets.items() if until < now]:
+    for t in [t for t, (_, until, _) in _tickets.items() if until < now]:
         del _tickets[t]

@@ -257,20 +257,40 @@ def sign_in_page(con, cfg: dict, next_path: str = "/") -> None:
         password = st.text_input("Password", type="password", max_chars=200, autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        result = users.sign_in(con, cfg, name, password)
+        browser = browser_nonce()
+        result = users.sign_in(con, cfg, name, password, client=client_address())
+        if result.ok and not browser:
+            st.error("This browser did not keep kdash's cookie, which ties a sign-in to it: reload the page and sign "
+                     "in again (cookies for this site must be allowed).", icon=":material/cookie:")
+            st.stop()
         if result.ok:
             cookie = signins.start(con, cfg, result.username, result.role)
             st.session_state["user"] = {"name": result.username, "role": result.role, "seen": time.time(),
                                         "sid": signins.signin_id(cookie)}
             # The browser reloads through the route and comes back signed in: this run draws nothing more, so the
             # page asked for is drawn (and audited) once, by the tab that carries the cookie.
-            _redirect(web.session_url(signins.ticket_for(cookie), next_path))
+            _redirect(web.session_url(signins.ticket_for(cookie, browser), next_path))
             st.info("Signed in. Opening the page…", icon=":material/login:")
             st.stop()
         st.error(result.message, icon=":material/lock:")
     if not users.count(con):
         st.warning("This store has no accounts yet. Create the first administrator on the server with "
                    f"`python -m kdash users add NAME --role admin --db {store_path()}`.", icon=":material/person_add:")
+
+
+def browser_nonce() -> str | None:
+    """This browser's kdash_browser cookie (kdash/web.py sets it on the first page load): a sign-in is bound to it."""
+    return st.context.cookies.get(web.BROWSER_COOKIE) if st.context.cookies else None
+
+
+def client_address() -> str | None:
+    """The signing-in browser's address: the reverse proxy's X-Forwarded-For when the server listens on this machine
+    only (the proxy is the one caller, README "Serving a clinic"), else the connection's own address."""
+    direct = getattr(st.context, "ip_address", None)
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[0].strip() if st.context.headers else ""
+    if forwarded and web.listen_address() in web.LOOPBACK:
+        return forwarded
+    return direct
 
 
 def sidebar(sections: dict[str, list], role: str, name: str) -> None:

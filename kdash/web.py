@@ -70,6 +70,50 @@ def refuse_public_demo() -> None:
         sys.exit(f"kdash: not starting: {reason}.")
 
 
+BROWSER_COOKIE = "kdash_browser"
+
+
+class BrowserNonce:
+    """ASGI middleware: every browser gets a random HttpOnly, SameSite=Strict cookie on its first page load, so a
+    sign-in's ticket can be bound to the browser that signed in (signins.ticket_for) before the form posts."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or _has_cookie(scope, BROWSER_COOKIE):
+            return await self.app(scope, receive, send)
+        import secrets
+        from http.cookies import SimpleCookie
+        morsel = SimpleCookie()
+        morsel[BROWSER_COOKIE] = secrets.token_urlsafe(24)
+        m = morsel[BROWSER_COOKIE]
+        m["path"], m["httponly"], m["samesite"] = base_path(), True, "Strict"
+        if scope.get("scheme") == "https" or _header(scope, "x-forwarded-proto").lower() == "https":
+            m["secure"] = True
+        header = m.OutputString().encode("latin-1")
+
+        async def with_cookie(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", header)]}
+            await send(message)
+        return await self.app(scope, receive, with_cookie)
+
+
+def _header(scope, name: str) -> str:
+    return next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.decode("latin-1").lower() == name), "")
+
+
+def _has_cookie(scope, name: str) -> bool:
+    from http.cookies import SimpleCookie
+    jar = SimpleCookie()
+    try:
+        jar.load(_header(scope, "cookie"))
+    except Exception:            # a malformed Cookie header: treated as none
+        return False
+    return name in jar
+
+
 def base_path() -> str:
     """Streamlit's server.baseUrlPath as '/x/' (or '/')."""
     from streamlit import config
@@ -104,7 +148,7 @@ def routes() -> list:
         return r
 
     async def session(request):
-        cookie = signins.redeem(request.query_params.get("ticket"))
+        cookie = signins.redeem(request.query_params.get("ticket"), request.cookies.get(BROWSER_COOKIE))
         r = _redirect(request, safe_next(request.query_params.get("next")))
         if cookie:
             from kdash import settings

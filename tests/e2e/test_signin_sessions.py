@@ -100,3 +100,33 @@ def test_an_account_disabled_from_another_session_is_signed_out_at_its_next_clic
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Sign in to kdash")).to_be_visible(timeout=30_000)
     admin.context.close()
+
+
+def test_a_sign_in_ticket_sent_to_another_browser_signs_nobody_in_there(browser, server):
+    """Issue 31, login CSRF: an attacker signs in, keeps the one-time ticket link instead of following it, and sends
+    it to a clinician. In the clinician's browser the link is refused (it was made for the attacker's browser), so
+    the clinician is never working in the attacker's account."""
+    from kdash.users import DEMO_PASSWORD
+    attacker = browser.new_context().new_page()
+    captured = []
+
+    def keep(route):
+        captured.append(route.request.url)
+        route.abort()
+    attacker.route("**/_kdash/session*", keep)
+    attacker.goto(server)
+    wait_for_app(attacker)
+    attacker.get_by_label("User name").fill("manager")
+    attacker.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    attacker.get_by_role("button", name="Sign in").click()
+    attacker.wait_for_timeout(3000)
+    assert captured and "ticket=" in captured[0]
+    victim = browser.new_context().new_page()
+    victim.goto(server)                      # the clinician's browser has been to kdash before: it has its cookie
+    wait_for_app(victim)
+    victim.goto(captured[0])
+    wait_for_app(victim)
+    expect(victim.get_by_role("heading", name="Sign in to kdash")).to_be_visible(timeout=30_000)
+    assert not [c for c in victim.context.cookies() if c["name"] == "kdash_session"]
+    attacker.context.close()
+    victim.context.close()

@@ -113,15 +113,26 @@ def test_sign_out_ends_it_for_every_tab(con, cfg):
 
 
 def test_a_ticket_is_redeemed_once_and_not_after_its_time(monkeypatch):
-    t = signins.ticket_for("cookie-1")
-    assert signins.redeem(t) == "cookie-1" and signins.redeem(t) is None
+    t = signins.ticket_for("cookie-1", "browser-a")
+    assert signins.redeem(t, "browser-a") == "cookie-1" and signins.redeem(t, "browser-a") is None
     assert signins.first_load(signins.signin_id("cookie-1")) and not signins.first_load(signins.signin_id("cookie-1"))
-    assert signins.redeem(None) is None and signins.redeem("made up") is None
+    assert signins.redeem(None, "browser-a") is None and signins.redeem("made up", "browser-a") is None
     clock = [1000.0]
     monkeypatch.setattr(signins.time, "monotonic", lambda: clock[0])
-    late = signins.ticket_for("cookie-2")
+    late = signins.ticket_for("cookie-2", "browser-a")
     clock[0] += signins.TICKET_SECONDS + 1
-    assert signins.redeem(late) is None
+    assert signins.redeem(late, "browser-a") is None
+
+
+def test_a_ticket_is_good_only_in_the_browser_that_signed_in():
+    """Issue 31: login CSRF. An attacker who signs in and sends the ticket's link to a clinician would have signed
+    the clinician's browser in as the attacker; the ticket is now bound to the signing-in browser's nonce cookie."""
+    stolen = signins.ticket_for("attackers-cookie", "attackers-browser")
+    assert signins.redeem(stolen, "victims-browser") is None
+    assert signins.redeem(stolen, "attackers-browser") is None           # spent by the refused try
+    assert signins.redeem(signins.ticket_for("c", "b"), None) is None    # no nonce: nothing
+    with pytest.raises(ValueError):
+        signins.ticket_for("c", "")
 
 
 @pytest.mark.parametrize("asked, sent_to", [
@@ -132,11 +143,12 @@ def test_the_routes_only_send_the_browser_to_this_app(asked, sent_to):
     assert web.safe_next(asked) == sent_to
 
 
-def _call(route_index: int, query: str, scheme: str = "http"):
+def _call(route_index: int, query: str, scheme: str = "http", browser: str | None = "this-browser"):
     from starlette.requests import Request
     route = web.routes()[route_index]
+    headers = [(b"cookie", f"{web.BROWSER_COOKIE}={browser}".encode())] if browser else []
     scope = {"type": "http", "method": "GET", "path": route.path, "query_string": query.encode(),
-             "headers": [], "scheme": scheme, "server": ("127.0.0.1", 8501)}
+             "headers": headers, "scheme": scheme, "server": ("127.0.0.1", 8501)}
     # in a thread of its own: the browser suites' Playwright keeps an event loop running in this one
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, route.endpoint(Request(scope))).result()
@@ -145,7 +157,7 @@ def _call(route_index: int, query: str, scheme: str = "http"):
 def test_the_session_route_sets_an_httponly_strict_cookie_for_a_good_ticket_only(monkeypatch, tmp_path):
     from urllib.parse import quote
     monkeypatch.setenv("KDASH_DB", str(tmp_path / "absent.duckdb"))
-    ticket = signins.ticket_for("the-cookie")
+    ticket = signins.ticket_for("the-cookie", "this-browser")
     r = _call(0, f"ticket={ticket}&next={quote('/patient?patient_id=P 1')}")
     assert r.status_code == 303 and r.headers["location"] == "/patient?patient_id=P%201"
     cookie = r.headers["set-cookie"]
@@ -154,7 +166,30 @@ def test_the_session_route_sets_an_httponly_strict_cookie_for_a_good_ticket_only
     assert r.headers["cache-control"] == "no-store"
     again = _call(0, f"ticket={ticket}&next=/")
     assert again.status_code == 303 and "set-cookie" not in again.headers
-    assert "Secure" in _call(0, f"ticket={signins.ticket_for('c2')}&next=/", scheme="https").headers["set-cookie"]
+    assert "Secure" in _call(0, f"ticket={signins.ticket_for('c2', 'this-browser')}&next=/",
+                             scheme="https").headers["set-cookie"]
+    other = _call(0, f"ticket={signins.ticket_for('c3', 'this-browser')}&next=/", browser="another-browser")
+    assert other.status_code == 303 and "set-cookie" not in other.headers          # a ticket in another browser
+
+
+def test_every_first_page_load_gets_the_browser_nonce_cookie():
+    import asyncio
+    sent = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def collect(message):
+        sent.append(message)
+    middleware = web.BrowserNonce(app)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, middleware({"type": "http", "headers": [], "scheme": "http"}, None, collect)).result()
+        first = dict(sent[0]["headers"])[b"set-cookie"].decode()
+        assert first.startswith(f"{web.BROWSER_COOKIE}=") and "HttpOnly" in first and "SameSite=Strict" in first
+        sent.clear()
+        pool.submit(asyncio.run, middleware({"type": "http", "headers": [(b"cookie", b"kdash_browser=x")],
+                                             "scheme": "http"}, None, collect)).result()
+        assert b"set-cookie" not in dict(sent[0]["headers"])
 
 
 def test_the_sign_out_route_drops_the_cookie():

@@ -188,3 +188,42 @@ def test_users_cli_reads_passwords_from_stdin_never_arguments(tmp_path):
                                 (["disable", "nobody"], "", "no user named 'nobody'")]:
         out = run("users", *args, "--db", path, stdin=stdin)
         assert out.returncode != 0 and reason in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+@pytest.mark.parametrize("password, why", [
+    ("kdash-demo-2026", "published password"),
+    ("Summer2024!!", "common word"), ("changeme2026!!", "common word"), ("P@ssw0rd2026!!", "common word"),
+    ("kdash demo clinic 2026!", "clinic.s own words"), ("trustno1trustno1", "too easy to guess"),
+])
+def test_common_passwords_and_the_clinics_own_words_with_digits_added_are_refused(password, why):
+    """Issue 31: the check accepted kdash-demo-2026, Summer2024!! and changeme2026!!."""
+    with pytest.raises(users.UserError, match=why):
+        users.check_password(password, CFG, "dr.ng")
+
+
+def test_the_common_password_list_ships_offline_with_more_than_100000_entries():
+    listed = users.common_passwords()
+    assert len(listed) >= 100_000 and {"123456", "password", "iloveyou", "changeme"} <= listed
+    users.check_password("violet ferry under lantern", CFG, "dr.ng")        # a phrase of unrelated words passes
+
+
+def test_a_flood_of_sign_ins_from_one_address_is_refused_before_any_hash(con, monkeypatch):
+    """Issue 31: the password hash ran inside the store's one write lock (every save waited on a guess), and
+    nothing limited the attempts of one client address."""
+    hashed, original = [], users._verify
+
+    def verify(hashed_password, password):
+        assert not db._WRITER._is_owned(), "hashing with the store's write lock held"
+        hashed.append(password)
+        return original(hashed_password, password)
+    monkeypatch.setattr(users, "_verify", verify)
+    monkeypatch.setattr(users, "ATTEMPTS", users._Attempts())
+    limit = CFG["access"]["sign_ins_per_minute"]
+    for _ in range(limit):
+        assert users.sign_in(con, CFG, "dr.ng", "wrong guess", now=T0, client="203.0.113.9").message == users.WRONG
+    assert len(hashed) == limit
+    refused = users.sign_in(con, CFG, "dr.ng", PASSWORD, now=T0, client="203.0.113.9")
+    assert not refused.ok and refused.message == users.FLOOD and len(hashed) == limit      # no hash at all
+    assert users.sign_in(con, CFG, "nobody", "x", now=T0, client="198.51.100.7").message == users.WRONG
+    assert con.execute("SELECT count(*) FROM audit_log WHERE detail = 'too many attempts from one address'"
+                       ).fetchone()[0] == 1
