@@ -51,10 +51,11 @@ def opening_views(today: dt.date) -> list[tuple[str, dict]]:
         ("audit_view.actions", {}),
         ("worklist.rule_frequency", dict(days=90, today=today)),
     ]
-    for hide_small in (False, True):          # a clinician's view, and a manager's (counts of 5 or more)
-        views.append(("outcomes.page_view", dict(**cohort, scale="MADRS", analysis_set="itt", today=today,
+    months = dict(cohort, **dict(zip(("start", "end"), outcomes.whole_months(cohort["start"], cohort["end"], today))))
+    for hide_small, period in ((False, cohort), (True, months)):   # a clinician's view; a manager's, in whole months
+        views.append(("outcomes.page_view", dict(**period, scale="MADRS", analysis_set="itt", today=today,
                                                  hide_small=hide_small)))
-        views.append(("side_effects.page_view", dict(**cohort, hide_small=hide_small)))
+        views.append(("side_effects.page_view", dict(**period, hide_small=hide_small)))
     return views
 
 

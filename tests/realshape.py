@@ -321,13 +321,13 @@ def _clinic(p_list: list[_Patient], today: dt.date, with_time_outside: bool, ses
             sc = scales.SCALES[code]
             if sc.suicide_item and code in ("MADRS", "PHQ9", "HAMD17", "QIDS_SR16"):
                 low = {"MADRS": 4, "PHQ9": 1, "HAMD17": 2, "QIDS_SR16": 1}[code]
-                if code in suicide_left and r.random() < 0.5:
+                if code in suicide_left:          # a suicidal patient's first score of each scale says it
                     suicide = r.randint(low, sc.item_max)
                     suicide_left.discard(code)
                 elif r.random() < 0.7:
                     suicide = r.randint(0, low - 1)
             with_items = r.random() < p.with_items
-            if suicide is not None and suicide >= 1 and r.random() < 0.8:
+            if suicide is not None and suicide >= 1:     # a suicide answer comes with the items that hold it
                 with_items = True
             total, items = _score(r, code, frac, suicide, with_items)
             c.add("assessments.csv", {"patient_id": p.pid, "assessed_on": on.isoformat(), "scale": code,

@@ -46,7 +46,7 @@ def test_every_page_opens_on_what_the_warm_up_computed(app_env, recorder):
             asked = opening_keys(recorder, role, page)
             if asked - warmed:
                 missing[f"{role} {page}"] = asked - warmed
-    assert missing == {}
+    assert missing == {}, repr(missing)
     assert ("outcomes.page_view" in {f for f, _ in warmed}) and ("worklist.items" in {f for f, _ in warmed})
 
 

@@ -27,8 +27,9 @@ def snapshot(path):
     try:
         return {t: con.execute(f"SELECT count(*), bit_xor(hash(x)) FROM {t} x").fetchone()
                 for t in ("patients", "sessions", "assessments", "vitals", "users", "meta")} | {
-            "audit (not the dashboard's sign-in)": con.execute(
-                "SELECT count(*) FROM audit_log WHERE action NOT IN ('sign_in', 'sign_out')").fetchone()}
+            "audit (not the dashboard's sign-in or its views)": con.execute(
+                "SELECT count(*) FROM audit_log WHERE action NOT IN ('sign_in', 'sign_out') "
+                "AND action NOT LIKE 'view%'").fetchone()}
     finally:
         con.close()
 
