@@ -1,7 +1,7 @@
 """kdash: router and frame only (settings, store, sign-in, navigation per role, the demo banner).
 
 `streamlit run app.py` imports this file once to find its server (`app`, Streamlit's st.App with kdash's two
-sign-in routes, kdash/web.py); every browser tab then runs it as a script, i.e. main().
+sign-in routes, kdash/ui/web.py); every browser tab then runs it as a script, i.e. main().
 """
 
 import streamlit as st
@@ -68,9 +68,9 @@ def main() -> None:
 if __name__ == "__main__":       # a browser tab's run (Streamlit runs its script as __main__; so does AppTest)
     main()
 else:                            # the server, when `streamlit run app.py` imports this file
-    from kdash import warmup, web
+    from kdash.ui import warmup, web
     web.stay_offline()           # no lookup of this machine's external address on the internet
     web.refuse_public_demo()     # a demo store's published password stays on this machine
-    # The lifespan fills the shared cache with every page's opening view as the server starts (kdash/warmup.py).
+    # The lifespan fills the shared cache with every page's opening view as the server starts (kdash/ui/warmup.py).
     from starlette.middleware import Middleware
     app = st.App("app.py", routes=web.routes(), lifespan=warmup.lifespan, middleware=[Middleware(web.BrowserNonce)])

@@ -10,7 +10,8 @@ import os
 import sys
 import time
 
-from kdash import db, scales, settings
+from kdash import scales, settings
+from kdash.store import db
 
 ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 
@@ -178,7 +179,8 @@ def _emit(args, summary: str, document) -> None:
 
 
 def cmd_init(args) -> int:
-    from kdash import clinic_store, users
+    from kdash.access import users
+    from kdash.store import clinic_store
     path = settings.store_path(args.db)
     if clinic_store.exists(path):
         raise db.StoreError(f"init: {path} exists already; init makes a new store (choose another --db)")
@@ -205,7 +207,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from kdash import demo
+    from kdash.demo import build as demo
     path = settings.store_path(args.db)
     started = time.perf_counter()
     counts = demo.build(path, args.patients, args.seed, args.as_of)
@@ -216,7 +218,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from kdash import store_info
+    from kdash.clinical import store_info
     path = settings.store_path(args.db)
     con = db.connect(path, read_only=True)
     try:
@@ -226,7 +228,7 @@ def cmd_info(args) -> int:
     finally:
         con.close()
     s = doc["sessions"]
-    from kdash import pg
+    from kdash.store import pg
     doc["exposure"] = [] if pg.is_url(path) else db.exposure(path)
     for warning in doc["exposure"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -239,7 +241,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_outcomes(args) -> int:
-    from kdash import outcomes
+    from kdash.clinical import outcomes
     path = settings.store_path(args.db)
     con = db.connect(path, read_only=True)
     try:
@@ -255,7 +257,7 @@ def cmd_outcomes(args) -> int:
 
 
 def cmd_eligibility(args) -> int:
-    from kdash import eligibility, patient
+    from kdash.clinical import eligibility, patient
     path = settings.store_path(args.db)
     if args.patient is not None and patient.id_problem(args.patient):
         raise UsageError(f"eligibility: {patient.id_problem(args.patient)}")
@@ -280,7 +282,7 @@ def cmd_eligibility(args) -> int:
 
 
 def cmd_flags(args) -> int:
-    from kdash import patient, worklist
+    from kdash.clinical import patient, worklist
     if args.patient is not None and patient.id_problem(args.patient):
         raise UsageError(f"flags: {patient.id_problem(args.patient)}")
     path = settings.store_path(args.db)
@@ -306,7 +308,7 @@ def cmd_flags(args) -> int:
 
 def cmd_import(args) -> int:
     from pathlib import Path
-    from kdash import importing
+    from kdash.importers import importing
     path = settings.store_path(args.db)
     con = db.connect(path, create=False, derived=False)   # a PostgreSQL record: its base rows validate the import
     try:
@@ -347,7 +349,9 @@ def cmd_import(args) -> int:
 
 def cmd_conference(args) -> int:
     from pathlib import Path
-    from kdash import audit, conference, export, patient
+    from kdash.access import audit
+    from kdash.clinical import patient
+    from kdash.present import conference, export
     out = Path(args.out)
     kind = out.suffix.lower().lstrip(".")
     if kind not in ("pdf", "pptx"):
@@ -406,7 +410,7 @@ def _read_password(prompt: str) -> str:
 
 
 def cmd_users(args) -> int:
-    from kdash import users
+    from kdash.access import users
     path = settings.store_path(args.db)
     con = db.connect(path, create=False, derived=False)
     try:
@@ -460,7 +464,7 @@ def _passphrase(args) -> str | None:
 
 
 def cmd_backup(args) -> int:
-    from kdash import backup, pg, pg_ops
+    from kdash.store import backup, pg, pg_ops
     path = settings.store_path(args.db)
     if pg.is_url(path):
         manifest = pg_ops.backup_record(path, args.out, _passphrase(args))
@@ -472,7 +476,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from kdash import backup, pg, pg_ops
+    from kdash.store import backup, pg, pg_ops
     if pg.is_url(args.db):
         manifest = pg_ops.restore_record(args.folder, args.db, _passphrase(args))
     else:
@@ -488,7 +492,8 @@ def cmd_restore(args) -> int:
 def cmd_settings(args) -> int:
     """Show, set or clear the clinic settings a PostgreSQL record holds (an embedded store reads settings.toml
     beside it, or KDASH_SETTINGS)."""
-    from kdash import audit, pg
+    from kdash.access import audit
+    from kdash.store import pg
     path = settings.store_path(args.db)
     if not pg.is_url(path):
         raise UsageError("settings: only a PostgreSQL store keeps its settings in the record; an embedded store "
@@ -524,7 +529,7 @@ def cmd_settings(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from kdash import bench
+    from kdash.bench import pages as bench
     return bench.main(args)
 
 

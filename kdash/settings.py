@@ -57,7 +57,7 @@ def load(db_path: str | None = None) -> dict:
 
 
 RECORD_KEY = "clinic_settings"
-_in_record: dict[str, str] = {}      # store URL → the TOML text its record holds (set by kdash/pg.py's replica)
+_in_record: dict[str, str] = {}      # store URL → the TOML text its record holds (set by kdash/store/pg.py's replica)
 
 
 @lru_cache(maxsize=8)

@@ -4,7 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import audit_view, patient, ui, vocab
+from kdash import ui, vocab
+from kdash.access import audit_view
+from kdash.clinical import patient
 
 ui.require_app_frame()
 

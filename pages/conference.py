@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from kdash import conference, deid, export, ui
+from kdash import ui
+from kdash.clinical import deid
+from kdash.present import conference, export
 
 ui.require_app_frame()
 

@@ -4,7 +4,8 @@ clinician's sign-off or override; with the list of referred patients awaiting a 
 import pandas as pd
 import streamlit as st
 
-from kdash import decisions, eligibility, patient, roster, ui, vocab
+from kdash import ui, vocab
+from kdash.clinical import decisions, eligibility, patient, roster
 
 ui.require_app_frame()
 

@@ -3,7 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import charts, rules, ui
+from kdash import ui
+from kdash.clinical import rules
+from kdash.present import charts
 
 ui.require_app_frame()
 

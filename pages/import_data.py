@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from kdash import importing, uploads, ui
+from kdash import ui
+from kdash.importers import importing, uploads
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kdash import outcomes, scales, ui, vocab
+from kdash import scales, ui, vocab
+from kdash.clinical import outcomes
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()

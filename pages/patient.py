@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import eligibility, patient, roster, rules, ui, vocab
-from kdash.sections import Failed
+from kdash import ui, vocab
+from kdash.clinical import eligibility, patient, roster, rules
+from kdash.clinical.sections import Failed
 
 ui.require_app_frame()
 

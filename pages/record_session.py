@@ -7,7 +7,8 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from kdash import patient, recording, roster, rules, scales, ui, vocab
+from kdash import scales, ui, vocab
+from kdash.clinical import patient, recording, roster, rules
 from kdash.importers.csv_folder import EFFECTS
 
 ui.require_app_frame()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kdash import roster, rules, ui
+from kdash import ui
+from kdash.clinical import roster, rules
 
 ui.require_app_frame()
 

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import side_effects, ui
+from kdash import ui
+from kdash.clinical import side_effects
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()

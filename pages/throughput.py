@@ -4,7 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from kdash import export, report, roster, throughput, ui
+from kdash import ui
+from kdash.clinical import roster, throughput
+from kdash.present import export, report
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kdash import access, users, ui
+from kdash import access, ui
+from kdash.access import users
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from kdash import db
+from kdash.store import db
 
 D0 = dt.date(2026, 3, 2)      # a Monday
 _ids = itertools.count(1)
@@ -32,7 +32,7 @@ class Clinic:
 
     def _points(self, pid: str) -> None:
         """Keep the derived tables current, as every write path of the app does."""
-        from kdash import db, derived
+        from kdash.store import db, derived
         with db.transaction(self.con) as cur:
             derived.refresh(cur, [pid])
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kdash import demo  # noqa: E402
+from kdash.demo import build as demo  # noqa: E402
 
 TODAY = dt.date.today()
 
@@ -79,7 +79,7 @@ def writable_app_store(tmp_path, monkeypatch):
 def pg_cluster():
     """One throwaway PostgreSQL cluster for the run (initdb in a temp folder, 127.0.0.1, a free port), stopped at
     the end. README's test command installs Debian's postgresql; without it these tests fail, they never skip."""
-    from kdash.pg_cluster import Cluster
+    from kdash.store.pg_cluster import Cluster
     cluster = Cluster().start()
     try:
         yield cluster

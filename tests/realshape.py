@@ -502,9 +502,9 @@ ADMIN_PASSWORD = "Real-shaped-store-2026!"
 def _init_store(path: str):
     """What `init` does before it adds the administrator, in process (the function has moved between versions)."""
     try:
-        from kdash import clinic_store as made_by_init
+        from kdash.store import clinic_store as made_by_init
     except ImportError:
-        from kdash import db
+        from kdash.store import db
         return db.init_store(path)
     return made_by_init.create(path)
 
@@ -515,7 +515,9 @@ def clinic_store(path, sources, *, cli: bool = False, skip_invalid: bool = False
 
     sources: paths, or {file name: CSV text} dicts (written to folders beside the store). Without skip_invalid
     every source must import with no problem at all (and no warning); with it, something must be written."""
-    from kdash import db, importing, settings
+    from kdash import settings
+    from kdash.importers import importing
+    from kdash.store import db
     path = Path(path)
     paths = []
     for k, src in enumerate(sources if isinstance(sources, (list, tuple)) else [sources]):
@@ -529,7 +531,7 @@ def clinic_store(path, sources, *, cli: bool = False, skip_invalid: bool = False
         con = db.connect(str(path), create=False)
     else:
         con = _init_store(str(path))
-        from kdash import users
+        from kdash.access import users
         users.add(con, settings.load(str(path)), "admin", "admin", ADMIN_PASSWORD, by="tests")
     try:
         rep = importing.run(con, settings.load(str(path)), paths, skip_invalid=skip_invalid)
@@ -737,7 +739,8 @@ def _run(at, page: str | None = None, query: dict | None = None):
 
 def store_patients(store_path: str) -> list[tuple[str, str]]:
     """(patient ID, case pseudonym) of every patient, in ID order."""
-    from kdash import db, deid
+    from kdash.clinical import deid
+    from kdash.store import db
     con = db.connect(str(store_path), create=False)
     try:
         ids = [r[0] for r in con.execute("SELECT patient_id FROM patients ORDER BY 1").fetchall()]
@@ -802,7 +805,9 @@ def flag_mismatches(store_path) -> list[str]:
     sql/open_flags.sql evaluated live), for every patient: the differences in (rule, day), as tests/unit/test_rules.py
     compares them on the demo (the evidence texts differ by design: the patient page says more). Empty when the two
     agree."""
-    from kdash import db, derived, flag_log, patient, rules, settings
+    from kdash import settings
+    from kdash.clinical import patient, rules
+    from kdash.store import db, derived, flag_log
     store_path = str(store_path)
     cfg = settings.load(store_path)
     con = db.connect(store_path, create=False)

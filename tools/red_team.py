@@ -21,7 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kdash import backup, db, demo, outcomes, settings, signins, users  # noqa: E402
+from kdash import settings
+from kdash.access import signins, users
+from kdash.clinical import outcomes
+from kdash.demo import build as demo
+from kdash.store import backup, db  # noqa: E402
 
 
 def kdash(*args, stdin=None):
@@ -95,7 +99,7 @@ def attacks(tmp: Path):
         "suppressed" if view.get("suppressed") else "no waterfall"
     con.close()
 
-    from kdash import web
+    from kdash.ui import web
     from streamlit.web.server.starlette import starlette_websocket
     calls = []
     original = socket.socket.connect

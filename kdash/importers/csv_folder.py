@@ -15,7 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from kdash import db, ids, scales
+from kdash import ids, scales
+from kdash.store import db
 
 ROUTES = ("iv_ketamine", "esketamine", "im_ketamine", "sc_ketamine", "oral_ketamine")
 EFFECTS = ("dissociation", "nausea", "dizziness", "vertigo", "headache", "somnolence", "dysgeusia", "hypoaesthesia",

@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from kdash import access, db, users
+from kdash import access
+from kdash.access import users
+from kdash.store import db
 from tests.app.session import signed_in
 
 NAV = {"home": "", "roster": "roster", "patient": "patient", "eligibility": "eligibility",
@@ -16,7 +18,7 @@ NAV = {"home": "", "roster": "roster", "patient": "patient", "eligibility": "eli
 @pytest.fixture
 def own_store(writable_app_store, monkeypatch):
     """A store of our own: these tests write (sign-ins, audit rows, accounts). AppTest has no browser to carry
-    kdash_browser (kdash/web.py sets it on a page load), so this test's "browser" names one itself."""
+    kdash_browser (kdash/ui/web.py sets it on a page load), so this test's "browser" names one itself."""
     from kdash import ui
     monkeypatch.setattr(ui, "browser_nonce", lambda: "apptest-browser")
     return writable_app_store(20, 6)

@@ -6,7 +6,8 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from kdash import db, deid
+from kdash.clinical import deid
+from kdash.store import db
 from tests.app.session import signed_in
 
 DATE = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
@@ -47,7 +48,7 @@ def test_picking_a_case_presents_it_without_identifiers(app_env):
     assert not at.exception
     text = page_text(at)
     assert code in text
-    from kdash.deid import find_case
+    from kdash.clinical.deid import find_case
     con = db.connect(app_env, create=False)
     try:
         pid = find_case(con, code)
@@ -98,7 +99,7 @@ def test_a_cohort_is_presented_with_its_figures(app_env):
 
 
 def test_without_chromium_the_page_presents_and_says_why_downloads_are_off(app_env, monkeypatch):
-    from kdash import export
+    from kdash.present import export
     monkeypatch.setattr(export, "browser", lambda: None)
     at = open_page()
     at.selectbox(key="picked").select_index(1).run()

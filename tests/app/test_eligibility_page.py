@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from kdash import db, eligibility
+from kdash.clinical import eligibility
+from kdash.store import db
 from tests.app.session import signed_in
 from tests.conftest import ROOT
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from kdash import db, demo
+from kdash.demo import build as demo
+from kdash.store import db
 from tests.app.session import signed_in
 from tests.conftest import ROOT
 
@@ -13,7 +14,9 @@ SAMPLE = ROOT / "data" / "sample_import"
 def own_store(tmp_path, monkeypatch):
     """A clinic's own store, as init makes it, holding 30 patients of an earlier import: these tests write."""
     import streamlit as st
-    from kdash import clinic_store, importing, settings
+    from kdash import settings
+    from kdash.importers import importing
+    from kdash.store import clinic_store
     from tests.reliability.clinic_csv import write_folder
     demo_path = str(tmp_path / "source.duckdb")
     demo.build(demo_path, patients=30, seed=4)
@@ -57,7 +60,8 @@ def test_page_offers_templates_and_asks_for_files(own_store):
 
 
 def test_import_report_and_confirm(own_store):
-    from kdash import importing, settings
+    from kdash import settings
+    from kdash.importers import importing
     con = db.connect(own_store, create=False)
     try:
         report = importing.run(con, settings.load(own_store), [str(SAMPLE)], dry_run=True)

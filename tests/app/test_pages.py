@@ -25,7 +25,9 @@ def test_every_page_runs_and_says_it_is_demo_data(app_env, page):
 
 
 def test_home_shows_the_clinic_at_a_glance(app_env):
-    from kdash import clinic, db, settings
+    from kdash import settings
+    from kdash.clinical import clinic
+    from kdash.store import db
     from tests.conftest import TODAY
     at = start()
     assert at.title[0].value == "Clinic at a glance"
@@ -81,7 +83,9 @@ def test_a_named_store_that_does_not_exist_says_how_to_make_one_and_is_never_fil
 
 
 def test_a_clinic_store_made_by_init_has_no_demo_banner_or_demo_accounts(app_env, tmp_path, monkeypatch):
-    from kdash import clinic_store, users, settings
+    from kdash import settings
+    from kdash.access import users
+    from kdash.store import clinic_store
     import streamlit as st
     path = str(tmp_path / "own.duckdb")
     con = clinic_store.create(path)

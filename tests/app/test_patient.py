@@ -52,7 +52,7 @@ def test_deep_link_opens_that_patient(app_env):
 
 
 def test_trend_has_baseline_response_and_remission_lines(app_env):
-    from kdash import db
+    from kdash.store import db
     con = db.connect(app_env, create=False)
     # a MADRS baseline (the demo is built as of today, so which patient has one changes with the date)
     pid = con.execute("""SELECT patient_id FROM course_facts JOIN course_scores USING (patient_id)
@@ -124,7 +124,7 @@ def test_a_later_lower_suicide_answer_is_new_evidence_on_the_open_flag_and_no_de
     """clinical-reference §4: an urgent flag stays open until a clinician acts, a later answer shown on it; §2: a
     patient treated without an eligibility decision (computed: needs review) is a review prompt."""
     import datetime as dt
-    from kdash import db
+    from kdash.store import db
     con = db.connect(hand_built)
     con.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items) VALUES "
                 "('H001', ?, 'PHQ9', 9, [1, 1, 1, 1, 1, 1, 1, 2, 0])", [dt.date.today()])
@@ -141,7 +141,9 @@ def test_a_later_lower_suicide_answer_is_new_evidence_on_the_open_flag_and_no_de
 @pytest.fixture
 def imported_synthea(tmp_path, monkeypatch):
     """A clinic's own store fed three Synthea patients, one of whom died (issue 30)."""
-    from kdash import clinic_store, importing, settings
+    from kdash import settings
+    from kdash.importers import importing
+    from kdash.store import clinic_store
     from tests.conftest import ROOT
     path = str(tmp_path / "own.duckdb")
     con = clinic_store.create(path)

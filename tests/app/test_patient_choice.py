@@ -52,7 +52,7 @@ def test_coming_back_from_another_page_keeps_the_patient_of_the_url(app_env):
 
 
 def test_the_finder_lists_patients_by_name_id_or_mrn(app_env):
-    from kdash import db
+    from kdash.store import db
     con = db.connect(app_env, create=False)
     family, pid, mrn = con.execute("SELECT family_name, patient_id, mrn FROM patients WHERE patient_id = 'P000021'"
                                    ).fetchone()

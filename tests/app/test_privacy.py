@@ -3,7 +3,7 @@ audited per user, and data that is only ever text. Each test failed on the code 
 
 import pytest
 
-from kdash import db
+from kdash.store import db
 from tests.app.session import signed_in
 
 

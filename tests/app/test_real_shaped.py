@@ -91,7 +91,7 @@ def test_the_fhir_fixture_sets_imported_together_render_for_patients_of_every_sh
 def fhir_sample(store, per_shape: int = 3) -> list[str]:
     """Three patients of each shape the fixtures hold (which scales, items or totals only, readings, trials,
     screening, diagnosis), to keep CI short; `../shared/tools/real-data-smoke` opens every patient of external/."""
-    from kdash import db
+    from kdash.store import db
     con = db.connect(str(store), read_only=True)
     try:
         rows = con.execute("""
@@ -158,7 +158,7 @@ def test_a_folder_of_only_the_required_columns_renders_everywhere(tmp_path):
 
 def test_the_harness_finds_nothing_wrong_on_the_demo(tmp_path):
     """The demo renders cleanly, so anything found here is the harness's mistake (or a new product bug)."""
-    from kdash import demo
+    from kdash.demo import build as demo
     store = tmp_path / "demo.duckdb"
     demo.build(str(store), patients=30, seed=4)
     pids = [p for p, _ in store_patients(store)][:4]

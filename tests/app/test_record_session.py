@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from kdash import db, recording, settings
+from kdash import settings
+from kdash.clinical import recording
+from kdash.store import db
 from tests.app.session import signed_in
 from tests.conftest import TODAY
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from kdash import access, demo
+from kdash import access
+from kdash.demo import build as demo
 from tests.conftest import TODAY
 from tests.realshape import PAGE_FILES, _app_env, _run, _signed_in, page_problems
 
@@ -66,7 +67,7 @@ def twin_stores(tmp_path_factory, pg_cluster):
 
 def test_every_page_on_a_replica_shows_what_the_embedded_store_shows(twin_stores):
     path, url = twin_stores
-    from kdash import db
+    from kdash.store import db
     con = db.connect(path, read_only=True)
     patient = con.execute("SELECT patient_id FROM sessions GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
     con.close()

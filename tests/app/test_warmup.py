@@ -2,7 +2,8 @@
 
 import pytest
 
-from kdash import access, ui, warmup
+from kdash import access, ui
+from kdash.ui import warmup
 from tests.app.session import signed_in
 
 
@@ -71,7 +72,7 @@ def test_the_ready_route_answers_503_until_the_first_warm_up_is_over():
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
     from starlette.requests import Request
-    from kdash import web
+    from kdash.ui import web
     route = next(r for r in web.routes() if r.path.endswith(web.READY_PATH))
     scope = {"type": "http", "method": "GET", "path": route.path, "query_string": b"", "headers": [],
              "scheme": "http", "server": ("127.0.0.1", 8501)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kdash import db, settings, worklist
+from kdash import settings
+from kdash.clinical import worklist
+from kdash.store import db
 from tests.app.session import signed_in
 from tests.conftest import TODAY
 
@@ -84,7 +86,7 @@ def test_acknowledging_on_the_patient_page_needs_an_action_and_moves_the_flag_to
 
 def test_the_worklist_and_the_unfiltered_roster_are_audited_as_views(app_env):
     """Issue 31: the home worklist and the roster's default list showed patients without an audit row."""
-    from kdash import db
+    from kdash.store import db
     from tests.app.session import signed_in
 
     def actions():

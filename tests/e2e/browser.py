@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 
-from kdash import serving
-from kdash.serving import CHROMIUM_ARGS, ROOT, chromium_path  # noqa: F401 (the tests import ROOT)
+from kdash.ui import serving
+from kdash.ui.serving import CHROMIUM_ARGS, ROOT, chromium_path  # noqa: F401 (the tests import ROOT)
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def sign_in(page, role: str = "clinician", password: str | None = None, timeout:
     """Sign in on the page's sign-in form with a demo account (user name = role); the page then draws the
     page the URL asked for."""
     from playwright.sync_api import expect
-    from kdash.users import DEMO_PASSWORD
+    from kdash.access.users import DEMO_PASSWORD
     wait_for_app(page, timeout)
     expect(page.get_by_role("heading", name="Sign in to kdash")).to_be_visible(timeout=timeout)
     page.get_by_label("User name").fill(role)

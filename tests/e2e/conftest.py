@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def e2e_store(tmp_path_factory) -> str:
     """The server's own demo store: a running dashboard locks its store against other processes."""
-    from kdash import demo
+    from kdash.demo import build as demo
     from tests.conftest import TODAY
     path = str(tmp_path_factory.mktemp("e2e") / "e2e.duckdb")
     demo.build(path, patients=400, seed=7, as_of=TODAY)
@@ -43,7 +43,7 @@ def e2e_patient(e2e_store) -> str:
 def e2e_case(e2e_store, e2e_patient) -> str:
     """The case code of that patient (read before the server takes the store)."""
     import duckdb
-    from kdash import deid
+    from kdash.clinical import deid
     con = duckdb.connect(e2e_store, read_only=True)
     try:
         return deid.pseudonym(con, e2e_patient)

@@ -86,7 +86,8 @@ def deep_links(store: str) -> dict[str, list[str]]:
     store before a server takes it)."""
     import duckdb
 
-    from kdash import access, deid
+    from kdash import access
+    from kdash.clinical import deid
     con = duckdb.connect(store, read_only=True)
     try:
         pid = con.execute("""SELECT patient_id FROM sessions WHERE status = 'completed' GROUP BY patient_id

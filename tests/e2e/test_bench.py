@@ -3,8 +3,9 @@ only that every click was answered with the right page and no error)."""
 
 import pytest
 
-from kdash import bench_browser, demo
-from kdash.users import DEMO_PASSWORD
+from kdash.bench import browser as bench_browser
+from kdash.demo import build as demo
+from kdash.access.users import DEMO_PASSWORD
 from tests.e2e.browser import chromium_path
 
 
@@ -24,7 +25,7 @@ def run_alone(call: str, **kwargs) -> dict:
     import subprocess
     import sys
     from tests.conftest import ROOT
-    code = (f"import json, sys; from kdash import bench_browser, bench_users; "
+    code = (f"import json, sys; from kdash.bench import browser as bench_browser, users as bench_users; "
             f"print(json.dumps({call}(**json.loads(sys.argv[1]))))")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)

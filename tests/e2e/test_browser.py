@@ -37,7 +37,7 @@ def test_every_page_renders_without_an_error(page, server, path):
 
 def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp_path):
     """A fresh server whose first request is a deep link still shows the app's navigation and banner."""
-    from kdash import demo
+    from kdash.demo import build as demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "fresh.duckdb")     # its own store: the session's server holds the shared one
     demo.build(store, patients=60)
@@ -81,7 +81,7 @@ def test_roster_links_point_at_patient_pages(page, server):
 @pytest.mark.parametrize("path", ["record_session?patient_id=P000001", "side_effects"])
 def test_first_request_deep_links_show_no_page_not_found(browser, tmp_path, path):
     """A fresh server's first request to any page opens it without Streamlit's 'page not found' dialog."""
-    from kdash import demo
+    from kdash.demo import build as demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "fresh.duckdb")
     demo.build(store, patients=40)
@@ -146,7 +146,7 @@ def test_the_server_log_holds_no_patient_names_or_ids(browser, tmp_path):
     """A clinician opens patient pages, records nothing, signs in wrongly once; the server's own log (what an
     operator's log collector would keep) names no patient, no MRN and no password."""
     import duckdb
-    from kdash import demo
+    from kdash.demo import build as demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "log.duckdb")
     demo.build(store, patients=30)

@@ -12,8 +12,10 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from kdash import db, demo, serving
-from kdash.bench_users import fill_session_form, save_session_form
+from kdash.demo import build as demo
+from kdash.store import db
+from kdash.ui import serving
+from kdash.bench.users import fill_session_form, save_session_form
 from tests.conftest import ROOT, TODAY
 from tests.e2e.browser import open_as, wait_for_app
 

@@ -47,7 +47,8 @@ def test_an_export_is_audited_with_its_user_and_refused_after_sign_out(browser, 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
     """A small demo clinic whose imported names and clinician are HTML and markdown."""
-    from kdash import db, demo
+    from kdash.demo import build as demo
+    from kdash.store import db
     path = str(tmp_path_factory.mktemp("hostile") / "h.duckdb")
     demo.build(path, patients=40, seed=5)
     con = db.connect(path)

@@ -10,7 +10,7 @@ def test_one_click_downloads_last_months_report(page, server):
     from pptx import Presentation
     from pypdf import PdfReader
 
-    from kdash import conference
+    from kdash.present import conference
     open_as(page, server + "/throughput", "manager")
     with page.expect_download(timeout=120_000) as pdf_download:
         page.get_by_role("button", name="PDF report").click()

@@ -106,7 +106,7 @@ def test_a_sign_in_ticket_sent_to_another_browser_signs_nobody_in_there(browser,
     """Issue 31, login CSRF: an attacker signs in, keeps the one-time ticket link instead of following it, and sends
     it to a clinician. In the clinician's browser the link is refused (it was made for the attacker's browser), so
     the clinician is never working in the attacker's account."""
-    from kdash.users import DEMO_PASSWORD
+    from kdash.access.users import DEMO_PASSWORD
     attacker = browser.new_context().new_page()
     captured = []
 

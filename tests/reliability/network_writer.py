@@ -8,7 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kdash import db, recording, settings  # noqa: E402
+from kdash import settings
+from kdash.clinical import recording
+from kdash.store import db  # noqa: E402
 
 
 def main(url: str, tag: str, n: int, stop: str | None = None) -> None:

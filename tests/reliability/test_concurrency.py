@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from kdash import access, db
+from kdash import access
+from kdash.store import db
 from tests.app.session import signed_in
 from tests.conftest import ROOT
 
@@ -189,8 +190,8 @@ def _record(figures: dict) -> None:
 
 @pytest.mark.parametrize("readers", [2])
 def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, tmp_path, readers):
-    from kdash import demo
-    from kdash.bench_users import fill_session_form, save_session_form
+    from kdash.demo import build as demo
+    from kdash.bench.users import fill_session_form, save_session_form
     from tests.e2e.browser import open_as, streamlit_server, wait_for_app
     store = str(tmp_path / "browser.duckdb")
     demo.build(store, patients=60, seed=3)

@@ -23,7 +23,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kdash import db, demo, derived
+from kdash.demo import build as demo
+from kdash.store import db, derived
 from tests.conftest import ROOT
 from tests.reliability.clinic_csv import write_folder
 
@@ -113,7 +114,9 @@ def test_killing_an_import_leaves_all_of_it_or_none(import_folder, empty_store, 
 
 RECORDER = """
 import datetime as dt, sys
-from kdash import db, recording, settings
+from kdash import settings
+from kdash.clinical import recording
+from kdash.store import db
 con = db.connect(sys.argv[1], create=False)
 cfg = settings.load()
 for i in range(10_000):

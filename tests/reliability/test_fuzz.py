@@ -25,8 +25,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, seed, settings as hsettings, strategies as st
 
-from kdash import (audit_view, conference, db, decisions, deid, demo, importing, patient, recording, roster,
-                   settings, uploads, users)
+from kdash import settings
+from kdash.access import audit_view, users
+from kdash.clinical import decisions, deid, patient, recording, roster
+from kdash.demo import build as demo
+from kdash.importers import importing, uploads
+from kdash.present import conference
+from kdash.store import db
 from tests import builders
 from tests.conftest import ROOT
 from tests.unit.test_import_fuzz import cell, resource
@@ -157,7 +162,7 @@ def test_patient_id_query_parameter(store, value):
     if problem is None:
         view = patient.view(store, CFG, value.strip(), TODAY)
         assert view is None or view["header"]["patient_id"] == value.strip()
-        from kdash import eligibility
+        from kdash.clinical import eligibility
         eligibility.checklist_for(store, CFG, TODAY, [value.strip()])
     else:
         assert isinstance(problem, str) and problem

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from kdash import backup, clinic_store, db, importing, pg, settings
+from kdash import settings
+from kdash.importers import importing
+from kdash.store import backup, clinic_store, db, pg
 from tests.conftest import ROOT
 from tests.unit.test_record import FHIR, rows, tables
 
@@ -87,7 +89,7 @@ def test_two_app_processes_and_a_cli_import_write_at_once(record_url, pg_cluster
 def test_the_writer_reads_its_write_at_once_and_another_replica_within_its_max_age(record_url):
     from tests.unit.test_record import entry
     import datetime as dt
-    from kdash import recording
+    from kdash.clinical import recording
     writer = imported_clinic(record_url)
     reader = db.connect(record_url, create=False)
     pg.replica_of(reader).max_age = 0.5

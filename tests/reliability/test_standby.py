@@ -9,8 +9,11 @@ import time
 
 import pytest
 
-from kdash import clinic_store, db, importing, pg, recording, settings
-from kdash.pg_cluster import Cluster
+from kdash import settings
+from kdash.clinical import recording
+from kdash.importers import importing
+from kdash.store import clinic_store, db, pg
+from kdash.store.pg_cluster import Cluster
 from tests.unit.test_record import FHIR, entry, rows
 
 

@@ -4,8 +4,11 @@ import json
 
 import pytest
 
-from kdash import backup, db, demo, importing, settings
-from kdash.db import StoreError
+from kdash import settings
+from kdash.demo import build as demo
+from kdash.importers import importing
+from kdash.store import backup, db
+from kdash.store.db import StoreError
 from tests.conftest import ROOT
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from kdash import charts
+from kdash.present import charts
 
 
 def test_courses_become_one_trace_with_a_gap_after_each_patient():
@@ -71,7 +71,9 @@ def test_every_page_chart_validates_in_full(demo_store):
     validation (they are built without it against an empty named template) and carry the kdash template."""
     import datetime as dt
     import plotly.graph_objects as go
-    from kdash import db, outcomes, patient, settings, side_effects, throughput
+    from kdash import settings
+    from kdash.clinical import outcomes, patient, side_effects, throughput
+    from kdash.store import db
     cfg = settings.load()
     con = db.connect(demo_store, read_only=True)
     try:

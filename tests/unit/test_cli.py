@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from kdash import db
+from kdash.store import db
 from tests.conftest import ROOT
 
 
@@ -98,7 +98,8 @@ def test_flags_json_lists_open_flags_and_with_all_the_acknowledged(tmp_path):
     """data-contract §9: open flags, most severe and oldest first; --all adds those closed by an acknowledgement;
     a later lower suicide answer does not close the urgent flag (clinical-reference §4)."""
     import datetime as dt
-    from kdash import settings, worklist
+    from kdash import settings
+    from kdash.clinical import worklist
     from tests.builders import Clinic, day
     today = dt.date.today()
     c = Clinic(str(tmp_path / "f.duckdb"))

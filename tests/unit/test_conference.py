@@ -14,7 +14,11 @@ import zipfile
 
 import pytest
 
-from kdash import conference, db, deid, demo, export, settings
+from kdash import settings
+from kdash.clinical import deid
+from kdash.demo import build as demo
+from kdash.present import conference, export
+from kdash.store import db
 from tests.builders import Clinic, day
 
 CFG = settings.load()

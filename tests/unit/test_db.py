@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from kdash import db
+from kdash.store import db
 
 
 def test_new_store_has_current_schema(tmp_path):
@@ -29,7 +29,9 @@ def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):
 
 def test_a_read_only_open_of_an_older_store_migrates_it_first(tmp_path):
     """A CLI report (read-only) on a store an earlier kdash wrote: the new tables are there to read."""
-    from kdash import demo, settings, side_effects
+    from kdash import settings
+    from kdash.clinical import side_effects
+    from kdash.demo import build as demo
     path = str(tmp_path / "older.duckdb")
     demo.build(path, patients=20, seed=3)
     con = db.connect(path)
@@ -92,7 +94,9 @@ def test_named_queries_load():
 def test_migration_17_rebuilds_derived_rows_built_before_the_tie_breakers(tmp_path):
     """A store at schema 16 keeps the derived rows its writes built; 17 rebuilds them from the record and unstamps
     the settings-stamped tables, so the dashboard rebuilds those on opening (derived.ensure_current)."""
-    from kdash import demo, derived, settings
+    from kdash import settings
+    from kdash.demo import build as demo
+    from kdash.store import derived
     path = str(tmp_path / "old.duckdb")
     demo.build(path, patients=20, seed=3)
     con = db.connect(path)

@@ -5,7 +5,10 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from kdash import db, demo, scales, settings, store_info
+from kdash import scales, settings
+from kdash.clinical import store_info
+from kdash.demo import build as demo
+from kdash.store import db
 
 from tests.conftest import TODAY
 

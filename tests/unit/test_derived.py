@@ -6,7 +6,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kdash import course_scores, db, demo, derived, importing, outcomes, recording, settings
+from kdash import settings
+from kdash.clinical import outcomes, recording
+from kdash.demo import build as demo
+from kdash.importers import importing
+from kdash.store import course_scores, db, derived
 from tests.conftest import ROOT
 
 CFG = settings.load()

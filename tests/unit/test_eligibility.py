@@ -5,8 +5,9 @@ import datetime as dt
 
 import pytest
 
-from kdash import eligibility, settings
-from kdash.eligibility import Facts
+from kdash import settings
+from kdash.clinical import eligibility
+from kdash.clinical.eligibility import Facts
 
 CFG = settings.load()
 TODAY = dt.date(2026, 6, 1)
@@ -176,7 +177,7 @@ def test_cli_equals_the_page_engine_for_every_demo_patient(demo_store):
     import json
     import subprocess
     import sys
-    from kdash import db
+    from kdash.store import db
     from tests.conftest import ROOT
     out = subprocess.run([sys.executable, "-m", "kdash", "eligibility", "--db", demo_store, "--json"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
@@ -194,7 +195,7 @@ def test_cli_equals_the_page_engine_for_every_demo_patient(demo_store):
 
 
 def test_demo_has_every_kind_of_patient(demo_store):
-    from kdash import db
+    from kdash.store import db
     con = db.connect(demo_store, read_only=True)
     try:
         results = eligibility.checklist(con, CFG, dt.date.today())

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kdash import clinic_store, importing, settings
+from kdash import settings
+from kdash.importers import importing
+from kdash.store import clinic_store
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"

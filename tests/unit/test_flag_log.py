@@ -2,7 +2,10 @@
 
 import datetime as dt
 
-from kdash import db, demo, derived, flag_log, rules, settings
+from kdash import settings
+from kdash.clinical import rules
+from kdash.demo import build as demo
+from kdash.store import db, derived, flag_log
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -27,7 +30,7 @@ def test_demo_store_log_is_current_and_equals_live_evaluation(tmp_path):
     assert len(logged) > 100 and "clear" not in set(logged["severity"])
     assert as_set(logged) == as_set(live(con, CFG, today))
     # the open flags read from the log are those the rules give live (a stale stamp makes readers evaluate live)
-    from kdash import worklist
+    from kdash.clinical import worklist
     from_log = as_set(worklist.open_rows(con, CFG, today))
     con.execute("UPDATE meta SET value = 'stale' WHERE key = $k", {"k": flag_log.META_KEY})
     assert not flag_log.is_fresh(con, CFG)

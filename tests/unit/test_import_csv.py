@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
-from kdash import clinic_store, db, demo, importing, settings
+from kdash import settings
+from kdash.demo import build as demo
+from kdash.importers import importing
+from kdash.store import clinic_store, db
 from tests.conftest import ROOT
 
 CFG = settings.load()

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from kdash import clinic_store, importing, settings
+from kdash import settings
+from kdash.importers import importing
+from kdash.store import clinic_store
 from tests.conftest import ROOT
 
 CFG = settings.load()

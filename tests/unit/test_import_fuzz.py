@@ -7,7 +7,10 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from kdash import db, demo, importing, settings
+from kdash import settings
+from kdash.demo import build as demo
+from kdash.importers import importing
+from kdash.store import db
 from tests import builders
 from tests.conftest import ROOT
 

@@ -5,7 +5,10 @@ import datetime as dt
 
 import pytest
 
-from kdash import clinic_store, db, derived, flag_log, ids, importing, patient, rules, scales, settings
+from kdash import ids, scales, settings
+from kdash.clinical import patient, rules
+from kdash.importers import importing
+from kdash.store import clinic_store, db, derived, flag_log
 
 CFG = settings.load()
 
@@ -137,7 +140,7 @@ def test_totals_without_items_are_scores_whose_missing_suicide_item_is_a_flag(co
     assert flags == [("urgent", dt.date(2026, 3, 1), "MADRS 36 recorded without item 10 (severe band)"),
                      ("review", dt.date(2026, 3, 5), "PHQ-9 9 recorded without item 9"),
                      ("review", dt.date(2026, 3, 1), "PHQ-9 18 recorded without item 9")]
-    from kdash import flag_log
+    from kdash.store import flag_log
     rows = flag_log.evidence(con, CFG, *flag_log.ALL_TIME, ["A1"])
     rows = rows[rows["rule"] == "suicide_item_unknown"]
     assert sorted(zip(rows["severity"], rows["day"].dt.date, rows["value"])) == sorted(flags)
@@ -148,6 +151,6 @@ def test_totals_without_items_are_scores_whose_missing_suicide_item_is_a_flag(co
 def test_a_patient_with_one_name_part_is_found_by_it_and_shown_by_it(con, tmp_path):
     folder = write(tmp_path / "f", patients="patient_id,family_name,birth_date,sex\nA1,Okonkwo,1980-01-01,F\n")
     assert importing.run(con, CFG, [str(folder)]).ok
-    from kdash import roster
+    from kdash.clinical import roster
     found = roster.page(con, CFG, dt.date.today(), search="okonk")
     assert list(found["patient_id"]) == ["A1"] and list(found["name"]) == ["Okonkwo"]

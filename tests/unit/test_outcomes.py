@@ -2,7 +2,8 @@
 
 import pytest
 
-from kdash import outcomes, settings, stats
+from kdash import settings
+from kdash.clinical import outcomes, stats
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -258,7 +259,7 @@ EXPECTED_RESPONSES = {"K": (3, 5, 3, 5), "L": (None, None, 2, 3), "M": (2, 3, 2,
 
 
 def test_time_to_response_event_is_the_score_that_counts_for_the_session(late_store):
-    from kdash import course_scores, derived
+    from kdash.store import course_scores, derived
     params = outcomes.params(CFG, "MADRS")
     assert not course_scores.is_current(late_store, params)          # no stamped rows yet: the live path
     assert _responses(late_store) == EXPECTED_RESPONSES
@@ -346,7 +347,8 @@ def test_outcomes_cli_gives_null_remission_for_bdi2(tmp_path):
 
 
 def test_patient_status_line_says_remission_is_not_defined_for_bdi2(bdi_store):
-    from kdash import patient, scales
+    from kdash import scales
+    from kdash.clinical import patient
     rec = patient.record(bdi_store.con, CFG, "N")
     status, sentence = patient.status_line(rec, scales.SCALES["BDI2"], CFG)
     assert status == "responder"                                      # BDI-II 0: not a "remitter"

@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from kdash import conference, db, demo, settings, signins, ui, users, web
+from kdash import settings, ui
+from kdash.access import signins, users
+from kdash.demo import build as demo
+from kdash.present import conference
+from kdash.store import db
+from kdash.ui import web
 
 CFG = settings.load()
 

@@ -11,7 +11,9 @@ import os
 
 from hypothesis import HealthCheck, Phase, given, settings
 
-from kdash import db, ids, importing, scales
+from kdash import ids, scales
+from kdash.importers import importing
+from kdash.store import db
 from kdash import settings as kdash_settings
 from tests.realshape import COLUMNS, MINIMAL_EXTRA, csv_folders, write_folder
 

@@ -1,5 +1,5 @@
 """The store on both back ends: an embedded DuckDB file, and a PostgreSQL record read through a DuckDB model
-(kdash/pg.py). The same writes through the same functions give the same rows, base and derived."""
+(kdash/store/pg.py). The same writes through the same functions give the same rows, base and derived."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from kdash import clinic_store, db, decisions, importing, pg, recording, settings, signins, users
+from kdash import settings
+from kdash.access import signins, users
+from kdash.clinical import decisions, recording
+from kdash.importers import importing
+from kdash.store import clinic_store, db, pg
 from tests.conftest import ROOT
 
 FHIR = str(ROOT / "tests" / "fixtures" / "fhir")
@@ -166,7 +170,7 @@ def test_clinic_settings_kept_in_the_record_reach_every_replica(record_url, tmp_
     (here a shorter IV induction: the phases derived for imported sessions change)."""
     import subprocess
     import sys
-    from kdash import derived
+    from kdash.store import derived
     from tests.reliability.test_network import csv_folder
     con = clinic_store.create(record_url)
     importing.run(con, settings.load(record_url), [str(csv_folder(tmp_path / "export", 3, 6))])
@@ -197,7 +201,7 @@ def test_clinic_settings_kept_in_the_record_reach_every_replica(record_url, tmp_
 
 def test_an_embedded_backup_restored_into_a_url_moves_the_clinic_onto_postgresql(tmp_path, record_url, monkeypatch):
     """restore FOLDER --db URL with an embedded store's backup: every row comes along, the pseudonym key too."""
-    from kdash import backup
+    from kdash.store import backup
     from kdash.__main__ import main
     same_session_ids(monkeypatch)
     embedded = a_clinic_day(str(tmp_path / "clinic.duckdb"))[0]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kdash import patient, recording, settings, worklist
+from kdash import settings
+from kdash.clinical import patient, recording, worklist
 from tests.builders import Clinic
 
 CFG = settings.load()

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from kdash import conference, db, export, report, settings, throughput, vocab
+from kdash import settings, vocab
+from kdash.clinical import throughput
+from kdash.present import conference, export, report
+from kdash.store import db
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -144,7 +147,7 @@ def test_a_report_of_a_past_period_reads_nothing_recorded_after_it(demo_store, t
     on a copy of the store from which everything after that month was removed (sessions, their vitals and side
     effects, scores, later consultations): every figure is computed as the record stood at the period's end."""
     import shutil
-    from kdash import derived
+    from kdash.store import derived
     today = dt.date.today()
     start, end, grain = throughput.preset_period("last_month", today - dt.timedelta(days=62))   # two months back
     before_start, before_end = throughput.comparison_period(start, end, "previous", "last_month")

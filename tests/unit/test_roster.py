@@ -2,7 +2,9 @@
 
 import pytest
 
-from kdash import db, patient, roster, scales, settings
+from kdash import scales, settings
+from kdash.clinical import patient, roster
+from kdash.store import db
 from tests.builders import Clinic, day
 from tests.conftest import TODAY
 
@@ -58,7 +60,7 @@ def test_iv_non_response_is_too_early_before_four_infusions(tmp_path):
 def test_a_patient_treated_without_an_eligibility_decision_is_a_review_prompt_until_one_is_recorded(tmp_path):
     """clinical-reference §2: treated while the computed verdict is not "eligible" (no trial history: unknown) and no
     clinician's decision is on file; a computed "eligible" needs none, and a sign-off ends the prompt."""
-    from kdash import decisions
+    from kdash.clinical import decisions
     c = Clinic(str(tmp_path / "d.duckdb"))
     try:
         for pid in ("U1", "U2"):

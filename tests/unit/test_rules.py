@@ -6,7 +6,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kdash import flag_log, db, patient, rules, settings
+from kdash import settings
+from kdash.clinical import patient, rules
+from kdash.store import db, flag_log
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -279,7 +281,7 @@ def test_nonresponse_is_judged_on_the_score_that_counts_for_the_timepoint(tmp_pa
                                                                           expected):
     """clinical-reference §1 "score after session k" and §4: IV after the 4th infusion (review the course after
     the 6th), esketamine at the end of induction; both evaluations give the same flags, value text included."""
-    from kdash import flag_log
+    from kdash.store import flag_log
     c = Clinic(str(tmp_path / "nonresponse.duckdb"))
     try:
         c.patient("NR")
@@ -340,7 +342,7 @@ def test_python_and_sql_agree_on_every_demo_patient(demo_store):
     from tests.conftest import TODAY as today
     con = db.connect(demo_store, read_only=True)
     try:
-        from kdash import flag_log
+        from kdash.store import flag_log
         sql = flag_log.evidence(con, CFG, *flag_log.ALL_TIME)
         expected = {(p, r, d.date()) for p, r, d in zip(sql.patient_id, sql.rule, sql.day)}
         got, got_values = set(), set()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from kdash import db
+from kdash.store import db
 from tests.conftest import ROOT
 
 PASSWORD = "correct horse battery staple 26"
@@ -88,7 +88,7 @@ def test_a_refused_websocket_origin_makes_no_connection_to_the_internet(monkeypa
     import socket
     from streamlit import net_util
     from streamlit.web.server.starlette import starlette_websocket
-    from kdash import web
+    from kdash.ui import web
     monkeypatch.setattr(net_util, "get_external_ip", net_util.get_external_ip)     # restored after the test
     monkeypatch.setattr(net_util, "get_internal_ip", net_util.get_internal_ip)
     monkeypatch.setattr(net_util, "_external_ip", None)

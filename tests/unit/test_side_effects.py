@@ -10,7 +10,8 @@ Treated: 3 patients, 7 completed sessions.
 
 import pytest
 
-from kdash import settings, side_effects
+from kdash import settings
+from kdash.clinical import side_effects
 from tests.builders import Clinic
 
 CFG = settings.load()

@@ -1,4 +1,4 @@
-"""Sign-ins that outlive a tab (kdash/signins.py) and the routes that set and drop their cookie (kdash/web.py)."""
+"""Sign-ins that outlive a tab (kdash/access/signins.py) and the routes that set and drop their cookie (kdash/ui/web.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from kdash import db, settings, signins, users, web
+from kdash import settings
+from kdash.access import signins, users
+from kdash.store import db
+from kdash.ui import web
 
 T0 = dt.datetime(2026, 11, 2, 9, 0)
 

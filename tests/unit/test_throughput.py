@@ -2,7 +2,8 @@
 
 import pytest
 
-from kdash import settings, throughput
+from kdash import settings
+from kdash.clinical import throughput
 from tests.builders import Clinic, D0, day
 
 CFG = settings.load()        # open Mon–Fri 8:00–18:00

@@ -17,8 +17,9 @@ import random
 import pandas as pd
 import pytest
 
-from kdash import db, derived, eligibility, flag_log, outcomes, patient, recording, roster, rules, scales, settings, \
-    side_effects, worklist
+from kdash import scales, settings
+from kdash.clinical import eligibility, outcomes, patient, recording, roster, rules, side_effects, worklist
+from kdash.store import db, derived, flag_log
 from tests.builders import day
 
 CFG = settings.load()

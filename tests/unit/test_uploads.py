@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from kdash import uploads
+from kdash.importers import uploads
 from kdash.importers import fhir
 
 

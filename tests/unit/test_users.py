@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from kdash import access, db, settings, users
+from kdash import access, settings
+from kdash.access import users
+from kdash.store import db
 from tests.conftest import ROOT
 
 CFG = settings.load()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kdash import rules, vocab
+from kdash import vocab
+from kdash.clinical import rules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +48,9 @@ def test_an_unknown_code_is_still_words():
 
 
 def test_every_rule_route_and_side_effect_has_a_label():
-    from kdash import __main__ as cli, demo, eligibility
+    from kdash import __main__ as cli
+    from kdash.clinical import eligibility
+    from kdash.demo import build as demo
     from kdash.importers import csv_folder
     assert set(csv_folder.EFFECTS) <= set(vocab.SIDE_EFFECTS) and set(csv_folder.ROUTES) <= set(vocab.ROUTES)
     assert set(rules.RULES) <= set(vocab.FLAG_RULES)

@@ -1,4 +1,4 @@
-"""Flags as work (kdash/worklist.py): open until acknowledged or cleared, whatever their age; new evidence opens a
+"""Flags as work (kdash/clinical/worklist.py): open until acknowledged or cleared, whatever their age; new evidence opens a
 new flag; urgent flags overdue after the clinic's time. Each case is checked on the live rules and on the log."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from kdash import db, flag_log, settings, worklist
+from kdash import settings
+from kdash.clinical import worklist
+from kdash.store import db, flag_log
 from tests.builders import Clinic, day
 
 CFG = settings.load()
