@@ -16,7 +16,6 @@ def main() -> None:
                        initial_sidebar_state=240)
 
     con = ui.open_store_or_stop()
-    ui.demo_banner(con)
     cfg = ui.clinic_settings()
 
     # Each url_path is its file's name: on a process's first run Streamlit resolves a deep link against the
@@ -42,9 +41,21 @@ def main() -> None:
             st.Page("pages/audit.py", title="Audit log", icon=":material/policy:", url_path="audit"),
             st.Page("pages/flag_rules.py", title="Flag rules", icon=":material/rule:", url_path="flag_rules"),
         ],
+        "Records": [      # every role but the presenter: gaps in the record (managers see counts only)
+            st.Page("pages/data_quality.py", title="Data quality", icon=":material/fact_check:",
+                    url_path="data_quality"),
+        ],
     }
+    # The patients' own page: no staff sign-in, and no staff session seen from it (kdash/clinical/checkin.py).
+    checkin = st.Page("pages/checkin.py", title="Check-in", icon=":material/how_to_reg:", url_path="checkin")
     # Every page is routable (so a deep link survives signing in); the sidebar shows a role only its own.
-    page = st.navigation([p for pages in sections.values() for p in pages], position="hidden")
+    page = st.navigation([p for pages in sections.values() for p in pages] + [checkin], position="hidden")
+    if page.url_path == "checkin":
+        ui.leave_staff_session(con, cfg)
+        with ui.app_frame():
+            page.run()
+        st.stop()
+    ui.demo_banner(con)
 
     user = ui.current_user(con, cfg)
     if user is None:

@@ -63,7 +63,16 @@ AUDIT_ACTIONS = {
     "user_linked": "Linked user to clinician", "password_reset": "Reset password", "refused": "Refused",
     "export_csv": "Exported table (CSV)", "export_pdf": "Exported PDF handout", "export_pptx": "Exported PowerPoint deck", "export_png": "Exported figure (PNG)",
     "export_svg": "Exported figure (SVG)", "export_report_pdf": "Exported manager's report (PDF)",
-    "export_report_pptx": "Exported manager's report (PowerPoint)"}
+    "export_report_pptx": "Exported manager's report (PowerPoint)",
+    "checkin_issued": "Issued a check-in code", "checkin_revoked": "Revoked a check-in code",
+    "checkin_opened": "Check-in opened by the patient", "checkin_refused": "Check-in refused",
+    "checkin_sent": "Check-in sent by the patient", "self_report_struck": "Struck a self-report",
+    "export_checkin_slip": "Printed a check-in slip", "signed_out_checkin": "Signed out (check-in opened)",
+    "view_todays_checkins": "Viewed today's check-ins", "view_patient_checkin": "Opened a patient's check-in",
+    "view_course_prompts": "Viewed the courses not on track", "view_data_quality": "Viewed a data-quality list",
+    "export_roster": "Exported the roster (CLI)", "export_quality": "Exported the data-quality lists (CLI)",
+    "export_course": "Exported a patient's expected course (CLI)", "export_flags": "Exported open flags (CLI)",
+    "export_eligibility": "Exported eligibility (CLI)"}
 
 # Column names of frames shown or downloaded → header (with the unit where there is one).
 COLUMNS = {
@@ -74,7 +83,8 @@ COLUMNS = {
     "minute": "Minute", "point": "When", "systolic": "Systolic (mmHg)", "diastolic": "Diastolic (mmHg)",
     "heart_rate": "Heart rate (/min)", "spo2": "SpO₂ (%)", "weight_kg": "Weight (kg)", "dose_mg": "Dose (mg)",
     "mg_per_kg": "mg/kg", "chair_minutes": "Chair time (min)", "chair_hours": "Chair hours",
-    "scale": "Scale", "total": "Total", "after_session": "Sessions before", "baseline": "Baseline",
+    "scale": "Scale", "total": "Total", "after_session": "Sessions before", "reported_by": "Reported by",
+    "devices": "Devices (28 mg)", "baseline": "Baseline",
     "latest": "Latest", "change": "Change", "next_session": "Next session", "flags": "Open flags",
     "effect": "Side effect", "severity": "Severity", "patients": "Patients", "n_patients": "Patients treated",
     "n_sessions": "Sessions", "per_patient": "Share of patients", "per_session": "Share of sessions",

@@ -44,7 +44,8 @@ if pid:
     counts = pd.Series([i["status"] for i in result["items"]]).value_counts().to_dict()
     summary = (f"**{VERDICT[result['verdict']]}** for {roster.ROUTE_NAMES[route]} · "
                f"{counts.get('met', 0)} met, {counts.get('not_met', 0)} not met, "
-               f"{counts.get('warning', 0)} warnings, {counts.get('unknown', 0)} unknown")
+               f"{counts.get('warning', 0)} warning{'' if counts.get('warning', 0) == 1 else 's'}, "
+               f"{counts.get('unknown', 0)} unknown")
     {"eligible": st.success, "not_eligible": st.error, "needs_review": st.warning}[result["verdict"]](
         summary, icon={"eligible": ":material/check_circle:", "not_eligible": ":material/block:",
                        "needs_review": ":material/rate_review:"}[result["verdict"]])

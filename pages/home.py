@@ -6,6 +6,7 @@ import streamlit as st
 from kdash import ui
 from kdash.clinical import rules
 from kdash.present import charts
+from kdash.ui import checkin as ui_checkin
 
 ui.require_app_frame()
 
@@ -41,10 +42,22 @@ c4.metric("Open safety flags", f"{n(flags['urgent'])} urgent",
                "observation, whatever its age, each counted once per severity; overdue: urgent flags not "
                "acknowledged within the clinic's time.")
 
-if ui.user()["role"] == "clinician":      # managers see counts only
-    st.subheader("Safety-flag worklist")
+
+
+@st.fragment(run_every=ui.WORKLIST_REFRESH_SECONDS)
+def worklist() -> None:
+    """Redrawn every half minute while open, alone (what is typed in an acknowledgement stays): a patient's
+    check-in answer reaches it within a minute without a reload (clinical-reference §8)."""
+    ui.fragment_guard()
     ui.ack_note()
     ui.flag_worklist("home")
+    ui.course_prompts("home")
+
+
+if ui.user()["role"] == "clinician":      # managers see counts only
+    st.subheader("Safety-flag worklist")
+    worklist()
+    ui_checkin.todays_checkins(today)
 
 left, right = st.columns([3, 2])
 with left:

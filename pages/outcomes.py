@@ -1,9 +1,11 @@
 """Outcomes: how well the clinic does, for whom, with honest statistics (clinical-reference §1, §5)."""
 
+import pandas as pd
 import streamlit as st
 
 from kdash import scales, ui, vocab
 from kdash.clinical import outcomes
+from kdash.present import charts
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -61,9 +63,13 @@ else:
                 delta_color="off", delta_arrow="off")
 
 st.caption(v["set_caption"])
+if summary["n_treated"] > summary["n_evaluable"]:
+    st.page_link("pages/data_quality.py", label=f"Who is not evaluable, and what to record ({summary['n_treated'] - summary['n_evaluable']:,} "
+                 "courses without a baseline)", icon=":material/fact_check:", query_params={"check": "no_baseline"})
 
 # Only the open tab runs and draws (on_change="rerun"): five figures at once took 0.7 s to draw in a browser.
-tabs = st.tabs(["By timepoint", "Course of scores", "Time to first response", "Published results beside ours"],
+tabs = st.tabs(["By timepoint", "Course of scores", "Time to first response", "Published results beside ours",
+               "Expected course: does it work here?"],
                key="outcomes_section", on_change="rerun")
 with tabs[0]:
     if tabs[0].open:
@@ -128,3 +134,36 @@ with tabs[3]:
         st.table(side_by_side.set_index("Study"))
         st.caption("Murrough 2013 measured 24 hours after a single infusion, not after a course; the real-world cohorts had no "
                    "comparator. Rates: treatment vs comparator where the study had one (clinical-reference §5).")
+
+with tabs[4]:
+    if tabs[4].open:
+        proof = ui.fetch("course.proof")
+        check, cal = proof["check"], proof["calibration"]
+        st.caption("Each of the clinic's finished inductions judged against all the others (leave-one-out), as a "
+                   "patient in induction is (clinical-reference §9, thresholds in the [course] settings): at each "
+                   "session from which a route is judged, how many courses were not on track, how many of those "
+                   "responded anyway (false alarms), and how many of the eventual non-responders it caught, with 95 % "
+                   "Wilson intervals. Whole clinic, main scale; the filters above do not apply.")
+        if check.empty:
+            st.info("Not enough finished courses yet to check the expected course on this clinic's data.",
+                    icon=":material/info:")
+        else:
+            def ci(pair):
+                return "—" if pair is None or pair != pair else f"{pair[0]:.0%}–{pair[1]:.0%}"
+            table = pd.DataFrame({
+                "route": [vocab.ROUTES.get(r, r) for r in check["route"]], "after session": check["session"],
+                "courses": check["courses"], "not on track": check["not_on_track"],
+                "responded anyway": check["responded_anyway"],
+                "false alarms": [f"{r:.0%} ({ci(c)})" if r == r and r is not None else "—"
+                                 for r, c in zip(check["false_alarm_rate"], check["false_alarm_ci95"])],
+                "non-responders": check["non_responders"], "caught": check["caught"],
+                "caught share": [f"{r:.0%} ({ci(c)})" if r == r and r is not None else "—"
+                                 for r, c in zip(check["caught_rate"], check["caught_ci95"])],
+                "what it means": check["verdict"]})
+            if ui.counts_only():
+                table = ui.suppressed(table, ["not on track", "responded anyway", "non-responders", "caught"])
+            ui.word_table(table)
+            if len(cal):
+                ui.chart(charts.course_calibration(cal).to_dict())
+                st.caption("Bins of at least 10 predictions by rank; on the dotted line the predicted chance held. A "
+                           "course is counted at every session it was judged at, so bins are not independent.")

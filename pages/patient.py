@@ -6,6 +6,7 @@ import streamlit as st
 from kdash import ui, vocab
 from kdash.clinical import eligibility, patient, roster, rules
 from kdash.clinical.sections import Failed
+from kdash.ui import checkin as ui_checkin
 
 ui.require_app_frame()
 
@@ -22,11 +23,11 @@ problem = patient.id_problem(pid)
 if problem:
     st.error(f"That patient ID cannot be used: {problem}.", icon=":material/error:")
     st.stop()
-by = st.session_state.get("time_axis") or "session"
-v = ui.fetch("patient.view", patient_id=pid, today=today, by=by)
+v = ui.fetch("patient.view", patient_id=pid, today=today, by=st.session_state.get("time_axis") or "auto")
 if v is None:
     st.error(f"No patient with ID {patient.plain(repr(pid))} in this store.", icon=":material/person_off:")
     st.stop()
+by = v["by"]              # "auto": by session once treated, else by date
 ui.audit_view("view_patient", pid)
 h, open_now = v["header"], v["open"]
 
@@ -74,6 +75,7 @@ links[2].page_link("pages/conference.py", label=f"Present as {v['case']}", help=
 
 # --- safety flags -------------------------------------------------------------------------------------
 st.header("Safety flags", divider="gray")
+ui_checkin.todays_self_report(pid)
 BADGE = {"urgent": ":red-badge[:material/emergency: URGENT]", "high": ":orange-badge[:material/warning: HIGH]",
          "caution": ":yellow-badge[:material/error: CAUTION]", "review": ":blue-badge[:material/info: REVIEW]"}
 
@@ -119,6 +121,27 @@ if earlier or not acks.empty:
         for group in rules.by_rule(earlier):
             show(group)
 
+
+
+def course_view(pid: str, route: str) -> None:
+    """Is this patient on track against the clinic's earlier courses of the route (clinical-reference §9)?"""
+    from kdash.clinical import course
+    from kdash.present import charts
+    ref = ui.fetch("course.reference_for", route=route)
+    doc = course.course(ui.connection_for("course.course"), cfg, pid, ref=ref)
+    badge = ":violet-badge[:material/insights: NOT ON TRACK]" if doc["on_track"] is False else \
+        ":gray-badge[:material/insights: on track]" if doc["on_track"] else ":gray-badge[:material/insights: course]"
+    st.markdown(f"{badge} **Expected course:** {ui.plain(doc['sentence'])}")
+    box = st.expander("Against the clinic's earlier courses", key="course_open", on_change="rerun")
+    with box:
+        if box.open:
+            ui.chart(charts.expected_course(doc, response_pct=cfg["outcomes"]["response_pct"]).to_dict())
+            st.caption(f"Earlier courses: other patients' finished inductions of this route on {doc['scale']}, with a "
+                       "baseline (clinical-reference §9); band shown where at least "
+                       f"{cfg['course']['min_reference']} have a score after that session, percentiles by linear "
+                       "interpolation. A review prompt, not a safety flag.")
+
+
 # --- mood-score trends --------------------------------------------------------------------------------
 st.header("Mood scores", divider="gray")
 for broken in [t for t in v["trends"] if isinstance(t, Failed)]:
@@ -133,7 +156,7 @@ else:
         code = pick.segmented_control("Scale", list(names), default=list(names)[0], format_func=names.get,
                                       key="scale") or list(names)[0]
         code = code if code in names else list(names)[0]
-        axis.segmented_control("Time axis", ["session", "date"], default="session", key="time_axis",
+        axis.segmented_control("Time axis", ["session", "date"], default=by, key="time_axis",
                                format_func=lambda x: "By session" if x == "session" else "By date")
         t = next(t for t in trends if t["code"] == code)
         ui.chart(t["trend"])
@@ -147,9 +170,18 @@ else:
             with items:
                 if items.open:
                     ui.chart(t["items"])
+        if code == cfg["clinic"]["main_scale"] and h["route"]:
+            course_view(pid, h["route"])
         if t["totals_only"]:
             st.caption(f"{t['totals_only']} of the {t['name']} scores were recorded as a total without item scores, so "
                        "they have no place in the item view.")
+
+# --- check-in -------------------------------------------------------------------------------------------
+st.header("Check-in and self-reports", divider="gray")
+if h["deceased"]:
+    st.caption("The record says this patient has died: no check-in code is issued.")
+else:
+    ui_checkin.checkin_panel(pid)
 
 # --- session safety -----------------------------------------------------------------------------------
 st.header("Session safety", divider="gray")

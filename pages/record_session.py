@@ -10,6 +10,7 @@ import streamlit as st
 from kdash import scales, ui, vocab
 from kdash.clinical import patient, recording, roster, rules
 from kdash.importers.csv_folder import EFFECTS
+from kdash.ui import checkin as ui_checkin
 
 ui.require_app_frame()
 cfg = ui.clinic_settings()
@@ -40,6 +41,7 @@ if h is None:
 ui.patient_heading(h)
 ui.audit_view("view_record_session", pid)       # the page shows who the patient is and their sessions
 st.caption(f"{int(h['n_sessions'] or 0)} sessions so far")
+ui_checkin.todays_self_report(pid)       # the patient's own check-in before this session (clinical-reference §8)
 
 
 def initial(key: str, value) -> dict:

@@ -10,7 +10,7 @@ cfg = ui.clinic_settings()
 me = ui.user()["name"]
 
 st.title("Users")
-st.caption("Local kdash accounts. Passwords are stored as argon2 hashes; an account locks after "
+st.markdown("Local kdash accounts. Passwords are stored as argon2 hashes; an account locks after "
            f"{cfg['access']['max_failed_sign_ins']} failed sign-ins in a row (from {cfg['access']['lockout_seconds']} s, "
            "doubling). The same can be done on the server with `python -m kdash users …`.")
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kdash.demo import build as demo  # noqa: E402
+from kdash import demo  # noqa: E402
 
 TODAY = dt.date.today()
 
@@ -45,15 +45,21 @@ def chromium(browser):
     return browser
 
 
+def use_store(path: str, monkeypatch) -> str:
+    """Point the app (AppTest, from the project folder) at this store, from empty Streamlit caches."""
+    import streamlit as st
+    monkeypatch.setenv("KDASH_DB", path)
+    monkeypatch.chdir(ROOT)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return path
+
+
 @pytest.fixture
 def app_env(demo_store, monkeypatch):
     """Point the app at the demo store and start from empty Streamlit caches."""
     import streamlit as st
-    monkeypatch.setenv("KDASH_DB", demo_store)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield demo_store
+    yield use_store(demo_store, monkeypatch)
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -66,11 +72,7 @@ def writable_app_store(tmp_path, monkeypatch):
     def build(patients: int = 30, seed: int = 4) -> str:
         path = str(tmp_path / f"app-{patients}-{seed}.duckdb")
         demo.build(path, patients=patients, seed=seed, as_of=TODAY)
-        monkeypatch.setenv("KDASH_DB", path)
-        monkeypatch.chdir(ROOT)
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        return path
+        return use_store(path, monkeypatch)
     yield build
     st.cache_resource.clear()
 

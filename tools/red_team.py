@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from kdash import settings
 from kdash.access import signins, users
 from kdash.clinical import outcomes
-from kdash.demo import build as demo
+from kdash.present.views import outcomes as outcomes_view
 from kdash.store import backup, db  # noqa: E402
 
 
@@ -94,7 +93,7 @@ def attacks(tmp: Path):
 
     today = dt.date.today()
     start, end = outcomes.whole_months(today.replace(day=1) - dt.timedelta(days=200), today, today)
-    view = outcomes.page_view(con, cfg, hide_small=True, scale="MADRS", start=start, end=end, today=today)
+    view = outcomes_view.page_view(con, cfg, hide_small=True, scale="MADRS", start=start, end=end, today=today)
     yield "per-patient marks in a counts-only view", view.get("waterfall_chart") is None, \
         "suppressed" if view.get("suppressed") else "no waterfall"
     con.close()

@@ -30,6 +30,7 @@ PAGES: dict[str, frozenset[str]] = {
     "import_data": frozenset({"admin"}),
     "audit": frozenset({"admin"}),
     "flag_rules": frozenset({"admin"}),
+    "data_quality": frozenset({"clinician", "manager", "admin"}),   # a manager: counts only
 }
 
 # "module.function" (or "module." for every function of a module) → roles that may call it through the UI
@@ -45,6 +46,10 @@ FUNCTIONS: dict[str, frozenset[str]] = {
     "eligibility.": frozenset({"clinician"}),
     "recording.": frozenset({"clinician"}),
     "decisions.": frozenset({"clinician"}),
+    "checkin.": frozenset({"clinician"}),
+    "course.check": frozenset({"clinician", "manager"}),            # counts and rates of the clinic's courses
+    "course.proof": frozenset({"clinician", "manager"}),
+    "course.": frozenset({"clinician"}),                          # codes, self-reports, striking one
     "outcomes.": frozenset({"clinician", "manager"}),
     "side_effects.": frozenset({"clinician", "manager"}),
     "throughput.chairs": frozenset({"clinician", "manager"}),     # the chair list of the session form
@@ -54,12 +59,14 @@ FUNCTIONS: dict[str, frozenset[str]] = {
     "audit_view.": frozenset({"admin"}),
     "users.": frozenset({"admin"}),
     "importing.": frozenset({"admin"}),
+    "quality.": frozenset({"clinician", "manager", "admin"}),
 }
 
 PAGE_TITLES = {"home": "Clinic at a glance", "roster": "Patients", "patient": "Patient progress",
                "eligibility": "Eligibility", "record_session": "Record a session", "outcomes": "Outcomes",
                "side_effects": "Side effects", "throughput": "Throughput", "conference": "Case conference",
-               "import_data": "Import", "audit": "Audit log", "users": "Users", "flag_rules": "Flag rules"}
+               "import_data": "Import", "audit": "Audit log", "users": "Users", "flag_rules": "Flag rules",
+               "data_quality": "Data quality"}
 
 
 class AccessDenied(Exception):

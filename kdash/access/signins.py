@@ -31,6 +31,7 @@ ENDED = {
     "expired": "Your sign-in reached the clinic's limit of {hours} hours. Sign in again to go on.",
     "disabled": "This account has been disabled by an administrator, so it was signed out.",
     "password_reset": "The password of this account was changed, so it was signed out. Sign in with the new one.",
+    "checkin": "The patient check-in was opened in this browser, so the sign-in in it ended. Sign in again to go on.",
 }
 
 

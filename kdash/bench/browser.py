@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from kdash.bench import pages as bench
+from kdash.bench import common
 from kdash.ui import serving
 
 TARGET_FIRST, TARGET_REPEAT, TARGET_SIGN_IN = 1.0, 0.5, 3.0   # seconds (issue 20)
@@ -294,4 +294,4 @@ def main(args, db_path: str) -> int:
     from kdash.access.users import DEMO_PASSWORD
     roles = args.role or ["clinician", "manager", "presenter", "admin"]
     result = run(db_path, args.runs, roles, args.patient, DEMO_PASSWORD, args.log_dir or os.path.dirname(db_path))
-    return bench.emit(args.json, table(result), result)
+    return common.emit(args.json, table(result), result)

@@ -67,7 +67,7 @@ def _p(times: list[float], q: float) -> float:
 
 
 def main(args, url: str) -> int:
-    from kdash.bench import pages as bench
+    from kdash.bench import common
     from kdash.store import pg
     t = time.perf_counter()
     con = db.connect(url, create=False)
@@ -100,5 +100,5 @@ def main(args, url: str) -> int:
         f"a save p50 {result['station_save_p50_s'] * 1000:.0f} ms, p95 {result['station_save_p95_s'] * 1000:.0f} ms",
         f"an app process's save with its own pull: p50 {result['app_save_p50_s'] * 1000:.0f} ms, "
         f"p95 {result['app_save_p95_s'] * 1000:.0f} ms"])
-    return bench.emit(args.json, text, result)
+    return common.emit(args.json, text, result)
 

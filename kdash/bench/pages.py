@@ -1,4 +1,4 @@
-"""`python -m kdash bench`: every page, cold and warm, on a large store, against a full-table reference R.
+"""`python -m kdash bench` (kdash.bench.main): every page, cold and warm, on a large store, against a full-table reference R.
 
 Not run in CI. Cold = caches cleared and a fresh AppTest (median of --cold-runs); warm = median of N reruns of the same page.
 R = one full pass over the store's largest table (every column) in this process, so the figures
@@ -10,12 +10,9 @@ from __future__ import annotations
 import os
 import resource
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from kdash.demo import build as demo
 from kdash.store import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,44 +65,8 @@ def _page_times(page: str, warm_runs: int, query: dict | None = None) -> tuple[f
     return cold, statistics.median(warm[1:] or warm), error, (at.title[0].value if at.title else "")
 
 
-def emit(as_json: bool, text: str, result: dict) -> int:
-    """A benchmark's table on stdout, or with --json its results there and the table on stderr."""
-    import json
-    if as_json:
-        print(text, file=sys.stderr)
-        print(json.dumps(result, indent=2))
-    else:
-        print(text)
-    return 0
-
-
-def _quiet_streamlit() -> None:
-    from streamlit import logger
-    logger.set_log_level("error")   # AppTest's bare-mode warnings would bury the table
-
-
-def main(args) -> int:
-    _quiet_streamlit()
-    from kdash.store import pg
-    path = args.db or os.path.join(tempfile.gettempdir(), f"kdash-bench-{args.patients}.duckdb")
-    if pg.is_url(path):
-        if not pg.has_schema(path):
-            t = time.perf_counter()
-            demo.build(path, args.patients, seed=7)
-            print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        if getattr(args, "network", False):
-            from kdash.bench import network as bench_network
-            return bench_network.main(args, path)
-    elif not Path(path).exists():
-        t = time.perf_counter()
-        demo.build(path, args.patients, seed=7)
-        print(f"built {path}: {args.patients:,} patients in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    if getattr(args, "users", None):
-        from kdash.bench import users as bench_users
-        return bench_users.main(args, path)
-    if getattr(args, "browser", False):
-        from kdash.bench import browser as bench_browser
-        return bench_browser.main(args, path)
+def run(args, path: str) -> int:
+    """Each page (or those --page names) cold and warm, as multiples of R."""
     os.environ["KDASH_DB"] = path
     os.chdir(ROOT)
     largest, r = reference_pass(path)

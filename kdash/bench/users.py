@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from kdash.bench import pages as bench
+from kdash.bench import common
 from kdash.ui import serving
 
 TARGET_P95, TARGET_RSS_MB = 2.0, 1536
@@ -309,4 +309,4 @@ def main(args, db_path: str) -> int:
     result = run(db_path, args.users, args.seconds, args.patient, DEMO_PASSWORD,
                  args.log_dir or os.path.dirname(db_path), think=(args.think / 2, args.think * 1.5),
                  record=not args.no_recorder, record_every=args.record_every)
-    return bench.emit(args.json, table(result), result)
+    return common.emit(args.json, table(result), result)

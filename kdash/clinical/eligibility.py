@@ -70,6 +70,10 @@ def _item(code, group, label, status, detail, source) -> dict:
     return {"code": code, "group": group, "label": label, "status": status, "detail": detail, "source": source}
 
 
+def _day_of(x) -> dt.date:
+    return x.date() if isinstance(x, dt.datetime) else x
+
+
 def _age(born: dt.date, on: dt.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
@@ -165,6 +169,12 @@ def severity(f: Facts, cfg: dict, today: dt.date) -> dict:
     main = cfg["clinic"]["main_scale"]
     chosen = [s for s in before if s[1] == main] or before
     day, scale, total = chosen[-1]
+    limit = cfg["outcomes"]["baseline_lookback_days"]
+    if (cut - _day_of(day)).days > limit:      # old evidence is not a baseline (clinical-reference §1 look-back)
+        return _item("severity", "Indication", label, "unknown",
+                     f"out of date: {scale} {total} on {day:%Y-%m-%d}, more than {limit} days before "
+                     + ("the first treatment" if f.first_day else "today") + "; score the patient again",
+                     "baseline within the look-back of clinical-reference §1: " + KDASH_DEFAULT)
     ok = total >= floor[scale]
     return _item("severity", "Indication", label, "met" if ok else "warning",
                  f"{scale} {total} on {day:%Y-%m-%d}" + ("" if ok else f": under {floor[scale]}, milder than moderate"),
@@ -207,6 +217,11 @@ def blood_pressure(f: Facts, cfg: dict, today: dt.date) -> dict:
         return _item("blood_pressure", "Warnings", label, "unknown", "no reading outside a session before treatment",
                      source)
     at, sys_, dia = readings[-1]
+    before = f.first_day or today
+    if (before - at.date()).days > e["bp_valid_days"]:      # a reading from long ago says nothing of today's pressure
+        return _item("blood_pressure", "Warnings", label, "unknown",
+                     f"out of date: {sys_}/{dia} mmHg on {at:%Y-%m-%d}, more than {e['bp_valid_days']} days before "
+                     + ("the first treatment" if f.first_day else "today") + "; measure it again", source)
     high = sys_ > e["bp_systolic_max"] or dia > e["bp_diastolic_max"]
     detail = f"{sys_}/{dia} mmHg on {at:%Y-%m-%d}" + (
         f": above {e['bp_systolic_max']}/{e['bp_diastolic_max']}" if high else "")

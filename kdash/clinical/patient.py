@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from kdash import ids
-from kdash.clinical import rules, worklist
+from kdash.clinical import rules
 from kdash.store import db
 
 
@@ -186,69 +186,3 @@ def session_scale(rec: rules.PatientRecord, code: str) -> pd.DataFrame:
     return out.sort_values("session_number", kind="stable").reset_index(drop=True)
 
 
-def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date, by: str = "session") -> dict | None:
-    """Everything the patient page draws, built once per (patient, day, axis) so the page can cache it."""
-    from kdash import scales
-    from kdash.clinical import deid
-    from kdash.clinical.sections import guarded
-
-    h = header(con, cfg, patient_id, today)
-    if h is None:
-        return None
-    rec = record(con, cfg, patient_id)
-    flags = rules.evaluate(rec, cfg)
-    done = completed_sessions(rec)
-    open_rows = worklist.open_rows(con, cfg, today, [patient_id])
-    return {
-        "header": h, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags,
-        "open": rules.open_flags(flags, open_rows),
-        "newer": {r["rule"]: text for r in open_rows.to_dict("records") if (text := worklist.newer_text(r))},
-        "acks": worklist.history(con, patient_id),
-        "eligibility": guarded("eligibility", _eligibility, con, cfg, today, patient_id),
-        "trends": [guarded(f"{scales.SCALES[code].name} trend", _trend, rec, done, code, cfg, by)
-                   for code in scales.DEPRESSION_SCALES if not scale_scores(rec, code).empty],
-        "safety": guarded("session safety", _session_safety, con, cfg, rec, done, patient_id),
-        "sessions": rec.sessions[["scheduled_at", "status", "route", "phase", "dose_mg", "mg_per_kg", "chair",
-                                  "chair_minutes", "session_number"]],
-    }
-
-
-def _eligibility(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient_id: str) -> dict | None:
-    from kdash.clinical import eligibility
-    checked = eligibility.checklist_for(con, cfg, today, [patient_id])
-    return {k: checked[0][k] for k in ("route", "verdict", "override")} if checked else None
-
-
-def _trend(rec: rules.PatientRecord, done: pd.DataFrame, code: str, cfg: dict, by: str) -> dict:
-    from kdash import scales
-    from kdash.present import charts
-    scores = scale_scores(rec, code)
-    scale = scales.SCALES[code]
-    base = rules.baseline(rec, code, cfg)
-    status, sentence = status_line(rec, scale, cfg)
-    with_items = scores[scores["items"].notna()]
-    return {
-        "code": code, "name": scale.name, "status": status, "sentence": sentence,
-        "trend": charts.mood_trend(scores, done, scale, base[0] if base else None, cfg["remission"].get(code),
-                                   cfg["outcomes"]["response_pct"], by).to_dict(),
-        "items": charts.item_heatmap(with_items, scale, by).to_dict() if scale.n_items and len(with_items) else None,
-        "totals_only": int(len(scores) - len(with_items)),
-        "table": scores[["assessed_on", "after_session", "total"]].rename(
-            columns={"assessed_on": "date", "after_session": "sessions before"}),
-    }
-
-
-def _session_safety(con: duckdb.DuckDBPyConnection, cfg: dict, rec: rules.PatientRecord, done: pd.DataFrame,
-                    patient_id: str) -> dict:
-    from kdash.present import charts
-    s = cfg["safety"]
-    bp = bp_by_session(rec)
-    cadss, moaas = session_scale(rec, "CADSS"), session_scale(rec, "MOAAS")
-    effects = side_effects(con, cfg, patient_id).merge(done[["session_id", "session_number"]], on="session_id")
-    return {
-        "bp": bp[["session_number", "day", "minute", "point", "systolic", "diastolic", "heart_rate", "spo2"]],
-        "bp_chart": charts.session_bp(bp, s).to_dict() if len(bp) else None,
-        "alertness": charts.session_alertness(cadss, moaas, s).to_dict() if len(cadss) or len(moaas) else None,
-        "effects": effects[["session_number", "day", "effect", "severity"]],
-        "effects_chart": charts.side_effect_grid(effects).to_dict() if len(effects) else None,
-    }

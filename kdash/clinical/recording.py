@@ -13,8 +13,8 @@ import duckdb
 
 from kdash import scales
 from kdash.access import audit
-from kdash.store import db, derived
 from kdash.importers.csv_folder import EFFECTS, ROUTES, RowError, _assessment, _whole
+from kdash.store import db, derived
 
 
 @dataclass

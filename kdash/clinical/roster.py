@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import vocab
+from kdash import rulebook, vocab
 from kdash.clinical import outcomes, rules, worklist
 from kdash.store import db, flag_log
 
@@ -21,14 +21,17 @@ PAGE_SIZE = 50
 def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str | None = None,
          route: str | None = None, phase: str | None = None, clinician: str | None = None,
          status: str | None = None, flag: str | None = None, page_no: int = 1,
-         page_size: int = PAGE_SIZE) -> pd.DataFrame:
+         page_size: int = PAGE_SIZE, course: str | None = None) -> pd.DataFrame:
     """One page of the roster, most urgent first; the `total` column counts every matching patient.
 
     Without a status filter the order needs no outcome, so outcomes are computed for the page's
     patients only (a second, small run of the same query); with one, for everyone.
     """
     filters = {"search": (search or "").strip() or None, "route_filter": route, "phase": phase,
-               "clinician": clinician, "status": status, "flag": flag}
+               "clinician": clinician, "status": status, "flag": flag, "only_ids": None}
+    if course == "not_on_track":        # the review prompt of clinical-reference §9 (kdash/clinical/course.py)
+        from kdash.clinical import course as course_
+        filters["only_ids"] = list(course_.not_on_track(con, cfg, today)["patient_id"]) or ["\x00none"]
     window = (max(page_no, 1) - 1) * page_size
     if status is not None:
         return _with_decisions(con, cfg, today, _run(con, cfg, today, filters, limit=page_size, offset=window))
@@ -57,7 +60,8 @@ def _run(con, cfg, today, filters: dict, limit: int, offset: int, outcomes_for: 
     params = {
         **outcomes.params(cfg, scale, "all", "itt"), **rules.flag_params(cfg, flag_log.ALL_TIME[0], today),
         **flags_params,
-        "page_ids": None, **filters, "limit": limit, "offset": offset,
+        "page_ids": None, "only_ids": None, **filters, "limit": limit, "offset": offset,
+        "under_way_days": rulebook.UNDER_WAY_DAYS,
         "patient_ids": outcomes_for,                       # outcomes for these patients only (None: all)
         "flag_patients": filters.get("page_ids"),
     }

@@ -58,6 +58,7 @@ def cumulative_incidence(durations, outcome, confidence: float = 0.95) -> dict:
 
     Returns the event times and, at each, the share responded (with low and high) and the share who stopped."""
     import warnings
+
     from statsmodels.duration.survfunc import CumIncidenceRight
     durations = np.asarray(durations, dtype=float)
     outcome = np.asarray(outcome, dtype=int)

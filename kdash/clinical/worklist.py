@@ -14,9 +14,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash import ids
+from kdash import ids, rulebook
 from kdash.access import audit
-from kdash.clinical import rules
 from kdash.store import db, flag_log
 
 NOTE_MAX = 500
@@ -53,7 +52,7 @@ def items(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, clinician: 
     rows["overdue"] = [(s == "urgent" and pd.notna(at) and now - pd.Timestamp(at).to_pydatetime()
                         > dt.timedelta(hours=cfg["flags"]["overdue_hours"]))
                        for s, at in zip(rows["severity"], rows["raised_at"])]
-    rows["title"] = [rules.RULES[r].title for r in rows["rule"]]
+    rows["title"] = [rulebook.RULES[r].title for r in rows["rule"]]
     return rows
 
 
@@ -88,18 +87,23 @@ def contract_rows(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, pat
         return None if x is None or pd.isna(x) else pd.Timestamp(x).isoformat()
 
     out = [{"patient_id": r["patient_id"], "rule": r["rule"], "severity": r["severity"], "evidence": r["evidence"],
-            "newer_evidence": newer_text(r), "source": "record", "raised_at": when(r["raised_at"]),
+            "newer_evidence": newer_text(r), "source": source_of(r["evidence"]), "raised_at": when(r["raised_at"]),
             "acknowledged_at": None} for r in items(con, cfg, today, patient_ids=patient_ids, limit=10**9)
             .to_dict("records")]
     if include_acknowledged:
         out += [{"patient_id": r["patient_id"], "rule": r["rule"], "severity": r["severity"],
-                 "evidence": r["evidence"], "newer_evidence": None, "source": "record",
+                 "evidence": r["evidence"], "newer_evidence": None, "source": source_of(r["evidence"]),
                  "raised_at": when(r["raised_at"]), "acknowledged_at": when(r["acknowledged_at"]),
                  "acknowledged_by": r["acknowledged_by"], "action": r["action"]}
                 for r in acknowledged(con, cfg, today, patient_ids).to_dict("records")]
-    rank = rules.SEVERITY_ORDER
+    rank = rulebook.SEVERITY_ORDER
     return sorted(out, key=lambda f: (rank[f["severity"]], f["raised_at"] or "", f["patient_id"], f["rule"],
                                       f["acknowledged_at"] or ""))
+
+
+def source_of(evidence: str | None) -> str:
+    """'self_report' for evidence the patient gave (a check-in, clinical-reference §8), else 'record'."""
+    return "self_report" if evidence and evidence.endswith("(self-reported)") else "record"
 
 
 def newer_text(row) -> str | None:
@@ -125,7 +129,7 @@ def acknowledge(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, rule
     problem = ids.problem(patient_id)
     if problem:
         raise AckError(f"the patient ID {problem}")
-    if rule not in rules.RULES:
+    if rule not in rulebook.RULES:
         raise AckError(f"there is no rule {rule!r}")
     if action not in cfg["flags"]["actions"]:
         raise AckError("choose one of the clinic's actions: " + "; ".join(cfg["flags"]["actions"]))
@@ -135,7 +139,7 @@ def acknowledge(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, rule
     open_now = open_rows(con, cfg, today, [patient_id])
     mine = open_now[open_now["rule"] == rule]
     if mine.empty:
-        raise AckError(f"{rules.RULES[rule].title} is not open for this patient (acknowledged or cleared already)")
+        raise AckError(f"{rulebook.RULES[rule].title} is not open for this patient (acknowledged or cleared already)")
     through = pd.Timestamp(mine["day"].max()).date()
     with db.transaction(con) as cur:
         cur.execute("INSERT INTO flag_acks (patient_id, rule, through_day, action, note, acknowledged_by, "
@@ -220,11 +224,11 @@ def rule_frequency(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, da
     treated = db.row(con, "SELECT count(DISTINCT patient_id), count(*) FROM sessions WHERE status = 'completed' "
                           "AND scheduled_at >= $s AND scheduled_at < $t::DATE + 1", {"s": since, "t": today})
     return pd.DataFrame([{
-        "rule": r, "title": rules.RULES[r].title, "severity": rules.severity(cfg, r),
-        "threshold": rules.threshold_text(r, cfg),
+        "rule": r, "title": rulebook.RULES[r].title, "severity": rulebook.severity(cfg, r),
+        "threshold": rulebook.threshold_text(r, cfg),
         "patients": int(rows.at[r, "patients"]) if r in rows.index else 0,
         "patient_days": int(rows.at[r, "patient_days"]) if r in rows.index else 0,
-        "treated_patients": int(treated[0]), "sessions": int(treated[1])} for r in rules.RULES])
+        "treated_patients": int(treated[0]), "sessions": int(treated[1])} for r in rulebook.RULES])
 
 
 def _df(con, text: str, params: dict) -> pd.DataFrame:

@@ -18,6 +18,22 @@ from kdash.store import db, derived
 from kdash.importers import csv_folder, fhir
 
 
+def source_label(paths: list[str]) -> str:
+    """Where an import came from, for the audit row and the Data quality page's sources: a folder by its name ("CSV
+    folder clinic_export", "FHIR folder synthea"), files by their number only (a FHIR file is often named after its
+    patient)."""
+    parts, files = [], {"CSV": 0, "FHIR": 0}
+    for text in paths:
+        p = Path(text)
+        if p.is_dir():
+            kind = "CSV" if any((p / n).is_file() for n in csv_folder.ORDER) else "FHIR"
+            parts.append(f"{kind} folder {p.resolve().name}")
+        else:
+            files["CSV" if p.suffix.lower() == ".csv" else "FHIR"] += 1
+    parts += [f"{n} {kind} file{'s' if n > 1 else ''}" for kind, n in files.items() if n]
+    return ", ".join(parts) or "nothing"
+
+
 def _sources(paths: list[str]) -> tuple[dict[str, str], list[Path], list[str]]:
     files: dict[str, str] = {}
     fhir_paths: list[Path] = []
@@ -98,7 +114,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg: dict, paths: list[str], skip_invali
             derived.derive_phases(cur, cfg, touched)
             derived.refresh(cur, touched)
             derived.refresh_stamped(con, cur, cfg, touched)
-        audit.log(cur, "import", username=username, detail=audit_detail(rep))
+        audit.log(cur, "import", username=username, detail=audit_detail(rep) + f"; source: {source_label(paths)}")
     return rep
 
 

@@ -60,6 +60,21 @@ class Pack:
         return "".join(c if c.isalnum() else "-" for c in self.title.lower()).strip("-")
 
 
+def _expected_course(con, cfg: dict, patient_id: str, pack: Pack) -> None:
+    """The patient's change over the clinic's expected course (clinical-reference §9), by session number: no date."""
+    from kdash.clinical import course
+    from kdash.present import charts
+    doc = course.course(con, cfg, patient_id)
+    if doc is None or not doc["patient"]:
+        return
+    sentence = doc["sentence"]
+    pack.summary.append("Expected course: " + sentence)
+    if doc["expected"]:
+        fig = charts.expected_course(doc, x_label="Sessions given (day 0 = the first)",
+                                     response_pct=cfg["outcomes"]["response_pct"])
+        pack.figures.append(_deid_figure("expected_course", "Against the clinic's earlier courses", sentence, fig))
+
+
 def _deid_figure(key: str, title: str, caption: str, fig) -> Figure:
     from kdash.present import charts
     return Figure(key, title, caption, charts.for_presentation(fig))
@@ -89,9 +104,13 @@ def pack_for_case(con: duckdb.DuckDBPyConnection, cfg: dict, case: str, today: d
     return None if patient_id is None else patient_pack(con, cfg, patient_id, today)
 
 
-def failed_trials(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date) -> int:
+def failed_trials(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date) -> int | None:
+    """Failed adequate trials on file; None when the record holds no trial that can be judged (unknown, never 0)."""
     trials = eligibility.trial_table(con, cfg, patient_id, today)
-    return int((trials["counts as failed adequate trial"] == "yes").sum()) if len(trials) else 0
+    judged = trials[trials["counts as failed adequate trial"] != "cannot judge"] if len(trials) else trials
+    if judged.empty:
+        return None
+    return int((judged["counts as failed adequate trial"] == "yes").sum())
 
 
 def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.date) -> Pack | None:
@@ -130,7 +149,11 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
         pack.figures.append(_deid_figure(f"trend_{code.lower()}", f"{scale.name} over the course", sentence, fig))
         pack.tables.append(Table(f"{scale.name} scores", vocab.readable(pd.DataFrame({
             "day": [deid.day_number(d, first) for d in scores["assessed_on"]],
-            "after_session": scores["after_session"].astype(int), "total": scores["total"].astype(int)}))))
+            "after_session": scores["after_session"].astype(int), "total": scores["total"].astype(int),
+            "reported_by": ["patient (self-reported)" if x == "self_report" else "staff or record"
+                            for x in scores.get("source", [None] * len(scores))]}))))
+        if code == cfg["clinic"]["main_scale"]:
+            _expected_course(con, cfg, patient_id, pack)
         break   # one depression scale on the slides: the clinic's main one, or the one this patient has
     if len(done):
         pack.figures.append(_deid_figure("sessions", "Sessions and doses",
@@ -139,7 +162,9 @@ def patient_pack(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, tod
         pack.tables.append(Table("Sessions", vocab.readable(pd.DataFrame({
             "session_number": done["session_number"].astype(int), "day": done["day_number"].astype(int),
             "route": done["route"], "phase": done["phase"], "dose_mg": done["dose_mg"],
-            "mg_per_kg": done["mg_per_kg"].round(2)}))))
+            # each route's dose in its own unit: esketamine is a fixed dose of 28 mg devices, never mg/kg
+            "mg_per_kg": done["mg_per_kg"].round(2).where(done["route"] != "esketamine"),
+            "devices": (done["dose_mg"] / 28).round(0).where(done["route"] == "esketamine")}))))
     s = cfg["safety"]
     bp = patient.bp_by_session(rec)
     if len(bp):
@@ -177,7 +202,9 @@ def _age_on(born, day) -> int | None:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-def _trials_phrase(n: int) -> str:
+def _trials_phrase(n: int | None) -> str:
+    if n is None:
+        return "antidepressant trial history unknown (none on file that can be judged)"
     return f"{n} prior failed adequate antidepressant trial{'s' if n != 1 else ''}"
 
 

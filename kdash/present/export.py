@@ -61,6 +61,16 @@ def image(fig: dict, fmt: str = "png", width: int = PNG_WIDTH, scale: float = PN
 PDF_FIGURE_MM = 112      # at most this tall: two figures with their titles and captions fill an A4 page
 
 
+_CREATION = re.compile(rb"/CreationDate \(D:[0-9Z+\-']*\)")
+
+
+def without_creation_date(data: bytes) -> bytes:
+    """The PDF with its CreationDate entry blanked: fpdf2 always writes one (its fixed 1969 epoch here), and a
+    de-identified file carries no date. Spaces of the same length keep every byte offset of the cross-reference
+    table right."""
+    return _CREATION.sub(lambda m: b" " * len(m.group(0)), data)
+
+
 def pdf(pack: Pack) -> bytes:
     """An A4 handout: the title and summary, then each figure at half a page with its title and caption
     (two to a page), then the tables flowing on (headers repeated on a new page)."""
@@ -125,7 +135,7 @@ def pdf(pack: Pack) -> bytes:
             table.row([str(c) for c in t.df.columns])
             for row in t.df.itertuples(index=False):
                 table.row([_cell(v) for v in row])
-    return bytes(doc.output())
+    return without_creation_date(bytes(doc.output()))
 
 
 def _png_height(png: bytes) -> float:

@@ -14,7 +14,8 @@ import duckdb
 import pandas as pd
 
 from kdash import scales, vocab
-from kdash.clinical import deid, outcomes, throughput
+from kdash.clinical import checkin, deid, outcomes, throughput
+from kdash.present.views import throughput as throughput_view
 from kdash.present import charts
 from kdash.store import db
 from kdash.present.conference import Figure, Pack, Table, outcome_table, rate_cell, small_count
@@ -43,7 +44,7 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
                    compare_start: dt.date, compare_end: dt.date, period_name: str, compare_name: str,
                    route: str = "all", chair: str | None = None, clinician: str | None = None) -> Pack:
     filters = dict(start=start, end=end, grain=grain, route=route, chair=chair, clinician=clinician)
-    view = throughput.page_view(con, cfg, **filters, compare_start=compare_start, compare_end=compare_end)
+    view = throughput_view.page_view(con, cfg, **filters, compare_start=compare_start, compare_end=compare_end)
     scope = ", ".join(x for x in (vocab.ROUTES.get(route) if route != "all" else None,
                                   f"chair {chair}" if chair else None,
                                   f"patients of {clinician}" if clinician else None) if x) or "whole clinic"
@@ -62,6 +63,11 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
         f"{_pct(now['no_show_rate'])}; median referral to first treatment "
         + ("—" if now["median_days_to_treatment"] is None else f"{now['median_days_to_treatment']:.0f} days") + ".")
     pack.tables.append(Table("Headline figures", _headline_table(now, before)))
+    own = checkin.self_report_counts(con, cfg, start, end, clinician)
+    own_before = checkin.self_report_counts(con, cfg, compare_start, compare_end, clinician)
+    pack.tables.append(Table("Self-reported scores (patient check-in)", vocab.readable(pd.DataFrame([
+        {"measure": "Depression and anxiety scores sent by the patients themselves",
+         "this_period": _share(*own), "comparison_period": _share(*own_before)}]))))
 
     figs = view["charts"]
     per_name = "week" if grain == "week" else "month"
@@ -92,6 +98,13 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
                                     for n, d in zip(waiting["patients"], waiting["median_days_waiting"])]}))))
     _outcomes(con, cfg, pack, start, end, route, clinician)
     return pack
+
+
+def _share(part: int, whole: int) -> str:
+    """'120 of 300 (40%)'; under 5 self-reports (a handful of patients) shown as '<5', as patient counts are."""
+    if 0 < part < deid.MIN_CELL:
+        return f"<{deid.MIN_CELL} of {whole:,}"
+    return f"{part:,} of {whole:,}" + (f" ({part / whole:.0%})" if whole else "")
 
 
 def _headline_table(now: dict, before: dict) -> pd.DataFrame:

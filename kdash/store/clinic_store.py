@@ -7,13 +7,12 @@ from pathlib import Path
 import duckdb
 
 from kdash import settings
-from kdash.store import db, derived
+from kdash.store import db, derived, pg
 
 
 def create(path: str, cfg: dict | None = None) -> duckdb.DuckDBPyConnection:
     """A new, empty store at `path` (which must not exist), marked as a clinic's own (never a demo store), with the
     settings-stamped tables stamped, so that the first import keeps them current instead of leaving them stale."""
-    from kdash.store import pg
     if exists(path):
         raise db.StoreError(f"{path} exists already; init makes a new store (choose another --db)")
     con = db.connect(path)
@@ -24,7 +23,6 @@ def create(path: str, cfg: dict | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def _record_exists(url: str) -> bool:
-    from kdash.store import pg
     try:
         return pg.has_schema(url)
     except pg.RecordError as exc:
@@ -33,5 +31,4 @@ def _record_exists(url: str) -> bool:
 
 def exists(path: str) -> bool:
     """A store is there already: a file, or a PostgreSQL database holding kdash's tables."""
-    from kdash.store import pg
     return _record_exists(path) if pg.is_url(path) else Path(path).exists()

@@ -20,7 +20,7 @@ import json
 
 import duckdb
 
-from kdash.store import course_scores, db, flag_log
+from kdash.store import course_scores, flag_log, queries, reads, writer
 
 # table → the order its rows are stored in (so a patient's rows sit together for the readers)
 TABLES = {"score_points": "patient_id, scale, assessed_on",
@@ -31,16 +31,16 @@ TABLES = {"score_points": "patient_id, scale, assessed_on",
 
 def refresh(cur: duckdb.DuckDBPyConnection, patient_ids: list[str] | None = None) -> None:
     """Rebuild the derived rows of these patients (None: everyone) inside the caller's transaction."""
-    if db.is_record(cur):        # PostgreSQL: the read model's pull after the commit rebuilds them
+    if writer.is_record(cur):        # PostgreSQL: the read model's pull after the commit rebuilds them
         return
     for table, order in TABLES.items():
         if patient_ids is None:
             cur.execute(f"DELETE FROM {table}").fetchall()
         else:
             cur.execute(f"DELETE FROM {table} WHERE list_contains($ids, patient_id)", {"ids": patient_ids}).fetchall()
-        text = db.sql(table + "_build")
+        text = queries.sql(table + "_build")
         cur.execute(f"INSERT INTO {table} SELECT * FROM ({text}) ORDER BY {order}",
-                    db.bind(text, {"ids": patient_ids, "as_of": None})).fetchall()
+                    queries.bind(text, {"ids": patient_ids, "as_of": None})).fetchall()
 
 
 PHASES_KEY = "derived_phase_settings"
@@ -55,10 +55,10 @@ def _phase_params(cfg: dict) -> dict:
 def derive_phases(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> None:
     """Give every session whose source left its phase blank (or whose phase was derived before) the phase its
     place in the course implies, inside the caller's transaction; before refresh(), which counts phases."""
-    if db.is_record(cur):        # derived phases belong to each read model
+    if writer.is_record(cur):        # derived phases belong to each read model
         return
     cur.execute("UPDATE sessions SET phase = d.phase, phase_derived = TRUE FROM ("
-                + db.sql("derive_phases") + ") d WHERE sessions.session_id = d.session_id "
+                + queries.sql("derive_phases") + ") d WHERE sessions.session_id = d.session_id "
                 "AND (sessions.phase IS NULL OR d.phase_derived) AND sessions.phase IS DISTINCT FROM d.phase",
                 {**_phase_params(cfg), "ids": patient_ids}).fetchall()
     stamped = cur.execute("SELECT count(*) FROM meta WHERE key = $k", {"k": PHASES_KEY}).fetchall()[0][0]
@@ -69,11 +69,11 @@ def derive_phases(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[s
 
 def _phases_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     """Derived phases follow the induction lengths they were derived with, and no session lacks a phase."""
-    if db.scalar(con, "SELECT count(*) FROM sessions WHERE phase IS NULL"):
+    if reads.scalar(con, "SELECT count(*) FROM sessions WHERE phase IS NULL"):
         return False
-    stamp = db.meta(con, PHASES_KEY)
+    stamp = reads.meta(con, PHASES_KEY)
     if stamp is None:        # nothing was ever derived (a demo store, or only recorded sessions)
-        return not db.scalar(con, "SELECT count(*) FROM sessions WHERE phase_derived")
+        return not reads.scalar(con, "SELECT count(*) FROM sessions WHERE phase_derived")
     return stamp == json.dumps(_phase_params(cfg), sort_keys=True)
 
 
@@ -82,7 +82,7 @@ def refresh_stamped(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnecti
     """These patients' rows in the settings-stamped tables (None: all rows, stamping them), where the stamp is
     current (a stale table is rebuilt whole by ensure_current instead), in the caller's transaction; after
     refresh()."""
-    if db.is_record(cur):
+    if writer.is_record(cur):
         return
     whole = patient_ids is None
     if whole or flag_log.is_fresh(con, cfg):
@@ -95,7 +95,7 @@ def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     """Rebuild each settings-stamped table whose stamp is not the current settings (after an upgrade or a
     threshold change); True when anything was rebuilt."""
     if not _phases_current(con, cfg):     # an import from before phases were derived, or new induction lengths
-        with db.local_transaction(con) as cur:
+        with writer.local_transaction(con) as cur:
             derive_phases(cur, cfg)
             refresh(cur)
             refresh_stamped(con, cur, cfg, None)
@@ -103,7 +103,7 @@ def ensure_current(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
     stale_flags = not flag_log.is_fresh(con, cfg)
     stale_scores = not course_scores.is_current(con, course_scores.settings_params(cfg))
     if stale_flags or stale_scores:
-        with db.local_transaction(con) as cur:
+        with writer.local_transaction(con) as cur:
             if stale_flags:
                 flag_log.refresh(cur, cfg)
             if stale_scores:

@@ -17,20 +17,20 @@ import json
 import duckdb
 import pandas as pd
 
-from kdash.clinical import rules
-from kdash.store import db
+from kdash import rulebook
+from kdash.store import queries, reads
 
 ALL_TIME = (dt.date(1900, 1, 1), dt.date(2200, 1, 1))
 META_KEY = "flag_log_settings"
 
 
 def settings_stamp(cfg: dict) -> str:
-    p = rules.flag_params(cfg, *ALL_TIME)
+    p = rulebook.flag_params(cfg, *ALL_TIME)
     return hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def is_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:
-    return db.meta(con, META_KEY) == settings_stamp(cfg)
+    return reads.meta(con, META_KEY) == settings_stamp(cfg)
 
 
 def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | None = None) -> int:
@@ -50,11 +50,11 @@ def refresh(cur: duckdb.DuckDBPyConnection, cfg: dict, patient_ids: list[str] | 
 def _live(cfg: dict, since: dt.date, today: dt.date, patient_ids: list[str] | None) -> tuple[str, dict]:
     """The rules evaluated on the record: every piece of evidence, and each rule's latest clearing observation (of
     two on one day, the one with the later evidence time, then the greater text: never the order rows were written)."""
-    params = {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids, "with_clears": True}
-    text = db.sql("open_flags")
+    params = {**rulebook.flag_params(cfg, since, today), "flag_patients": patient_ids, "with_clears": True}
+    text = queries.sql("open_flags")
     return (f"WITH f AS ({text}) SELECT * FROM f WHERE severity <> 'clear' UNION ALL "
             "SELECT patient_id, rule, 'clear', max(day), arg_max(value, (day, evidence_at, value)), max(evidence_at) "
-            "FROM f WHERE severity = 'clear' GROUP BY patient_id, rule"), db.bind(text, params)
+            "FROM f WHERE severity = 'clear' GROUP BY patient_id, rule"), queries.bind(text, params)
 
 
 def logged_query(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
@@ -62,7 +62,7 @@ def logged_query(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date,
     """SQL and parameters for the evidence and clears up to today: read from the log when it is current, else
     evaluated live (the same rules, so the rows are the same)."""
     if is_fresh(con, cfg):
-        return db.sql("flag_log_window"), {"since": ALL_TIME[0], "today": today, "ids": patient_ids}
+        return queries.sql("flag_log_window"), {"since": ALL_TIME[0], "today": today, "ids": patient_ids}
     return _live(cfg, ALL_TIME[0], today, patient_ids)
 
 
@@ -70,10 +70,10 @@ def window_query(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, toda
                  patient_ids: list[str] | None = None) -> tuple[str, dict]:
     """SQL and parameters for the evidence (no clears) with days in [since, today]."""
     if is_fresh(con, cfg):
-        text = db.sql("flag_log_window")
+        text = queries.sql("flag_log_window")
         return (f"SELECT * FROM ({text}) WHERE severity <> 'clear'",
                 {"since": since, "today": today, "ids": patient_ids})
-    return db.sql("open_flags"), {**rules.flag_params(cfg, since, today), "flag_patients": patient_ids}
+    return queries.sql("open_flags"), {**rulebook.flag_params(cfg, since, today), "flag_patients": patient_ids}
 
 
 def evidence(con: duckdb.DuckDBPyConnection, cfg: dict, since: dt.date, today: dt.date,

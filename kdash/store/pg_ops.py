@@ -88,7 +88,10 @@ def backup_record(url: str, out: str, passphrase: str | None = None) -> dict:
     model.close()
     pgc = pg.connect_record(url)
     try:
-        pgc.isolation_level = 2   # psycopg.IsolationLevel.REPEATABLE_READ
+        # one snapshot for the counts, the hashes and pg_dump: under READ COMMITTED each count would see the
+        # writers' later rows, and the restore's check would then find the dump short of the manifest
+        from psycopg import IsolationLevel
+        pgc.isolation_level = IsolationLevel.REPEATABLE_READ
         with pgc.transaction():
             snapshot = pgc.execute("SELECT pg_export_snapshot()").fetchone()[0]
             digests = _digests(pgc, tables)

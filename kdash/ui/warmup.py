@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import queue
 import threading
 import time
 
+from kdash.ui import cache, refresh
+
 DONE = threading.Event()          # the first warm-up is over (web.py's /_kdash/ready says so)
 DONE.set()                        # ...or there is none (AppTest, the CLI); lifespan clears it as the server starts
-_WAKE = threading.Event()         # a write made the cached views stale
 AFTER_WRITE_SECONDS = 2.0         # a burst of writes (an import, a clinician's form) warms once
 REFRESH_SECONDS = 420             # under the cache's 600 s lifetime: no entry expires under a visitor
 _log = logging.getLogger("kdash.warmup")     # counts and seconds only: never a name or an ID
@@ -39,9 +39,14 @@ def opening_views(today: dt.date) -> list[tuple[str, dict]]:
     views = [
         ("clinic.at_a_glance", dict(today=today)),
         ("clinic.sessions_per_week", dict(today=today, weeks=12)),
+        ("checkin.todays_sessions", dict(today=today)),
+        ("course.reference_for", dict(route="iv_ketamine")),
+        ("course.reference_for", dict(route="esketamine")),
         ("roster.clinicians", {}),
         ("roster.page", dict(today=today, page_no=1, search=None, route=None, phase="active", clinician=None,
-                             status=None, flag=None)),
+                             status=None, flag=None, course=None)),
+        ("course.not_on_track", dict(today=today)),
+        ("quality.page_view", dict(today=today)),
         ("eligibility.awaiting", dict(limit=100, today=today)),
         ("throughput.chairs", {}),
         ("throughput.page_view", dict(start=start, end=end, grain=grain or "week", route="all", chair=None,
@@ -69,15 +74,14 @@ def warm(path: str, refresh: bool = False, after_write: bool = False) -> tuple[i
     clinician account's own worklist; returns how many and the seconds it took. After a write the clinic-wide
     aggregates go to the background refresher instead (their previous figures are shown meanwhile), so the views
     that must be current come first."""
-    from kdash import ui
     t = time.perf_counter()
-    con = ui._connection(path)
+    con = cache._connection(path)
 
     def fetch(func: str, params: dict):
         key = tuple(sorted(params.items()))
-        if after_write and func in ui.CLINIC_WIDE:
-            return refresh_soon(path, func, key)
-        return ui.compute(path, func, key, renew=refresh)
+        if after_write and func in cache.CLINIC_WIDE:
+            return refresh.refresh_soon(path, func, key)
+        return cache.compute(path, func, key, renew=refresh)
 
     today = dt.date.today()
     views = opening_views(today)
@@ -93,41 +97,15 @@ def warm(path: str, refresh: bool = False, after_write: bool = False) -> tuple[i
     return n, time.perf_counter() - t
 
 
-def after_write() -> None:
-    """kdash.ui.clear_caches calls this: warm again shortly."""
-    _WAKE.set()
-
-
-_started = threading.Event()                  # this process runs the warm-up (a server, not AppTest or the CLI)
-_queue: queue.Queue = queue.Queue()
-_queued: set = set()
-_queued_lock = threading.Lock()
-
-
-def running() -> bool:
-    return _started.is_set()
-
-
-def refresh_soon(path: str, func: str, params: tuple) -> None:
-    """Compute this clinic-wide view at the current generation in the background (once, however many ask)."""
-    with _queued_lock:
-        if (path, func, params) in _queued:
-            return
-        _queued.add((path, func, params))
-    _queue.put((path, func, params))
-
-
 def _refresher() -> None:
-    from kdash import ui
     while True:
-        path, func, params = _queue.get()
+        path, func, params = refresh.QUEUE.get()
         try:
-            ui.compute(path, func, params)
+            cache.compute(path, func, params)
         except Exception as e:       # the next visitor computes it in the page, with the page's own error handling
             _log.warning("background refresh failed: %s", type(e).__name__)
         finally:
-            with _queued_lock:
-                _queued.discard((path, func, params))
+            refresh.done(path, func, params)
 
 
 def _keep_warm(path: str) -> None:
@@ -144,10 +122,10 @@ def _keep_warm(path: str) -> None:
         except Exception as e:        # the pages compute what they need themselves; never stop the server
             _log.warning("warm-up failed: %s", type(e).__name__)
         DONE.set()
-        woken = _WAKE.wait(timeout=REFRESH_SECONDS)
+        woken = refresh.WAKE.wait(timeout=REFRESH_SECONDS)
         if woken:                     # after a write: warm the new generation; else renew before expiry
             time.sleep(AFTER_WRITE_SECONDS)
-            _WAKE.clear()
+            refresh.WAKE.clear()
         refresh = not woken
 
 
@@ -155,7 +133,7 @@ def start(path: str) -> threading.Thread:
     thread = threading.Thread(target=_keep_warm, args=(path,), name="kdash-warmup", daemon=True)
     thread.start()
     threading.Thread(target=_refresher, name="kdash-refresh", daemon=True).start()
-    _started.set()
+    refresh.STARTED.set()
     return thread
 
 

@@ -165,6 +165,7 @@ def routes() -> list:
 
     async def ready(request):
         from starlette.responses import PlainTextResponse
+
         from kdash.ui import warmup
         done = warmup.DONE.is_set()
         return PlainTextResponse("ready" if done else "warming up", status_code=200 if done else 503)

@@ -12,15 +12,15 @@ from tests.app.session import signed_in
 NAV = {"home": "", "roster": "roster", "patient": "patient", "eligibility": "eligibility",
        "record_session": "record_session", "outcomes": "outcomes", "side_effects": "side_effects",
        "throughput": "throughput", "conference": "conference", "import_data": "import_data", "audit": "audit",
-       "users": "users", "flag_rules": "flag_rules"}
+       "users": "users", "flag_rules": "flag_rules", "data_quality": "data_quality"}
 
 
 @pytest.fixture
 def own_store(writable_app_store, monkeypatch):
     """A store of our own: these tests write (sign-ins, audit rows, accounts). AppTest has no browser to carry
     kdash_browser (kdash/ui/web.py sets it on a page load), so this test's "browser" names one itself."""
-    from kdash import ui
-    monkeypatch.setattr(ui, "browser_nonce", lambda: "apptest-browser")
+    from kdash.ui import session
+    monkeypatch.setattr(session, "browser_nonce", lambda: "apptest-browser")
     return writable_app_store(20, 6)
 
 

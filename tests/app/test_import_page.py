@@ -2,10 +2,10 @@
 
 import pytest
 
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.store import db
 from tests.app.session import signed_in
-from tests.conftest import ROOT
+from tests.conftest import ROOT, use_store
 
 SAMPLE = ROOT / "data" / "sample_import"
 
@@ -25,11 +25,7 @@ def own_store(tmp_path, monkeypatch):
     write_folder(demo_path, tmp_path / "earlier")
     assert importing.run(con, settings.load(path), [str(tmp_path / "earlier")]).ok
     con.close()
-    monkeypatch.setenv("KDASH_DB", path)
-    monkeypatch.chdir(ROOT)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield path
+    yield use_store(path, monkeypatch)
     st.cache_resource.clear()
 
 

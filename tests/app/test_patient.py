@@ -21,7 +21,6 @@ def open_patient(pid):
 @pytest.fixture
 def hand_built(tmp_path, monkeypatch):
     """A patient whose PHQ-9 item 9 is positive today, with a high pre-dose BP and dissociation too."""
-    import datetime as dt
     c = Clinic(str(tmp_path / "hand.duckdb"))
     c.patient("H001")
     today = dt.date.today()
@@ -123,7 +122,6 @@ def test_the_safety_charts_draw_one_tab_at_a_time(hand_built):
 def test_a_later_lower_suicide_answer_is_new_evidence_on_the_open_flag_and_no_decision_is_a_prompt(hand_built):
     """clinical-reference §4: an urgent flag stays open until a clinician acts, a later answer shown on it; §2: a
     patient treated without an eligibility decision (computed: needs review) is a review prompt."""
-    import datetime as dt
     from kdash.store import db
     con = db.connect(hand_built)
     con.execute("INSERT INTO assessments (patient_id, assessed_on, scale, total, items) VALUES "

@@ -158,7 +158,7 @@ def test_a_folder_of_only_the_required_columns_renders_everywhere(tmp_path):
 
 def test_the_harness_finds_nothing_wrong_on_the_demo(tmp_path):
     """The demo renders cleanly, so anything found here is the harness's mistake (or a new product bug)."""
-    from kdash.demo import build as demo
+    from kdash import demo
     store = tmp_path / "demo.duckdb"
     demo.build(str(store), patients=30, seed=4)
     pids = [p for p, _ in store_patients(store)][:4]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from kdash import access
-from kdash.demo import build as demo
+from kdash import demo
 from tests.conftest import TODAY
 from tests.realshape import PAGE_FILES, _app_env, _run, _signed_in, page_problems
 

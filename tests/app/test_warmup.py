@@ -2,13 +2,13 @@
 
 import pytest
 
-from kdash import access, ui
-from kdash.ui import warmup
+from kdash import access
+from kdash.ui import cache, refresh, warmup
 from tests.app.session import signed_in
 
 
 class Recorder:
-    """ui._cached, noting each (function, parameters) asked of it."""
+    """cache._cached, noting each (function, parameters) asked of it."""
 
     def __init__(self, cached):
         self.cached, self.keys, self.generations = cached, set(), []
@@ -24,8 +24,8 @@ class Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch):
-    rec = Recorder(ui._cached)
-    monkeypatch.setattr(ui, "_cached", rec)
+    rec = Recorder(cache._cached)
+    monkeypatch.setattr(cache, "_cached", rec)
     return rec
 
 
@@ -62,10 +62,10 @@ def test_a_page_filtered_away_from_its_default_is_not_what_was_warmed(app_env, r
 
 
 def test_a_write_wakes_the_warm_up(app_env):
-    warmup._WAKE.clear()
-    ui.clear_caches()
-    assert warmup._WAKE.is_set()
-    warmup._WAKE.clear()
+    refresh.WAKE.clear()
+    cache.clear_caches()
+    assert refresh.WAKE.is_set()
+    refresh.WAKE.clear()
 
 
 def test_the_ready_route_answers_503_until_the_first_warm_up_is_over():
@@ -92,45 +92,45 @@ def test_the_ready_route_answers_503_until_the_first_warm_up_is_over():
 # ------------------------------------------------------------------ after a write: fresh, or previous while refreshed
 
 def test_after_a_write_a_patient_level_read_is_computed_anew(app_env, recorder, monkeypatch):
-    monkeypatch.setattr(warmup, "running", lambda: True)
-    ui.compute(app_env, "roster.clinicians", ())
-    ui.clear_caches()
-    ui.read(app_env, "roster.clinicians", ())
-    assert recorder.generations[-1] == ("roster.clinicians", ui.generation())
+    monkeypatch.setattr(refresh, "running", lambda: True)
+    cache.compute(app_env, "roster.clinicians", ())
+    cache.clear_caches()
+    cache.read(app_env, "roster.clinicians", ())
+    assert recorder.generations[-1] == ("roster.clinicians", cache.generation())
 
 
 def test_after_a_write_a_clinic_wide_read_shows_the_previous_figures_while_they_are_refreshed(app_env, recorder,
                                                                                             monkeypatch):
     asked = []
-    monkeypatch.setattr(warmup, "running", lambda: True)
-    monkeypatch.setattr(warmup, "refresh_soon", lambda *key: asked.append(key))
+    monkeypatch.setattr(refresh, "running", lambda: True)
+    monkeypatch.setattr(refresh, "refresh_soon", lambda *key: asked.append(key))
     key = (("today", warmup.dt.date.today()), ("weeks", 12))
-    before = ui.compute(app_env, "clinic.sessions_per_week", key)
-    g = ui.generation()
-    ui.clear_caches()
-    assert ui.read(app_env, "clinic.sessions_per_week", key).equals(before)
+    before = cache.compute(app_env, "clinic.sessions_per_week", key)
+    g = cache.generation()
+    cache.clear_caches()
+    assert cache.read(app_env, "clinic.sessions_per_week", key).equals(before)
     assert recorder.generations[-1] == ("clinic.sessions_per_week", g)            # the previous figures...
     assert asked == [(app_env, "clinic.sessions_per_week", key)]                    # ...and a refresh asked for
-    ui.compute(app_env, "clinic.sessions_per_week", key)                             # what the refresher does
-    ui.read(app_env, "clinic.sessions_per_week", key)
+    cache.compute(app_env, "clinic.sessions_per_week", key)                             # what the refresher does
+    cache.read(app_env, "clinic.sessions_per_week", key)
     assert recorder.generations[-1] == ("clinic.sessions_per_week", g + 1) and len(asked) == 1
 
 
 def test_previous_figures_are_shown_for_a_limited_time_only(app_env, recorder, monkeypatch):
-    monkeypatch.setattr(warmup, "running", lambda: True)
-    monkeypatch.setattr(warmup, "refresh_soon", lambda *key: None)
+    monkeypatch.setattr(refresh, "running", lambda: True)
+    monkeypatch.setattr(refresh, "refresh_soon", lambda *key: None)
     key = (("today", warmup.dt.date.today()), ("weeks", 12))
-    ui.compute(app_env, "clinic.sessions_per_week", key)
-    ui.clear_caches()
-    ui._writes["at"][ui.generation()] -= ui.STALE_SECONDS + 1                          # the write was long ago
-    ui.read(app_env, "clinic.sessions_per_week", key)
-    assert recorder.generations[-1] == ("clinic.sessions_per_week", ui.generation())
+    cache.compute(app_env, "clinic.sessions_per_week", key)
+    cache.clear_caches()
+    cache._writes["at"][cache.generation()] -= cache.STALE_SECONDS + 1                          # the write was long ago
+    cache.read(app_env, "clinic.sessions_per_week", key)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", cache.generation())
 
 
 def test_without_the_warm_up_thread_every_read_is_current(app_env, recorder):
     """AppTest and the CLI run no background refresh: a clinic-wide read after a write is computed at once."""
     key = (("today", warmup.dt.date.today()), ("weeks", 12))
-    ui.compute(app_env, "clinic.sessions_per_week", key)
-    ui.clear_caches()
-    ui.read(app_env, "clinic.sessions_per_week", key)
-    assert recorder.generations[-1] == ("clinic.sessions_per_week", ui.generation())
+    cache.compute(app_env, "clinic.sessions_per_week", key)
+    cache.clear_caches()
+    cache.read(app_env, "clinic.sessions_per_week", key)
+    assert recorder.generations[-1] == ("clinic.sessions_per_week", cache.generation())

@@ -57,3 +57,19 @@ def open_as(page, url: str, role: str = "clinician") -> None:
     """Load a URL (a new Streamlit session: signed out) and sign in as a role."""
     page.goto(url)
     sign_in(page, role)
+
+
+def click_first_row(page, grid, opened, tries: int = 3) -> None:
+    """Click a data grid's first row as a person would, and wait for `opened` (a Playwright expectation, given a
+    timeout) to hold. A grid drawn while its fragment still reruns may drop that click; the person clicks again,
+    and so does this, once nothing has happened for 15 s."""
+    for attempt in range(tries):
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)      # the first row's selection cell
+        try:
+            opened(15_000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise

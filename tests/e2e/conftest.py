@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def e2e_store(tmp_path_factory) -> str:
     """The server's own demo store: a running dashboard locks its store against other processes."""
-    from kdash.demo import build as demo
+    from kdash import demo
     from tests.conftest import TODAY
     path = str(tmp_path_factory.mktemp("e2e") / "e2e.duckdb")
     demo.build(path, patients=400, seed=7, as_of=TODAY)

@@ -4,7 +4,7 @@ only that every click was answered with the right page and no error)."""
 import pytest
 
 from kdash.bench import browser as bench_browser
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.access.users import DEMO_PASSWORD
 from tests.e2e.browser import chromium_path
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import open_as, sign_in, wait_for_app
+from tests.e2e.browser import click_first_row, open_as, sign_in, wait_for_app
 
 PAGES = ["", "roster", "patient", "eligibility", "record_session", "outcomes", "side_effects", "throughput",
          "conference", "import_data", "audit", "users", "flag_rules"]
@@ -37,7 +37,7 @@ def test_every_page_renders_without_an_error(page, server, path):
 
 def test_a_deep_link_as_the_first_request_runs_inside_the_app_frame(browser, tmp_path):
     """A fresh server whose first request is a deep link still shows the app's navigation and banner."""
-    from kdash.demo import build as demo
+    from kdash import demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "fresh.duckdb")     # its own store: the session's server holds the shared one
     demo.build(store, patients=60)
@@ -81,7 +81,7 @@ def test_roster_links_point_at_patient_pages(page, server):
 @pytest.mark.parametrize("path", ["record_session?patient_id=P000001", "side_effects"])
 def test_first_request_deep_links_show_no_page_not_found(browser, tmp_path, path):
     """A fresh server's first request to any page opens it without Streamlit's 'page not found' dialog."""
-    from kdash.demo import build as demo
+    from kdash import demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "fresh.duckdb")
     demo.build(store, patients=40)
@@ -146,7 +146,7 @@ def test_the_server_log_holds_no_patient_names_or_ids(browser, tmp_path):
     """A clinician opens patient pages, records nothing, signs in wrongly once; the server's own log (what an
     operator's log collector would keep) names no patient, no MRN and no password."""
     import duckdb
-    from kdash.demo import build as demo
+    from kdash import demo
     from tests.e2e.browser import streamlit_server
     store = str(tmp_path / "log.duckdb")
     demo.build(store, patients=30)
@@ -201,9 +201,8 @@ def test_links_between_patient_pages_stay_in_the_tab_and_the_signed_in_session(p
     page.keyboard.press("Enter")
     expect(page.get_by_text("1 patients match")).to_be_visible(timeout=30_000)
     grid = page.locator("[data-testid='stDataFrame']").last          # the roster's own, below the worklist's expander
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)        # the row's selection cell
-    expect(page.get_by_role("heading", name="Patient progress")).to_be_visible(timeout=30_000)
+    click_first_row(page, grid, lambda ms: expect(page.get_by_role("heading", name="Patient progress")).to_be_visible(
+        timeout=ms))
     expect(page.locator("h3").first).to_contain_text("ID P000010", timeout=30_000)
     page.get_by_role("link", name="Eligibility checklist").click()
     expect(page.get_by_role("heading", name="Eligibility", exact=True)).to_be_visible(timeout=30_000)
@@ -231,8 +230,6 @@ def test_the_finder_opens_the_patient_clicked(page, server, e2e_patient):
     expect(page.get_by_text("1 match. Click a row")).to_be_visible(timeout=30_000)
     grid = page.locator("[data-testid='stExpander']").first.locator("[data-testid='stDataFrame']")
     expect(grid).to_have_count(1, timeout=30_000)
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)       # the one match's row
-    expect(header).to_contain_text("ID P000021", timeout=30_000)
+    click_first_row(page, grid, lambda ms: expect(header).to_contain_text("ID P000021", timeout=ms))
     assert "patient_id=P000021" in page.url
     assert page.locator("[data-testid='stException']").count() == 0 and page.app_errors == []

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.store import db
 from kdash.ui import serving
 from kdash.bench.users import fill_session_form, save_session_form

@@ -3,7 +3,7 @@ HTML stays text; plotly's own image download is gone; the idle timer hides the p
 
 import pytest
 
-from tests.e2e.browser import open_as, sign_in, streamlit_server, wait_for_app
+from tests.e2e.browser import open_as, streamlit_server, wait_for_app
 
 
 def grid_text(page) -> str:
@@ -47,7 +47,7 @@ def test_an_export_is_audited_with_its_user_and_refused_after_sign_out(browser, 
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
     """A small demo clinic whose imported names and clinician are HTML and markdown."""
-    from kdash.demo import build as demo
+    from kdash import demo
     from kdash.store import db
     path = str(tmp_path_factory.mktemp("hostile") / "h.duckdb")
     demo.build(path, patients=40, seed=5)

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     store = args.store or os.path.join(tempfile.mkdtemp(), "soak.duckdb")
     if not Path(store).exists():
-        from kdash.demo import build as demo
+        from kdash import demo
         demo.build(store, patients=400, seed=7)
     figures = soak(store, args.reruns)
     text = json.dumps(figures, indent=2)

@@ -190,7 +190,7 @@ def _record(figures: dict) -> None:
 
 @pytest.mark.parametrize("readers", [2])
 def test_chromium_pages_read_while_a_clinician_records_in_the_browser(chromium, tmp_path, readers):
-    from kdash.demo import build as demo
+    from kdash import demo
     from kdash.bench.users import fill_session_form, save_session_form
     from tests.e2e.browser import open_as, streamlit_server, wait_for_app
     store = str(tmp_path / "browser.duckdb")

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.store import db, derived
 from tests.conftest import ROOT
 from tests.reliability.clinic_csv import write_folder

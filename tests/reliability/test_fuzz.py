@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, seed, settings as hsettings, strategi
 from kdash import settings
 from kdash.access import audit_view, users
 from kdash.clinical import decisions, deid, patient, recording, roster
-from kdash.demo import build as demo
+from kdash.present.views import patient as patient_view
+from kdash import demo
 from kdash.importers import importing, uploads
 from kdash.present import conference
 from kdash.store import db
@@ -160,7 +161,7 @@ def test_patient_id_query_parameter(store, value):
     before = fingerprint(store)
     problem = patient.id_problem(value)
     if problem is None:
-        view = patient.view(store, CFG, value.strip(), TODAY)
+        view = patient_view.view(store, CFG, value.strip(), TODAY)
         assert view is None or view["header"]["patient_id"] == value.strip()
         from kdash.clinical import eligibility
         eligibility.checklist_for(store, CFG, TODAY, [value.strip()])

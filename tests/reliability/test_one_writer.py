@@ -8,7 +8,7 @@ import time
 import duckdb
 import pytest
 
-from kdash.demo import build as demo
+from kdash import demo
 from tests.conftest import ROOT
 from tests.e2e.browser import sign_in, streamlit_server
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kdash import settings
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.importers import importing
 from kdash.store import backup, db
 from kdash.store.db import StoreError

@@ -4,14 +4,15 @@ import numpy as np
 import pandas as pd
 
 from kdash.present import charts
+from kdash.present.charts import outcomes as outcome_charts
 
 
 def test_courses_become_one_trace_with_a_gap_after_each_patient():
     lines = pd.DataFrame({"patient_id": ["B", "A", "A", "B", "C"], "k": [0, 1, 0, 1, 0], "total": [30, 20, 35, 25, 40]})
-    xs, ys = charts._courses_with_gaps(lines)
+    xs, ys = outcome_charts._courses_with_gaps(lines)
     np.testing.assert_array_equal(xs, [0, 1, np.nan, 0, 1, np.nan, 0, np.nan])
     np.testing.assert_array_equal(ys, [35, 20, np.nan, 30, 25, np.nan, 40, np.nan])
-    empty = charts._courses_with_gaps(lines.iloc[:0])
+    empty = outcome_charts._courses_with_gaps(lines.iloc[:0])
     assert len(empty[0]) == len(empty[1]) == 0
 
 
@@ -72,15 +73,18 @@ def test_every_page_chart_validates_in_full(demo_store):
     import datetime as dt
     import plotly.graph_objects as go
     from kdash import settings
-    from kdash.clinical import outcomes, patient, side_effects, throughput
+    from kdash.present.views import outcomes as outcomes_view
+    from kdash.present.views import side_effects as side_effects_view
+    from kdash.present.views import throughput as throughput_view
+    from kdash.present.views import patient as patient_view
     from kdash.store import db
     cfg = settings.load()
     con = db.connect(demo_store, read_only=True)
     try:
         pid = con.execute("SELECT patient_id FROM course_facts ORDER BY n_sessions DESC LIMIT 1").fetchone()[0]
-        views = [outcomes.page_view(con, cfg, scale="MADRS"), side_effects.page_view(con, cfg),
-                 throughput.page_view(con, cfg, start=dt.date.today() - dt.timedelta(days=180), end=dt.date.today()),
-                 patient.view(con, cfg, pid, dt.date.today())]
+        views = [outcomes_view.page_view(con, cfg, scale="MADRS"), side_effects_view.page_view(con, cfg),
+                 throughput_view.page_view(con, cfg, start=dt.date.today() - dt.timedelta(days=180), end=dt.date.today()),
+                 patient_view.view(con, cfg, pid, dt.date.today())]
     finally:
         con.close()
     specs = [spec for view in views for spec in _chart_dicts(view)]

@@ -16,7 +16,7 @@ import pytest
 
 from kdash import settings
 from kdash.clinical import deid
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.present import conference, export
 from kdash.store import db
 from tests.builders import Clinic, day

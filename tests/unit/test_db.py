@@ -8,11 +8,11 @@ from kdash.store import db
 
 def test_new_store_has_current_schema(tmp_path):
     con = db.connect(str(tmp_path / "s.duckdb"))
-    assert db.schema_version(con) == db.SCHEMA_VERSION == 20
+    assert db.schema_version(con) == db.SCHEMA_VERSION == 21
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"patients", "antidepressant_trials", "screening", "sessions", "vitals", "assessments",
             "side_effects", "eligibility_decisions", "audit_log", "users", "chairs", "meta", "score_points",
-            "session_facts", "course_facts", "course_scores", "effect_facts", "signins", "flag_acks"} <= tables
+            "session_facts", "course_facts", "course_scores", "effect_facts", "signins", "flag_acks", "checkin_codes", "struck_assessments"} <= tables
 
 
 def test_old_store_is_migrated_on_open_keeping_its_rows(tmp_path):
@@ -31,7 +31,7 @@ def test_a_read_only_open_of_an_older_store_migrates_it_first(tmp_path):
     """A CLI report (read-only) on a store an earlier kdash wrote: the new tables are there to read."""
     from kdash import settings
     from kdash.clinical import side_effects
-    from kdash.demo import build as demo
+    from kdash import demo
     path = str(tmp_path / "older.duckdb")
     demo.build(path, patients=20, seed=3)
     con = db.connect(path)
@@ -95,7 +95,7 @@ def test_migration_17_rebuilds_derived_rows_built_before_the_tie_breakers(tmp_pa
     """A store at schema 16 keeps the derived rows its writes built; 17 rebuilds them from the record and unstamps
     the settings-stamped tables, so the dashboard rebuilds those on opening (derived.ensure_current)."""
     from kdash import settings
-    from kdash.demo import build as demo
+    from kdash import demo
     from kdash.store import derived
     path = str(tmp_path / "old.duckdb")
     demo.build(path, patients=20, seed=3)

@@ -7,7 +7,7 @@ import pytest
 
 from kdash import scales, settings
 from kdash.clinical import store_info
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.store import db
 
 from tests.conftest import TODAY

@@ -8,7 +8,7 @@ import pytest
 
 from kdash import settings
 from kdash.clinical import outcomes, recording
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.importers import importing
 from kdash.store import course_scores, db, derived
 from tests.conftest import ROOT

@@ -27,8 +27,8 @@ def base() -> Facts:
     screening.update({k: ("present", D(2026, 5, 1)) for k in list(eligibility.WORKUP) + ["consent_signed"]})
     return Facts("T1", D(1986, 1, 15), "F", "mdd", trials=[trial(), trial("venlafaxine", 150, 6,
                                                                         start=D(2025, 9, 1))],
-                 screening=screening, bp=[(dt.datetime(2026, 5, 1, 10), 128, 82)],
-                 scores=[(D(2026, 5, 1), "MADRS", 30)])
+                 screening=screening, bp=[(dt.datetime(2026, 5, 15, 10), 128, 82)],
+                 scores=[(D(2026, 5, 15), "MADRS", 30)])
 
 
 def with_(**changes):
@@ -75,26 +75,35 @@ CASES = [  # (name, facts, route, item code, expected item status, expected verd
                                                                                 start=D(2025, 9, 1))]),
      "iv_ketamine", "trd", "unknown", "needs_review"),
     ("no trial history", with_(trials=[]), "iv_ketamine", "trd", "unknown", "needs_review"),
-    ("BP 140/90 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 140, 90)]), "iv_ketamine", "blood_pressure",
+    ("BP 140/90 at screening", with_(bp=[(dt.datetime(2026, 5, 15, 10), 140, 90)]), "iv_ketamine", "blood_pressure",
      "met", "eligible"),
-    ("BP 141/90 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 141, 90)]), "iv_ketamine", "blood_pressure",
+    ("BP 141/90 at screening", with_(bp=[(dt.datetime(2026, 5, 15, 10), 141, 90)]), "iv_ketamine", "blood_pressure",
      "warning", "needs_review"),
-    ("BP 140/91 at screening", with_(bp=[(dt.datetime(2026, 5, 1, 10), 140, 91)]), "iv_ketamine", "blood_pressure",
+    ("BP 140/91 at screening", with_(bp=[(dt.datetime(2026, 5, 15, 10), 140, 91)]), "iv_ketamine", "blood_pressure",
      "warning", "needs_review"),
-    ("latest BP counts", with_(bp=[(dt.datetime(2026, 4, 1, 10), 150, 95), (dt.datetime(2026, 5, 1, 10), 130, 80)]),
+    ("latest BP counts", with_(bp=[(dt.datetime(2026, 5, 5, 10), 150, 95), (dt.datetime(2026, 5, 15, 10), 130, 80)]),
      "iv_ketamine", "blood_pressure", "met", "eligible"),
     ("no BP reading", with_(bp=[]), "iv_ketamine", "blood_pressure", "unknown", "needs_review"),
+    # evidence has an age (issue 36): a reading over 30 days before treatment, a baseline beyond the look-back
+    ("BP 31 days old", with_(bp=[(dt.datetime(2026, 5, 1, 10), 128, 82)]), "iv_ketamine", "blood_pressure",
+     "unknown", "needs_review"),
+    ("BP 30 days old", with_(bp=[(dt.datetime(2026, 5, 2, 10), 128, 82)]), "iv_ketamine", "blood_pressure",
+     "met", "eligible"),
+    ("baseline 31 days old", with_(scores=[(D(2026, 5, 1), "MADRS", 30)]), "iv_ketamine", "severity", "unknown",
+     "needs_review"),
+    ("baseline 30 days old", with_(scores=[(D(2026, 5, 2), "MADRS", 30)]), "iv_ketamine", "severity", "met",
+     "eligible"),
     ("BP on the first treatment morning, before the session", with_(
         first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
-        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 8, 30), 150, 95)]),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 8, 30), 150, 95)], scores=[(D(2026, 5, 1), "MADRS", 30)]),
      "iv_ketamine", "blood_pressure", "warning", "needs_review"),
     ("BP on the first treatment day, after the session started", with_(
         first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
-        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9, 30), 150, 95)]),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9, 30), 150, 95)], scores=[(D(2026, 5, 1), "MADRS", 30)]),
      "iv_ketamine", "blood_pressure", "met", "eligible"),
     ("BP at the minute the first session started does not count", with_(
         first_day=D(2026, 5, 10), first_start=dt.datetime(2026, 5, 10, 9),
-        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9), 150, 95)]),
+        bp=[(dt.datetime(2026, 5, 1, 10), 128, 82), (dt.datetime(2026, 5, 10, 9), 150, 95)], scores=[(D(2026, 5, 1), "MADRS", 30)]),
      "iv_ketamine", "blood_pressure", "met", "eligible"),
     ("aneurysm present", with_(answer={"aneurysmal_vascular_disease": "present"}), "iv_ketamine",
      "absolute_contraindications", "not_met", "not_eligible"),
@@ -128,9 +137,9 @@ CASES = [  # (name, facts, route, item code, expected item status, expected verd
     ("esketamine without REMS", with_(), "esketamine", "rems", "not_met", "needs_review"),
     ("esketamine with REMS", with_(answer={"rems_enrolled": "present"}), "esketamine", "rems", "met", "eligible"),
     ("IV needs no REMS", with_(), "iv_ketamine", "rems", "met", "eligible"),
-    ("MADRS 19 at baseline", with_(scores=[(D(2026, 5, 1), "MADRS", 19)]), "iv_ketamine", "severity", "warning",
+    ("MADRS 19 at baseline", with_(scores=[(D(2026, 5, 15), "MADRS", 19)]), "iv_ketamine", "severity", "warning",
      "needs_review"),
-    ("MADRS 20 at baseline", with_(scores=[(D(2026, 5, 1), "MADRS", 20)]), "iv_ketamine", "severity", "met",
+    ("MADRS 20 at baseline", with_(scores=[(D(2026, 5, 15), "MADRS", 20)]), "iv_ketamine", "severity", "met",
      "eligible"),
     ("contraindication outranks warnings", with_(answer={"arteriovenous_malformation": "present",
                                                           "cystitis": "present"}),
@@ -261,7 +270,7 @@ def test_the_criteria_kdash_adds_say_they_are_clinic_defaults_and_severe_head_in
     a mild baseline, no antidepressant history = unknown): each says so where it is not met; the label's severe head
     injury is a screening item."""
     f = copy.deepcopy(base())
-    f.diagnosis, f.trials, f.scores = "bipolar_depression", [], [(D(2026, 5, 1), "MADRS", 14)]
+    f.diagnosis, f.trials, f.scores = "bipolar_depression", [], [(D(2026, 5, 15), "MADRS", 14)]
     items = {i["code"]: i for i in eligibility.evaluate(f, "iv_ketamine", CFG, TODAY)["items"]}
     for code in ("diagnosis", "trd", "severity"):
         assert items[code]["status"] != "met" and eligibility.KDASH_DEFAULT in items[code]["source"], code

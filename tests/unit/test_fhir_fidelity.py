@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 

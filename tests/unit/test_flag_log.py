@@ -4,7 +4,7 @@ import datetime as dt
 
 from kdash import settings
 from kdash.clinical import rules
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.store import db, derived, flag_log
 from tests.builders import Clinic, day
 

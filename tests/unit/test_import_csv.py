@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from kdash import settings
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.importers import importing
 from kdash.store import clinic_store, db
 from tests.conftest import ROOT

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from kdash import settings
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.importers import importing
 from kdash.store import db
 from tests import builders

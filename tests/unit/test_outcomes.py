@@ -4,6 +4,8 @@ import pytest
 
 from kdash import settings
 from kdash.clinical import outcomes, stats
+from kdash.present.views import outcomes as outcomes_view
+from kdash.present.views import patient as patient_view
 from tests.builders import Clinic, day
 
 CFG = settings.load()
@@ -207,7 +209,7 @@ def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
     """The page computes its cohort once on a shared cursor; every figure must equal the stand-alone query."""
     import pandas as pd
     f = dict(scale="MADRS", **filters)
-    view = outcomes.page_view(store, CFG, **f)
+    view = outcomes_view.page_view(store, CFG, **f)
     assert view["summary"] == outcomes.summary(store, CFG, **f)
     pd.testing.assert_frame_equal(view["points"], outcomes.timepoints(store, CFG, **f))
     pd.testing.assert_frame_equal(view["means"], outcomes.mean_by_session(store, CFG, **f))
@@ -217,7 +219,7 @@ def test_page_view_shares_the_cohort_and_gives_the_same_numbers(store, filters):
         assert list(table.index) == ["IV ketamine"]     # everyone here had IV ketamine
         assert table.iloc[0, 0] == ttr[unit]["iv_ketamine"]["n"]     # at time 0 everyone evaluable is at risk
     # the shared cursor's registered tables went with it: a second view builds its own
-    assert outcomes.page_view(store, CFG, **f)["summary"] == view["summary"]
+    assert outcomes_view.page_view(store, CFG, **f)["summary"] == view["summary"]
 
 
 # time to response counts only the score that counts for a session (clinical-reference §1, "score after session k")
@@ -319,7 +321,7 @@ def test_remission_is_not_defined_for_a_scale_without_a_threshold(bdi_store):
 
 
 def test_outcome_charts_say_remission_is_not_defined(bdi_store):
-    view = outcomes.page_view(bdi_store.con, CFG, scale="BDI2")
+    view = outcomes_view.page_view(bdi_store.con, CFG, scale="BDI2")
     assert view["summary"]["remission_rate"] is None
     bars = view["timepoint_chart"]
     assert [t["name"] for t in bars["data"]] == ["Response"]          # no remission bars at 0 %
@@ -353,7 +355,7 @@ def test_patient_status_line_says_remission_is_not_defined_for_bdi2(bdi_store):
     status, sentence = patient.status_line(rec, scales.SCALES["BDI2"], CFG)
     assert status == "responder"                                      # BDI-II 0: not a "remitter"
     assert sentence.endswith("remission not defined for BDI-II"), sentence
-    trend = patient.view(bdi_store.con, CFG, "N", day(20))["trends"]
+    trend = patient_view.view(bdi_store.con, CFG, "N", day(20))["trends"]
     bdi = next(t for t in trend if t["code"] == "BDI2")["trend"]["layout"]
     assert any("Remission: not defined for BDI-II" in a["text"] for a in bdi["annotations"])
     madrs = next(t for t in trend if t["code"] == "MADRS")["trend"]["layout"]
@@ -382,20 +384,20 @@ def test_a_differencing_attack_on_two_cohorts_a_day_or_a_month_apart_is_refused(
         assert outcomes.cohort_counts(c.con, CFG, **filters) == (12, 12)
         reason = outcomes.differencing(c.con, CFG, **filters)
         assert reason and "ending a month later" in reason               # + the one April patient
-        view = outcomes.page_view(c.con, CFG, hide_small=True, **filters)
+        view = outcomes_view.page_view(c.con, CFG, hide_small=True, **filters)
         assert view["suppressed"] and view["summary"]["responders"] is None and view["summary"]["n_treated"] == 12
         # a sex filter that leaves out one patient is a neighbour too
         both = dict(scale="MADRS", start=dt.date(2026, 3, 1), end=dt.date(2026, 4, 30))
         assert "without the sex filter" in outcomes.differencing(c.con, CFG, **both, sex="F")
         # a clinician sees every figure, and per-patient marks
-        open_view = outcomes.page_view(c.con, CFG, hide_small=False, **filters)
+        open_view = outcomes_view.page_view(c.con, CFG, hide_small=False, **filters)
         assert "suppressed" not in open_view and open_view["waterfall_chart"] is not None
     finally:
         c.close()
 
 
 def test_counts_only_views_draw_no_per_patient_mark(store):
-    view = outcomes.page_view(store, CFG, hide_small=True, scale="MADRS")
+    view = outcomes_view.page_view(store, CFG, hide_small=True, scale="MADRS")
     if "suppressed" not in view:
         assert view["waterfall_chart"] is None
         traces = view["trajectory_chart"]["data"]

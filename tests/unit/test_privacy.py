@@ -8,7 +8,7 @@ import pytest
 
 from kdash import settings, ui
 from kdash.access import signins, users
-from kdash.demo import build as demo
+from kdash import demo
 from kdash.present import conference
 from kdash.store import db
 from kdash.ui import web

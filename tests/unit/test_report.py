@@ -9,9 +9,10 @@ import pytest
 
 from kdash import settings, vocab
 from kdash.clinical import throughput
+from kdash.present.views import throughput as throughput_view
 from kdash.present import conference, export, report
 from kdash.store import db
-from tests.builders import Clinic, day
+from tests.builders import Clinic
 
 CFG = settings.load()
 D = dt.date
@@ -96,7 +97,7 @@ def test_the_headline_figures_are_the_months_against_the_month_before(clinic, ma
 
 
 def test_the_report_agrees_with_the_page(clinic, march):
-    page = throughput.page_view(clinic, CFG, start=D(2026, 3, 1), end=D(2026, 3, 31), grain="week",
+    page = throughput_view.page_view(clinic, CFG, start=D(2026, 3, 1), end=D(2026, 3, 31), grain="week",
                                 compare_start=D(2026, 2, 1), compare_end=D(2026, 2, 28))
     weekly = next(t for t in march.tables if t.title == "Sessions per week")
     assert weekly.df["Completed"].sum() == page["totals"]["now"]["completed"] == 8

@@ -339,7 +339,6 @@ def test_thresholds_come_from_settings():
 
 
 def test_python_and_sql_agree_on_every_demo_patient(demo_store):
-    from tests.conftest import TODAY as today
     con = db.connect(demo_store, read_only=True)
     try:
         from kdash.store import flag_log

@@ -4,6 +4,7 @@ import pytest
 
 from kdash import settings
 from kdash.clinical import throughput
+from kdash.present.views import throughput as throughput_view
 from tests.builders import Clinic, D0, day
 
 CFG = settings.load()        # open Mon–Fri 8:00–18:00
@@ -106,7 +107,7 @@ def test_headline_figures_and_the_period_before(clinic):
     assert (before["completed"], before["bookings"], before["no_show_rate"], before["median_days_to_treatment"]) == \
         (0, 0, None, None)
     # the page's view reuses its weekly rows for the headline: the same figures
-    assert throughput.page_view(clinic, CFG, **span)["totals"] == figures
+    assert throughput_view.page_view(clinic, CFG, **span)["totals"] == figures
 
 
 def test_a_reversed_range_is_refused():

@@ -50,7 +50,7 @@ def test_an_unknown_code_is_still_words():
 def test_every_rule_route_and_side_effect_has_a_label():
     from kdash import __main__ as cli
     from kdash.clinical import eligibility
-    from kdash.demo import build as demo
+    from kdash import demo
     from kdash.importers import csv_folder
     assert set(csv_folder.EFFECTS) <= set(vocab.SIDE_EFFECTS) and set(csv_folder.ROUTES) <= set(vocab.ROUTES)
     assert set(rules.RULES) <= set(vocab.FLAG_RULES)

@@ -4,7 +4,7 @@
 -- only when a clinician acknowledges it, and a later clearing observation is kept on it as new evidence (newer_day,
 -- newer_value: "PHQ-9 item 9 = 0" on 4 Mar), never a reason to close it (clinical-reference §4 and its preamble).
 -- A deceased patient has no open flag: the record says so on every screen instead.
--- The log part is sql/flag_log_window.sql or the rules evaluated live (kdash/flag_log.py logged_query).
+-- The log part is sql/flag_log_window.sql or the rules evaluated live (kdash/store/flag_log.py logged_query).
 WITH logged AS ({log}),
 acked AS (
     SELECT patient_id, rule, max(through_day) AS through

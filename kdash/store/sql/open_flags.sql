@@ -1,10 +1,10 @@
 -- Safety flags of clinical-reference §4 whose evidence lies between $since and $today, for the whole
 -- clinic ($patient_id NULL) or one patient: one row per piece of evidence (patient, rule, severity, day, value, evidence_at:
 -- the evidence's time where the record has one, else the start of its day). Severities are the clinic's.
--- Mirrors kdash/rules.py rule for rule; tests/unit/test_rules.py keeps the two equal.
+-- Mirrors kdash/clinical/rules.py rule for rule; tests/unit/test_rules.py keeps the two equal.
 -- With $with_clears, also the observations that clear a rule (severity 'clear'), e.g. a later PHQ-9 with item 9
--- under the threshold: kdash/worklist.py closes an open flag on a clear dated after its last evidence.
--- Ties are broken as in kdash/rules.py: sessions in (scheduled_at, session_id) order, a scale's scores in
+-- under the threshold: kdash/clinical/worklist.py closes an open flag on a clear dated after its last evidence.
+-- Ties are broken as in kdash/clinical/rules.py: sessions in (scheduled_at, session_id) order, a scale's scores in
 -- (assessed_on, total, items, session_id) order, so the flags never depend on the order rows were written.
 WITH active AS MATERIALIZED (   -- only patients with evidence in the window can have an open flag
     SELECT patient_id FROM sessions
@@ -120,8 +120,8 @@ long_course AS (   -- the first session at least $long_term days after the first
     FROM done d JOIN course c USING (patient_id)
     WHERE d.day - c.first_day >= $long_term GROUP BY d.patient_id
 ),
-rated AS (   -- assessments with the time of the session they belong to
-    SELECT a.*, coalesce(s.started_at, s.scheduled_at, a.assessed_on::TIMESTAMP) AS evidence_at
+rated AS (   -- assessments with the time of the session they belong to (a self-report: the time it was sent)
+    SELECT a.*, coalesce(a.reported_at, s.started_at, s.scheduled_at, a.assessed_on::TIMESTAMP) AS evidence_at
     FROM assessments a LEFT JOIN sessions s USING (session_id)
     WHERE a.patient_id IN (SELECT patient_id FROM active) AND a.assessed_on BETWEEN $since AND $today
 ),
@@ -166,11 +166,13 @@ unknown_item AS (   -- scores of a scale with a suicide item recorded as a total
       AND NOT (r.scale = 'PHQ9' AND EXISTS (SELECT 1 FROM assessments i WHERE i.patient_id = r.patient_id
                                             AND i.scale = 'PHQ9_I9' AND i.assessed_on = r.assessed_on))
 ),
-suicide_answers AS (   -- every recorded answer to a suicide item, in words (new evidence on an open flag, §4)
+suicide_answers AS (   -- every recorded answer to a suicide item, in words (new evidence on an open flag, §4); the
+                       -- patient's own answer says so (clinical-reference §8)
     SELECT patient_id, assessed_on, evidence_at,
            CASE scale WHEN 'PHQ9' THEN 'PHQ-9 item 9 = ' || items[9] WHEN 'MADRS' THEN 'MADRS item 10 = ' || items[10]
                       WHEN 'HAMD17' THEN 'HAM-D item 3 = ' || items[3] WHEN 'PHQ9_I9' THEN 'PHQ-9 item 9 = ' || total
-                      ELSE 'C-SSRS level ' || total END AS value,
+                      ELSE 'C-SSRS level ' || total END
+           || CASE WHEN source = 'self_report' THEN ' (self-reported)' ELSE '' END AS value,
            CASE scale WHEN 'PHQ9' THEN items[9] >= $phq9 WHEN 'MADRS' THEN items[10] >= $madrs
                       WHEN 'HAMD17' THEN items[3] >= $hamd WHEN 'PHQ9_I9' THEN total >= $phq9
                       ELSE total >= $cssrs END AS positive

@@ -1,6 +1,6 @@
 -- The roster: one row per patient with course, main-scale outcome and open flags; filtered, sorted by urgency
 -- and paged here so that a page of 50 comes back fast from 100,000 patients.
--- The outcome and flag_rows CTEs are sql/course_outcomes.sql and sql/open_flags.sql, inserted by kdash/roster.py.
+-- The outcome and flag_rows CTEs are sql/course_outcomes.sql and sql/open_flags.sql, inserted by kdash/clinical/roster.py.
 -- Sessions at the same time are taken in session ID order (as in sql/patient_header.sql).
 WITH outcome AS ({outcomes}),
 flag_rows AS ({flags}),
@@ -37,7 +37,7 @@ roster AS (
                 WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
                 WHEN d.patient_id IS NULL THEN 'waiting'
                 WHEN b.patient_id IS NOT NULL THEN b.next_phase
-                WHEN d.last_day >= $today::DATE - 21 THEN d.last_phase
+                WHEN d.last_day >= $today::DATE - $under_way_days::INTEGER THEN d.last_phase
                 WHEN d.n_induction >= CASE d.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
                                                    WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END THEN 'finished'
                 ELSE 'stopped' END AS phase,
@@ -70,5 +70,6 @@ WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '
   AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)
        OR list_contains(rules, $flag))
   AND ($page_ids IS NULL OR list_contains($page_ids, patient_id))
+  AND ($only_ids IS NULL OR list_contains($only_ids, patient_id))   -- e.g. the courses not on track
 ORDER BY urgency NULLS LAST, last_flag_day DESC NULLS LAST, next_session NULLS LAST, patient_id
 LIMIT $limit OFFSET $offset
