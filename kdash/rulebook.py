@@ -15,6 +15,13 @@ from kdash import scales
 # course's prompts, the data-quality checks): one definition everywhere.
 UNDER_WAY_DAYS = 21
 
+# Active: a patient the clinic is caring for now (sql/patient_phases.sql): referred, waiting for a first session, in
+# induction or in maintenance; not finished, stopped or deceased. The home page's count, the roster's default filter
+# and `roster --phase active` are this one set.
+ACTIVE_PHASES = ("referred", "waiting", "induction", "maintenance")
+ACTIVE_MEANS = ("Referred, waiting for a first session, in induction or in maintenance (a session in the last "
+                f"{UNDER_WAY_DAYS} days or one booked); not finished, stopped or deceased.")
+
 SEVERITY_ORDER = {"urgent": 0, "high": 1, "caution": 2, "review": 3}
 LABEL = "SPRAVATO (esketamine) US prescribing information and REMS"
 CONSENSUS = "Sanacora 2017 (APA consensus); Swainson 2021 (CANMAT)"

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kdash import ui
+from kdash import rulebook, ui
 from kdash.clinical import rules
 from kdash.present import charts
 from kdash.ui import checkin as ui_checkin
@@ -18,8 +18,12 @@ st.title("Clinic at a glance")
 st.caption(f"As of {today:%A %d %B %Y}")
 
 c1, c2, c3, c4 = st.columns(4)
+phases = glance["phases"]
 c1.metric("Active patients", f"{glance['active_patients']:,}",
-          help="Patients with a completed session in the last 30 days or one booked in the next 30.")
+          delta=f"{phases['induction'] + phases['maintenance']:,} in treatment · {phases['waiting']:,} waiting · "
+                f"{phases['referred']:,} referred", delta_color="off", delta_arrow="off",
+          help=f"Active: {rulebook.ACTIVE_MEANS[0].lower()}{rulebook.ACTIVE_MEANS[1:]} The same patients as the "
+               "Patients page's Active filter.")
 c2.metric("Sessions this week", f"{glance['sessions_this_week']:,}",
           delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week",
           delta_color="off", delta_arrow="off",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kdash import ui
+from kdash import rulebook, ui
 from kdash.clinical import roster, rules
 
 ui.require_app_frame()
@@ -35,10 +35,11 @@ FLAGS = {None: "Any or none", "any": "Any open flag", **{r.id: r.title for r in 
 search = st.text_input("Search by name, ID or MRN", max_chars=80, placeholder="e.g. Garcia or P000123")
 f1, f2, f3, f4, f5, f6 = st.columns(6)
 route = f1.selectbox("Route", list(ROUTES), format_func=ROUTES.get)
-PHASE_CHOICES = {roster.ACTIVE: "Active (or flagged)", None: "All, finished and stopped too",
+PHASE_CHOICES = {roster.ACTIVE: "Active", None: "All, finished and stopped too",
                  **{p: p.capitalize() for p in roster.PHASES}}
 phase = f2.selectbox("Phase", list(PHASE_CHOICES), format_func=PHASE_CHOICES.get,
-                     help="Active: referred, waiting, in induction or maintenance, or with an open safety flag.")
+                     help=f"Active: {rulebook.ACTIVE_MEANS[0].lower()}{rulebook.ACTIVE_MEANS[1:]} Open safety flags "
+                          "of any patient are in the worklist above; the Flag filter finds them here.")
 clinician = f3.selectbox("Clinician", [None, *ui.fetch("roster.clinicians")],
                          format_func=lambda v: "All clinicians" if v is None else v)
 status = f4.selectbox("Status", [None, *roster.STATUSES], format_func=lambda v: "All statuses" if v is None else v)

@@ -7,19 +7,22 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from kdash.clinical import outcomes, rules, worklist
+from kdash import rulebook
+from kdash.clinical import outcomes, roster, rules, worklist
 from kdash.store import db
 
 
 def at_a_glance(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> dict:
     row = db.query(con, "glance", {"today": today}).iloc[0]
+    phases = roster.phase_counts(con, cfg, today)
     scale = cfg["clinic"]["main_scale"]
     recent = outcomes.summary(con, cfg, scale, start=today - dt.timedelta(days=365), end=today)
     flags = rules.open_flag_counts(con, cfg, today)
     totals = flags[flags["rule"].isna()]
     by_severity = dict(zip(totals["severity"], totals["patients"]))
     return {
-        "active_patients": int(row.active_patients),
+        "active_patients": sum(phases[p] for p in rulebook.ACTIVE_PHASES),
+        "phases": phases,
         "sessions_this_week": int(row.sessions_this_week),
         "sessions_last_week": int(row.sessions_last_week),
         "outcomes": recent,

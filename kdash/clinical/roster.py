@@ -9,10 +9,10 @@ import pandas as pd
 
 from kdash import rulebook, vocab
 from kdash.clinical import outcomes, rules, worklist
-from kdash.store import db, flag_log
+from kdash.store import db, flag_log, freshness
 
 PHASES = ("referred", "waiting", "induction", "maintenance", "finished", "stopped", "deceased")
-ACTIVE = "active"        # the roster's default: every phase but finished, stopped and deceased, or any open flag
+ACTIVE = "active"        # the roster's default: rulebook.ACTIVE_PHASES (referred, waiting, induction, maintenance)
 STATUSES = ("remitter", "responder", "partial", "non-responder", "worsening", "too early", "not evaluable",
             "not treated")
 PAGE_SIZE = 50
@@ -71,6 +71,13 @@ def _run(con, cfg, today, filters: dict, limit: int, offset: int, outcomes_for: 
         return cur.execute(text, db.bind(text, params, cur)).df()
     finally:
         cur.close()
+
+
+def phase_counts(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date) -> dict[str, int]:
+    """Patients in each phase on `today`, by the roster's own definition (sql/patient_phases.sql)."""
+    rows = db.query(con, "phase_counts", {"today": today, "under_way_days": rulebook.UNDER_WAY_DAYS,
+                                          **freshness.settings_params(cfg)})
+    return {p: int(dict(zip(rows["phase"], rows["patients"])).get(p, 0)) for p in PHASES}
 
 
 def clinicians(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:

@@ -75,3 +75,42 @@ def test_a_patient_treated_without_an_eligibility_decision_is_a_review_prompt_un
         assert "no eligibility decision" not in dict(zip(rows["patient_id"], roster.display(rows)["flags"]))["U1"]
     finally:
         c.close()
+
+
+def test_active_is_one_set_on_the_home_page_the_roster_and_its_filter(tmp_path):
+    """Issue 36: one definition of "active" (rulebook.ACTIVE_PHASES). A patient in each phase, built by hand on day
+    100: referred, waiting, in induction, in maintenance count; finished, stopped and deceased do not, even with an
+    open safety flag (the worklist shows those)."""
+    from kdash import rulebook
+    from kdash.clinical import clinic
+    c = Clinic(str(tmp_path / "phases.duckdb"))
+    try:
+        today = day(100)
+        c.patient("REF")                                     # no session: referred
+        c.patient("WAIT")
+        c.session("WAIT", 102, status="scheduled")           # booked, none done: waiting
+        c.patient("IND")
+        c.session("IND", 95)                                 # 1 of 6 infusions, 5 days ago: induction
+        c.patient("MAINT")
+        for i in range(6):
+            c.session("MAINT", 40 + 2 * i)
+        c.session("MAINT", 90, phase="maintenance")          # 10 days ago, within the 21: maintenance
+        c.patient("FIN")
+        for i in range(6):
+            c.session("FIN", 10 + 2 * i)                     # the whole induction, then nothing: finished
+        c.score("FIN", 10, "PHQ9", items=[1, 1, 1, 1, 1, 1, 1, 1, 2])    # item 9 = 2: an urgent flag, open
+        c.patient("STOP")
+        c.session("STOP", 10)                                # 1 of 6, long ago: stopped
+        c.patient("DEAD", deceased=True)
+        c.session("DEAD", 99)
+        counts = roster.phase_counts(c.con, CFG, today)
+        assert counts == {"referred": 1, "waiting": 1, "induction": 1, "maintenance": 1, "finished": 1,
+                          "stopped": 1, "deceased": 1}
+        active = roster.page(c.con, CFG, today, phase=roster.ACTIVE)
+        assert set(active["patient_id"]) == {"REF", "WAIT", "IND", "MAINT"}
+        assert clinic.at_a_glance(c.con, CFG, today)["active_patients"] == len(active) == 4
+        every = roster.page(c.con, CFG, today, phase=None).set_index("patient_id")
+        assert every.loc["FIN", "urgency"] == 0 and every.loc["FIN", "phase"] == "finished"
+        assert set(rulebook.ACTIVE_PHASES) == set(active["phase"])
+    finally:
+        c.close()

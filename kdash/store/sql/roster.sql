@@ -18,43 +18,24 @@ flagged_rules AS (
     SELECT patient_id, urgency, last_flag_day, list_transform(ranked, lambda x: split_part(x, ':', 2)) AS rules
     FROM flagged
 ),
-done AS (
-    SELECT patient_id, count(*) AS n_sessions, max(scheduled_at)::DATE AS last_day,
-           arg_max(phase, (scheduled_at, session_id)) AS last_phase, arg_min(route, (scheduled_at, session_id)) AS route,
-           count(*) FILTER (WHERE phase IS DISTINCT FROM 'maintenance') AS n_induction
-    FROM sessions WHERE status = 'completed' GROUP BY patient_id
-),
-booked AS (
-    SELECT patient_id, min(scheduled_at) AS next_session, arg_min(phase, (scheduled_at, session_id)) AS next_phase,
-           arg_min(route, (scheduled_at, session_id)) AS next_route
-    FROM sessions WHERE status = 'scheduled' AND scheduled_at >= $today::DATE GROUP BY patient_id
-),
+phases AS ({{patient_phases}}),
 roster AS (
     SELECT p.patient_id, nullif(concat_ws(' ', p.given_name, p.family_name), '') AS name, p.birth_date, p.clinician,
            p.mrn,   -- a name may have one part only (an import's blank given or family name)
-           coalesce(d.route, b.next_route) AS route, coalesce(d.n_sessions, 0) AS sessions,
-           CASE WHEN p.deceased THEN 'deceased'
-                WHEN d.patient_id IS NULL AND b.patient_id IS NULL THEN 'referred'
-                WHEN d.patient_id IS NULL THEN 'waiting'
-                WHEN b.patient_id IS NOT NULL THEN b.next_phase
-                WHEN d.last_day >= $today::DATE - $under_way_days::INTEGER THEN d.last_phase
-                WHEN d.n_induction >= CASE d.route WHEN 'iv_ketamine' THEN $ind_iv WHEN 'esketamine' THEN $ind_esk
-                                                   WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END THEN 'finished'
-                ELSE 'stopped' END AS phase,
+           ph.route, ph.sessions, ph.phase,
            o.baseline, o.last_score AS latest, o.pct_change,
-           CASE WHEN d.patient_id IS NULL THEN 'not treated'
+           CASE WHEN NOT ph.treated THEN 'not treated'
                 WHEN o.status = 'not evaluable' THEN 'not evaluable'
                 WHEN o.last_on IS NULL OR o.last_on <= o.first_day THEN 'too early'
                 -- non-response is judged after 4 IV infusions / at the end of induction (§4), not before
                 WHEN o.status IN ('non-responder', 'partial')
-                     AND d.n_sessions < CASE d.route WHEN 'iv_ketamine' THEN $iv_after WHEN 'esketamine' THEN $esk_after
+                     AND ph.sessions < CASE ph.route WHEN 'iv_ketamine' THEN $iv_after WHEN 'esketamine' THEN $esk_after
                                                      WHEN 'sc_ketamine' THEN $ind_sc ELSE $ind_other END
                      THEN 'too early'
                 ELSE o.status END AS status,
-           f.urgency, f.rules, f.last_flag_day, b.next_session
+           f.urgency, f.rules, f.last_flag_day, ph.next_session
     FROM patients p
-    LEFT JOIN done d USING (patient_id)
-    LEFT JOIN booked b USING (patient_id)
+    JOIN phases ph USING (patient_id)
     LEFT JOIN outcome o USING (patient_id)
     LEFT JOIN flagged_rules f USING (patient_id)
 )
@@ -64,7 +45,7 @@ WHERE ($search IS NULL OR patient_id ILIKE '%' || $search || '%' OR name ILIKE '
        OR mrn ILIKE '%' || $search || '%')
   AND ($route_filter IS NULL OR route = $route_filter)
   AND ($phase IS NULL OR phase = $phase
-       OR ($phase = 'active' AND phase <> 'deceased' AND (phase NOT IN ('finished', 'stopped') OR urgency IS NOT NULL)))
+       OR ($phase = 'active' AND phase IN ('referred', 'waiting', 'induction', 'maintenance')))
   AND ($clinician IS NULL OR clinician = $clinician)
   AND ($status IS NULL OR status = $status)
   AND ($flag IS NULL OR ($flag = 'any' AND urgency IS NOT NULL)
