@@ -114,7 +114,7 @@ COLUMNS = {
     "median_hours": "Median hours to acknowledge", "p90_hours": "90th percentile hours", "overdue": "Overdue",
     "response_ci": "Response (95 % CI)", "remission_ci": "Remission (95 % CI)",
     "patients_ci": "Patients with it (95 % CI)", "item_status": "Status", "measure": "Measure",
-    "this_period": "This period", "comparison_period": "Comparison period", "period_from": "From",
+    "this_period": "This period", "comparison_period": "Comparison period", "period_from": "From", "period_to": "To", "whole_or_part": "Whole or part period",
     "scores": "Main scale", "course": "Course", "mrn": "MRN", "share": "Share",
     "late_cancelled": "Late cancellations", "open_days": "Open days", "available_hours": "Chair-hours on offer",
     "booked_hours": "Booked chair-hours", "completed_hours": "Completed chair-hours",

@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from kdash import ui
-from kdash.clinical import roster, throughput
+from kdash.clinical import deid, roster, throughput
 from kdash.present import export, report
 
 ui.require_app_frame()
@@ -156,8 +156,9 @@ with tabs[2]:
             ui.data_table(shown, column_config={
                 "stage": st.column_config.TextColumn("Stage", width=190), "patients": st.column_config.TextColumn(
                     "Patients", width=65), "median_days_waiting": st.column_config.TextColumn(
-                    "Waited", width=65, help="Median days since referral")})
-        right.caption("Patients referred in the last 180 days who have not started treatment; waited: median days since referral.")
+                    "Median wait (days)", width=95, help="Median days since referral, of the patients at this stage")})
+        right.caption("Patients referred in the last 180 days who have not started treatment; median wait: days since "
+              "referral, to today.")
         csv(leads.drop(columns=["weeks_histogram"]), "lead-times")
 
 with tabs[3]:
@@ -167,6 +168,9 @@ with tabs[3]:
         ui.chart(figs["phases"], left)
         if figs["stops"]:
             ui.chart(figs["stops"], right)
+        else:
+            right.caption(f"Induction reach (how far induction got) is not shown: fewer than {deid.MIN_CELL} patients "
+                          "began an induction on any route in this period.")
         csv(ph, "patients-by-phase")
         csv(stops, "induction-reach")
 

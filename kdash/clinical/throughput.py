@@ -123,6 +123,21 @@ def _period_bounds(period: dt.date, grain: str, start: dt.date, end: dt.date) ->
     return max(period, start), min(last, end)
 
 
+def _full_length(period: dt.date, grain: str) -> int:
+    """Days in the whole week or calendar month that begins on `period`."""
+    first, last = _period_bounds(period, grain, dt.date.min, dt.date.max)
+    return (last - first).days + 1
+
+
+def part_label(row, grain: str) -> str:
+    """'part week: 1 of 7 days (1 Nov)' for a period cut by the report's ends; '' for a whole one."""
+    if not row["partial"]:
+        return ""
+    a, b = pd.Timestamp(row["first_day"]), pd.Timestamp(row["last_day"])
+    days = f"{a:%-d %b}" if a == b else f"{a:%-d %b} to {b:%-d %b}"
+    return f"part {grain}: {int(row['days'])} of {int(row['full_days'])} days ({days})"
+
+
 def chair_count(con: duckdb.DuckDBPyConnection, chair: str | None) -> int:
     if chair is not None:
         return 1
@@ -140,6 +155,12 @@ def periods(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFram
     df["late_cancel_rate"] = (df["late_cancelled"] / due).where(due > 0)
     bounds = [_period_bounds(pd.Timestamp(x).date(), p["grain"], p["start"], p["end"]) for x in df["period"]]
     df["open_days"] = [len(open_days(cfg, a, b)) for a, b in bounds]     # fewer in a week cut by the period's ends
+    # a week or month cut by the report's start or end is a part period: drawn and labelled as one, never as a trend
+    df["first_day"] = [a for a, _ in bounds]
+    df["last_day"] = [b for _, b in bounds]
+    df["days"] = [(b - a).days + 1 for a, b in bounds]
+    df["full_days"] = [_full_length(pd.Timestamp(x).date(), p["grain"]) for x in df["period"]]
+    df["partial"] = df["days"] < df["full_days"]
     df["available_hours"] = [available_hours(cfg, chairs, a, b) for a, b in bounds]
     df["scheduled_utilisation"] = (df["booked_hours"] / df["available_hours"]).where(df["available_hours"] > 0)
     df["actual_utilisation"] = (df["completed_hours"] / df["available_hours"]).where(df["available_hours"] > 0)

@@ -72,8 +72,9 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
     figs = view["charts"]
     per_name = "week" if grain == "week" else "month"
     pack.figures += [
-        _fig("bookings", f"Sessions per {per_name}", f"Bookings by status per {per_name}; a week cut by the start "
-             "or end of the period counts its days inside the period only.", figs["bookings"]),
+        _fig("bookings", f"Sessions per {per_name}", f"Bookings by status per {per_name}; a {per_name} cut by the "
+             "start or end of the period counts its days inside the period only, hatched, and its rates are open "
+             "markers off the line.", figs["bookings"]),
         _fig("utilisation", "Chair utilisation", "Booked chair-hours (each booking's slot) and completed chair-hours "
              "inside opening hours ÷ chairs × opening hours on open days (clinical-reference §7); chair time after "
              "closing is in the headline table apart; infusion-centre medians 80 % and 70 %.", figs["utilisation"]),
@@ -86,9 +87,13 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
     stops = view["stops"]
     stops = stops[stops.groupby("route")["patients"].transform("sum") >= deid.MIN_CELL]
     if len(stops):
-        pack.figures.append(_fig("retention", "How far induction got", "Share of the period's patients by the "
-                                 f"number of induction sessions they reached, against the plan; routes with fewer "
-                                 f"than {deid.MIN_CELL} patients left out.", charts.induction_reach(stops)))
+        pack.figures.append(_fig("retention", "Induction reach: how far induction got", "Share of the period's "
+                                 "patients by the number of induction sessions they reached, against the plan; "
+                                 f"routes with fewer than {deid.MIN_CELL} patients left out.",
+                                 charts.induction_reach(stops)))
+    else:       # the section is always there, and says why it is empty
+        pack.summary.append(f"Induction reach (how far induction got): not shown, fewer than {deid.MIN_CELL} patients "
+                            "began an induction on any route in this period.")
     pack.tables.append(Table(f"Sessions per {per_name}", _period_table(view["periods"])))
     waiting = view["waiting"]
     if len(waiting):
@@ -131,7 +136,10 @@ def _headline_table(now: dict, before: dict) -> pd.DataFrame:
 
 def _period_table(per: pd.DataFrame) -> pd.DataFrame:
     return vocab.readable(pd.DataFrame({
-        "period_from": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["period"]],
+        "period_from": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["first_day"]],
+        "period_to": [pd.Timestamp(p).strftime("%d %b %Y") for p in per["last_day"]],
+        "whole_or_part": ["whole" if not p else f"part: {d} of {f} days"
+                          for p, d, f in zip(per["partial"], per["days"], per["full_days"])],
         "open_days": per["open_days"], "completed": per["completed"], "no_show": per["no_show"],
         "no_show_rate": per["no_show_rate"].map(_pct), "actual_utilisation": per["actual_utilisation"].map(_pct),
         "scheduled_utilisation": per["scheduled_utilisation"].map(_pct)}))

@@ -35,7 +35,7 @@ def test_throughput_page_on_the_demo_store(app_env):
     # the waiting list reads as words, not column names
     waiting = next(df for df in frames if "stage" in df.value.columns)
     labels = {name: c.get("label") for name, c in json.loads(waiting.proto.columns).items()}
-    assert labels["stage"] == "Stage" and labels["median_days_waiting"] == "Waited"
+    assert labels["stage"] == "Stage" and labels["median_days_waiting"] == "Median wait (days)"
 
 
 def test_the_default_period_is_the_last_full_month_against_the_month_before(app_env):

@@ -1,5 +1,6 @@
 """The manager's figures on a small hand-built schedule (clinical-reference §7)."""
 
+import pandas as pd
 import pytest
 
 from kdash import settings
@@ -122,3 +123,33 @@ def test_nothing_identifying_in_the_manager_figures(clinic):
     for df in frames:
         assert "patient_id" not in df.columns and "given_name" not in df.columns
         assert not df.astype(str).isin(["A", "B", "C", "Test"]).any().any()
+
+
+def test_a_week_cut_by_the_period_is_a_part_week_drawn_apart_from_the_trend(tmp_path):
+    """Issue 36: a period from Wednesday of the first week to Monday of the next but one: the first week has 5 of its
+    7 days inside, the last 1; both are part weeks, hatched in the bookings chart, and their rates are open markers
+    off the line, never points of the trend."""
+    from kdash.present import charts
+    c = Clinic(str(tmp_path / "part.duckdb"))
+    c.con.execute("INSERT INTO chairs VALUES ('Chair 1', TRUE)")
+    c.patient("A")
+    for n, status in ((2, "completed"), (3, "no_show"), (8, "completed"), (9, "no_show"), (10, "completed"),
+                      (14, "completed"), (28, "completed"), (30, "completed")):
+        c.session("A", n, status=status)
+    clinic = c.con
+    per = throughput.periods(clinic, CFG, start=day(2), end=day(14), grain="week")
+    assert list(per["days"]) == [5, 7, 1] and list(per["partial"]) == [True, False, True]
+    assert throughput.part_label(per.iloc[0], "week") == f"part week: 5 of 7 days ({day(2):%-d %b} to {day(6):%-d %b})"
+    assert throughput.part_label(per.iloc[2], "week") == f"part week: 1 of 7 days ({day(14):%-d %b})"
+    assert throughput.part_label(per.iloc[1], "week") == ""
+    bars = charts.bookings_by_period(per, "week")
+    assert list(bars.data[0].marker.pattern.shape) == ["/", "", "/"] and "hatched: part week" in bars.layout.title.text
+    rates = charts.rates_by_period(per, {"no_show_rate": ("No-shows", "#000000")}, "No-shows", grain="week")
+    line, part = rates.data
+    assert pd.isna(line.y[0]) and pd.isna(line.y[2]) and line.y[1] == per["no_show_rate"].iloc[1]
+    assert list(part.y) == [per["no_show_rate"].iloc[0], per["no_show_rate"].iloc[2]]
+    assert part.marker.symbol == "circle-open" and part.name == "No-shows, part week"
+    month = throughput.periods(clinic, CFG, start=D0.replace(day=1), end=day(30), grain="month")
+    assert list(month["partial"]) == [False, True]         # March 2026 whole; 1 April only: 1 of 30 days
+    assert list(month["days"]) == [31, 1] and list(month["full_days"]) == [31, 30]
+    c.close()

@@ -37,23 +37,47 @@ def sessions_per_week(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _parts(df: pd.DataFrame, grain: str) -> list[str]:
+    """Each period's 'part week: 1 of 7 days (1 Nov)', or '' for a whole one (kdash.clinical.throughput.periods)."""
+    if "partial" not in df:
+        return [""] * len(df)
+    from kdash.clinical.throughput import part_label
+    return [part_label(r, grain) for _, r in df.iterrows()]
+
+
 def bookings_by_period(df: pd.DataFrame, grain: str) -> go.Figure:
-    """Bookings per week or month stacked by status."""
+    """Bookings per week or month stacked by status; a part period (cut by the report's start or end) hatched and
+    named as one, so a stub bar never reads as a fall."""
     fig = Figure(layout=dict(template="kdash", barmode="stack", height=340))
+    parts = _parts(df, grain)
+    pattern = dict(shape=["/" if p else "" for p in parts], fillmode="overlay", fgcolor="#FFFFFF", size=6)
     for status in ("completed", "scheduled", "cancelled", "no_show"):
         if df[status].sum():
-            fig.add_bar(x=df["period"], y=df[status], name=STATUS_LABELS[status], marker_color=STATUS_COLOURS[status])
+            fig.add_bar(x=df["period"], y=df[status], name=STATUS_LABELS[status], marker_color=STATUS_COLOURS[status],
+                        marker_pattern=pattern, customdata=parts,
+                        hovertemplate="%{y:,} " + STATUS_LABELS[status].lower() + "<br>%{customdata}<extra></extra>")
     total = int(df[["completed", "scheduled", "cancelled", "no_show"]].sum().sum())
-    fig.update_layout(title=f"Sessions per {grain} by status (n = {total:,} bookings)",
+    hatched = f" · hatched: part {grain}" if any(parts) else ""
+    fig.update_layout(title=f"Sessions per {grain} by status (n = {total:,} bookings){hatched}",
                       xaxis_title=f"{grain.capitalize()} beginning", yaxis_title="Sessions")
     return fig
 
 
-def rates_by_period(df: pd.DataFrame, series: dict[str, tuple[str, str]], title: str, lines: dict | None = None) -> go.Figure:
-    """Rates over time (e.g. no-shows, utilisation) as lines, with reference lines."""
+def rates_by_period(df: pd.DataFrame, series: dict[str, tuple[str, str]], title: str, lines: dict | None = None,
+                    grain: str = "week") -> go.Figure:
+    """Rates over time (e.g. no-shows, utilisation) as lines over whole periods, with reference lines; a part
+    period's rate is an open marker off the line (a one-day week's 0 % is not a trend)."""
     fig = Figure(layout=dict(template="kdash", height=320))
+    parts = _parts(df, grain)
+    part = pd.Series([bool(p) for p in parts], index=df.index)
     for column, (name, colour) in series.items():
-        fig.add_scatter(x=df["period"], y=df[column], mode="lines+markers", name=name, line=dict(color=colour))
+        fig.add_scatter(x=df["period"], y=df[column].where(~part), mode="lines+markers", name=name,
+                        line=dict(color=colour))
+        if part.any():
+            fig.add_scatter(x=df["period"][part], y=df[column][part], mode="markers", name=f"{name}, part {grain}",
+                            marker=dict(color=colour, symbol="circle-open", size=9, line=dict(width=2)),
+                            customdata=[p for p in parts if p],
+                            hovertemplate="%{y:.0%}<br>%{customdata}<extra></extra>")
     _decorate(fig, *[_threshold(y, text, GREY, dash="dot", where="top right") for y, text in (lines or {}).items()])
     fig.update_layout(title=title, yaxis=dict(tickformat=".0%", rangemode="tozero"))
     return fig
@@ -97,7 +121,8 @@ def lead_time_bars(df: pd.DataFrame) -> go.Figure:
         hist = dict(sorted((int(k), int(v)) for k, v in r.weeks_histogram.items()))
         fig.add_bar(x=list(hist), y=list(hist.values()), marker_color=colour,
                     name=f"{r.step}: median {r.median:.0f} d (IQR {r.q1:.0f}–{r.q3:.0f}), n = {r.patients:,}")
-    fig.update_layout(title="Lead times (patients referred in the period)", xaxis=dict(title="Weeks", dtick=1),
+    fig.update_layout(title="Waiting times: referral to consultation to first treatment", xaxis=dict(
+                          title="Weeks from the first date to the second (patients referred in the period)", dtick=1),
                       yaxis_title="Patients", height=420,
                       legend=dict(orientation="v", y=-0.25, x=0, xanchor="left", yanchor="top"))
     return fig
@@ -125,7 +150,7 @@ def induction_reach(df: pd.DataFrame) -> go.Figure:
         fig.add_bar(x=part["induction_sessions"], y=share, name=f"{ROUTE_NAMES.get(route, route)} "
                     f"(plan {int(part['planned'].iloc[0])}, n = {int(part['patients'].sum()):,})",
                     marker_color=ROUTE_COLOURS.get(route, GREY))
-    fig.update_layout(title="How far induction got (settled courses)", xaxis=dict(title="Induction sessions completed",
+    fig.update_layout(title="Induction reach: how far induction got (settled courses)", xaxis=dict(title="Induction sessions completed",
                       dtick=1), yaxis=dict(title="Share of patients", tickformat=".0%"))
     return fig
 
