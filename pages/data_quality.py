@@ -53,7 +53,8 @@ if not counts_only:
         ui.patient_table(table, "eligibility" if code == "missing_demographics" else "patient", f"quality_{code}",
                          column_config={"what": st.column_config.TextColumn("What is missing", width="large")})
         if len(rows) >= 2000:
-            st.caption("The first 2,000 are listed; `python -m kdash quality --json` counts them all.")
+            st.caption("The first 2,000 are listed; the count above is of them all (an administrator's quality "
+                       "report lists every one).")
 
 st.subheader("Import sources")
 src = next(r for r in v["report"] if r["check"] == "sources")["sources"]

@@ -101,7 +101,7 @@ routes = list(roster.ROUTE_NAMES)
 route = c[1].selectbox("Route", routes, format_func=roster.ROUTE_NAMES.get, key="rec_route",
                        **({} if "rec_route" in st.session_state else
                           {"index": routes.index(h["route"]) if h["route"] in routes else 0}))
-phase = c[2].selectbox("Phase", ["induction", "maintenance"], key="rec_phase",
+phase = c[2].selectbox("Phase", ["induction", "maintenance"], key="rec_phase", format_func=str.capitalize,
                        **({} if "rec_phase" in st.session_state else
                           {"index": 1 if (h["n_induction"] or 0) >= (h["planned_induction"] or 99) else 0}))
 chair = c[3].selectbox("Chair", [None, *ui.fetch("throughput.chairs")], format_func=lambda v: v or "—", key="rec_chair")
@@ -125,8 +125,16 @@ start_vitals = st.session_state.get("rec_vitals_start")
 if start_vitals is None:
     start_vitals = pd.DataFrame({"minute": [-5, 40, discharge]})
 start_vitals = start_vitals.reindex(columns=["minute", "systolic", "diastolic", "heart_rate", "spo2"]).astype("Int64")
-vitals = st.data_editor(start_vitals, num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-                        key=f"vitals-{st.session_state.get('rec_editing') or 'new'}")
+vitals = st.data_editor(
+    start_vitals, num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
+    key=f"vitals-{st.session_state.get('rec_editing') or 'new'}",
+    column_config={"minute": st.column_config.NumberColumn("Minute from dose", min_value=-240, max_value=1440, step=1,
+                                                           help="Minutes from the dose: −5 is five minutes before it"),
+                   "systolic": st.column_config.NumberColumn("Systolic (mmHg)", step=1),
+                   "diastolic": st.column_config.NumberColumn("Diastolic (mmHg)", step=1),
+                   "heart_rate": st.column_config.NumberColumn("Heart rate (/min)", step=1),
+                   "spo2": st.column_config.NumberColumn("SpO₂ (%)", step=1,
+                                                         help="Oxygen saturation by pulse oximetry")})
 problem(*[k for k in errors if k.startswith("vitals:")])
 
 st.subheader("Scores")
@@ -148,9 +156,14 @@ start_ratings = start_ratings.reindex(columns=["minute", "cadss", "moaas"]).asty
 ratings = st.data_editor(
     start_ratings, num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
     key=f"ratings-{st.session_state.get('rec_editing') or 'new'}",
-    column_config={"minute": st.column_config.NumberColumn("Minute", min_value=-240, max_value=1440, step=1),
-                   "cadss": st.column_config.NumberColumn("CADSS", min_value=0, max_value=92, step=1),
-                   "moaas": st.column_config.NumberColumn("MOAA/S", min_value=0, max_value=5, step=1)})
+    column_config={"minute": st.column_config.NumberColumn("Minute from dose", min_value=-240, max_value=1440, step=1),
+                   "cadss": st.column_config.NumberColumn(
+                       "CADSS", min_value=0, max_value=92, step=1,
+                       help="Clinician-Administered Dissociative States Scale, 0–92; above 4 is a caution flag"),
+                   "moaas": st.column_config.NumberColumn(
+                       "MOAA/S", min_value=0, max_value=5, step=1,
+                       help="Modified Observer's Assessment of Alertness/Sedation: 5 alert, 0 no response; 3 or "
+                            "less is deep sedation, a caution flag")})
 problem("ratings", *[k for k in errors if k.startswith("ratings:")])
 old_cadss, old_moaas = st.session_state.get("rec_cadss"), st.session_state.get("rec_moaas")
 if old_cadss is not None or old_moaas is not None:     # an edit of a session rated once, without a minute

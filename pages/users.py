@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kdash import access, ui
+from kdash import access, ui, vocab
 from kdash.access import users
 
 ui.require_app_frame()
@@ -16,10 +16,10 @@ st.markdown("Local kdash accounts. Passwords are stored as argon2 hashes; an acc
 
 con = ui.connection_for("users.listing")
 accounts = users.listing(con)
-ui.data_table(accounts, column_config={
+ui.data_table(accounts.assign(role=accounts["role"].map(lambda r: vocab.ROLES.get(r, r))), column_config={
     "username": "User name", "role": "Role",
     "clinician": st.column_config.TextColumn("Clinician", help="The clinician name this account's \"my patients\" "
-                                             "follows (python -m kdash users link)"),
+                                             "follows (set below, under Change an account)"),
     "disabled": st.column_config.CheckboxColumn("Disabled"),
     "failed_attempts": st.column_config.NumberColumn("Failed sign-ins", help="In a row, since the last success"),
     "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm"),
@@ -39,7 +39,7 @@ with left:
     st.subheader("Add an account")
     with st.form("add_user", clear_on_submit=True):
         name = st.text_input("User name", max_chars=40)
-        role = st.selectbox("Role", access.ROLES)
+        role = st.selectbox("Role", access.ROLES, format_func=vocab.ROLES.get)
         password = st.text_input("First password", type="password", max_chars=200,
                                  help=f"At least {cfg['access']['min_password_length']} characters.")
         if st.form_submit_button("Add", type="primary"):
@@ -48,7 +48,7 @@ with left:
             except users.UserError as exc:
                 st.error(f"Not added: {ui.plain(exc)}.", icon=":material/error:")
             else:
-                done(f"Added {added} as {role}.")
+                done(f"Added {added} as {vocab.ROLES[role].lower()}.")
                 st.rerun()
 with right:
     st.subheader("Change an account")
@@ -62,6 +62,22 @@ with right:
             users.set_disabled(ui.connection_for("users.set_disabled"), who, not disabled, by=me)
             done(f"{who} is {'enabled' if disabled else 'disabled'}.")
             st.rerun()
+        with st.form("link"):
+            linked = accounts.loc[accounts["username"] == who, "clinician"].iloc[0]
+            known = [None, *ui.fetch("users.clinician_names")]
+            clinician = st.selectbox("Clinician name for \"my patients\"", known,
+                                     index=known.index(linked) if linked in known else 0,
+                                     format_func=lambda v: "None (all patients)" if v is None else v,
+                                     help="The clinician name of the record whose patients this account's worklist "
+                                          "shows first.")
+            if st.form_submit_button("Link"):
+                try:
+                    now_linked = users.link_clinician(ui.connection_for("users.link_clinician"), who, clinician, by=me)
+                except users.UserError as exc:
+                    st.error(f"Not linked: {ui.plain(exc)}.", icon=":material/error:")
+                else:
+                    done(f"{who} now follows {now_linked}." if now_linked else f"{who} follows no clinician.")
+                    st.rerun()
         with st.form("reset", clear_on_submit=True):
             new = st.text_input("New password (also unlocks the account)", type="password", max_chars=200)
             if st.form_submit_button("Reset password"):

@@ -135,6 +135,11 @@ def listing(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         cur.close()
 
 
+def clinician_names(con: duckdb.DuckDBPyConnection, cfg: dict | None = None) -> list[str]:
+    """The clinician names of the record (patients.clinician) an account may follow: staff names, no patient's."""
+    return [r[0] for r in db.query(con, "clinicians").itertuples(index=False)]
+
+
 def set_disabled(con: duckdb.DuckDBPyConnection, name: str, disabled: bool = True, by: str | None = None) -> None:
     name = check_name(name)
     with db.transaction(con) as cur:

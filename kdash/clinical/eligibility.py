@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from kdash import vocab
+from kdash import scales, vocab
 from kdash.store import db
 
 ROUTES = ("iv_ketamine", "esketamine")
@@ -78,6 +78,11 @@ def _age(born: dt.date, on: dt.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def _scale_name(code: str) -> str:
+    """'PHQ-9' for PHQ9: a scale as clinicians write it, never the store's code."""
+    return scales.SCALES[code].name if code in scales.SCALES else code
+
+
 def _as_of(f: Facts, today: dt.date) -> dt.date:
     """Eligibility is judged before the first treatment: on that day if there was one, else today."""
     return f.first_day or today
@@ -96,6 +101,8 @@ def adult(f: Facts, cfg: dict, today: dt.date) -> dict:
         status, detail = "warning", f"age {age}: outside the clinic's age policy {e['min_age']}–{e['max_age']}"
     else:
         status, detail = "met", f"age {age}"
+    if f.first_day is not None and age != _age(f.birth_date, today):   # the header shows today's age
+        detail += f" at the first treatment ({f.first_day:%Y-%m-%d})"
     return _item("adult", "Indication", "Adult, within the age policy", status, detail,
                  "clinical-reference §2 (age ceiling: an Ontario IV clinic's policy)")
 
@@ -172,12 +179,13 @@ def severity(f: Facts, cfg: dict, today: dt.date) -> dict:
     limit = cfg["outcomes"]["baseline_lookback_days"]
     if (cut - _day_of(day)).days > limit:      # old evidence is not a baseline (clinical-reference §1 look-back)
         return _item("severity", "Indication", label, "unknown",
-                     f"out of date: {scale} {total} on {day:%Y-%m-%d}, more than {limit} days before "
+                     f"out of date: {_scale_name(scale)} {total} on {day:%Y-%m-%d}, more than {limit} days before "
                      + ("the first treatment" if f.first_day else "today") + "; score the patient again",
                      "baseline within the look-back of clinical-reference §1: " + KDASH_DEFAULT)
     ok = total >= floor[scale]
     return _item("severity", "Indication", label, "met" if ok else "warning",
-                 f"{scale} {total} on {day:%Y-%m-%d}" + ("" if ok else f": under {floor[scale]}, milder than moderate"),
+                 f"{_scale_name(scale)} {total} on {day:%Y-%m-%d}"
+                 + ("" if ok else f": under {floor[scale]}, milder than moderate"),
                  "review of a mild baseline (below the scale's moderate band, clinical reference §1): " + KDASH_DEFAULT)
 
 
@@ -248,7 +256,7 @@ def warning_item(code: str):
             return _item(code, "Warnings", label, "warning", "present: " + "; ".join(present), source)
         if unknown:
             return _item(code, "Warnings", label, "unknown", "not assessed: " + "; ".join(unknown), source)
-        return _item(code, "Warnings", label, "met", "absent: " + "; ".join(items.values()), source)
+        return _item(code, "Warnings", label, "met", "screened, not present: " + "; ".join(items.values()), source)
     return check
 
 

@@ -60,6 +60,12 @@ def _day(x) -> dt.date:
     return pd.Timestamp(x).date()
 
 
+def minute_words(minute) -> str:
+    """'5 min before the dose', 'at the dose', '40 min after the dose' (sql/minute_words.sql says the same)."""
+    m = int(minute)
+    return f"{-m} min before the dose" if m < 0 else "at the dose" if m == 0 else f"{m} min after the dose"
+
+
 def _completed(record: PatientRecord) -> pd.DataFrame:
     s = record.sessions
     return s[s["status"] == "completed"].sort_values(["scheduled_at", "session_id"])
@@ -130,7 +136,7 @@ def blood_pressure(record: PatientRecord, cfg: dict) -> list[Flag]:
                (v.systolic > s["postdose_systolic_max"] or v.diastolic > s["postdose_diastolic_max"])
         if high:
             flags.append(Flag("predose_bp" if before else "emergent_hypertension", "caution" if before else "high",
-                              _day(days[v.session_id]), f"{v.systolic}/{v.diastolic} mmHg at minute {v.minute}",
+                              _day(days[v.session_id]), f"{v.systolic}/{v.diastolic} mmHg, {minute_words(v.minute)}",
                               v.session_id))
     return flags
 
@@ -178,7 +184,7 @@ def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
     for row in last_ratings(a, "CADSS", at_least=2).itertuples():
         if row.total > s["cadss_max"]:
             flags.append(Flag("dissociation_unsettled", severity(cfg, "dissociation_unsettled"), _day(row.assessed_on),
-                              f"CADSS {row.total} at minute {int(row.minute)}, the last rating of the session",
+                              f"CADSS {row.total}, {minute_words(row.minute)}, the last rating of the session",
                               row.session_id))
     for row in a[(a["scale"] == "MOAAS") & (a["total"] <= s["moaas_min"])].itertuples():
         flags.append(Flag("sedation", severity(cfg, "sedation"), _day(row.assessed_on), f"MOAA/S {row.total}",
@@ -186,7 +192,7 @@ def dissociation_and_sedation(record: PatientRecord, cfg: dict) -> list[Flag]:
     for row in last_ratings(a, "MOAAS", since_minute=s["sedation_recovery_minutes"]).itertuples():
         if row.total < 5:
             flags.append(Flag("sedation_unresolved", severity(cfg, "sedation_unresolved"), _day(row.assessed_on),
-                              f"MOAA/S {row.total} at minute {int(row.minute)}", row.session_id))
+                              f"MOAA/S {row.total}, {minute_words(row.minute)}", row.session_id))
     return flags
 
 

@@ -26,7 +26,9 @@ META_KEY = "flag_log_settings"
 
 def settings_stamp(cfg: dict) -> str:
     p = rulebook.flag_params(cfg, *ALL_TIME)
-    return hashlib.sha256(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    # the rules' own text too: an upgrade that changes a rule or its wording rebuilds the log (derived.ensure_current)
+    return hashlib.sha256((json.dumps(p, sort_keys=True, default=str) + queries.sql("open_flags")).encode()
+                          ).hexdigest()[:16]
 
 
 def is_fresh(con: duckdb.DuckDBPyConnection, cfg: dict) -> bool:

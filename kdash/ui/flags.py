@@ -27,7 +27,7 @@ def flag_worklist(where: str) -> None:
     else:
         view = "all"
         st.caption("All patients' flags: your account is not linked to a clinician name for \"my patients\" (an "
-                   "administrator can link it with `python -m kdash users link`).")
+                   "administrator can link it on the Users page).")
     rows = fetch("worklist.items", today=today(), clinician=mine if view == "mine" else None)
     # the worklist shows patients' names and evidence: audited as a list seen, like a roster view
     audit_view("view_worklist", None, detail=f"{where}: {'my patients' if view == 'mine' else 'all patients'}, "

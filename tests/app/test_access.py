@@ -201,6 +201,15 @@ def test_an_admin_adds_and_disables_an_account(own_store):
     rows = [r for r in audit_rows(own_store) if r[2].startswith("user_")]
     assert rows[-2:] == [("root.admin", None, "user_added", None, "dr.new as presenter"),
                          ("root.admin", None, "user_disabled", None, "dr.new")]
+    # roles in words (issue 36), and "my patients" linked here, not only on the command line
+    assert at.selectbox[0].options[:2] == ["Clinician", "Clinic manager"]
+    assert set(at.dataframe[0].value["role"]) <= {"Clinician", "Clinic manager", "Presenter", "Administrator"}
+    follow = at.selectbox(key="who").set_value("dr.new").run().selectbox[2]
+    name = follow.options[1]
+    follow.set_value(name)
+    next(b for b in at.button if b.label == "Link").click().run()
+    assert f"dr.new now follows {name}." in at.success[0].value
+    assert [r for r in audit_rows(own_store) if r[2] == "user_linked"][-1][4] == f"dr.new → {name}"
 
 
 def test_disabling_an_account_signs_out_its_open_session_at_the_next_run(writable_app_store):

@@ -51,8 +51,8 @@ def test_a_reading_by_session_and_minute_is_taken_at_the_start_plus_the_minute(c
     assert again.ok and again.written.get("vitals") == 0                        # the same readings, not new ones
     # the SQL flag path (roster, home) sees them as the patient page does
     logged = con.execute("SELECT rule, day, value FROM flag_log WHERE severity <> 'clear' ORDER BY rule").fetchall()
-    assert ("emergent_hypertension", dt.date(2026, 3, 2), "181/111 mmHg at minute 40") in logged
-    assert ("predose_bp", dt.date(2026, 3, 2), "150/95 mmHg at minute -5") in logged
+    assert ("emergent_hypertension", dt.date(2026, 3, 2), "181/111 mmHg, 40 min after the dose") in logged
+    assert ("predose_bp", dt.date(2026, 3, 2), "150/95 mmHg, 5 min before the dose") in logged
     python = {(f.rule, f.day, f.value) for f in patient.flags(con, CFG, "A1")}
     assert set(logged) == python
 

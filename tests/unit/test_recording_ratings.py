@@ -35,8 +35,8 @@ def test_ratings_by_minute_and_the_rems_form_are_saved_loaded_and_flagged(tmp_pa
         loaded = recording.load(c.con, sid)
         assert loaded.ratings == ratings and loaded.cadss is None and loaded.rems_form_sent_on is None
         open_now = {r: v for r, v in zip(*(lambda w: (w["rule"], w["evidence"]))(worklist.items(c.con, CFG, TODAY)))}
-        assert open_now["dissociation_unsettled"] == "CADSS 7 at minute 120, the last rating of the session"
-        assert open_now["sedation_unresolved"] == "MOAA/S 4 at minute 120"
+        assert open_now["dissociation_unsettled"] == "CADSS 7, 120 min after the dose, the last rating of the session"
+        assert open_now["sedation_unresolved"] == "MOAA/S 4, 120 min after the dose"
         assert open_now["rems_form"] == (f"REMS monitoring form for the session of {day:%Y-%m-%d} not sent "
                                          f"(due by {day + dt.timedelta(days=7):%Y-%m-%d})")
         # the form sent: the reminder goes; the rest of the session as it was

@@ -200,10 +200,10 @@ flags AS (
     FROM unknown_item
     UNION ALL
     SELECT patient_id, 'dissociation_unsettled', 'caution', assessed_on,
-           'CADSS ' || total || ' at minute ' || minute || ', the last rating of the session', evidence_at
+           'CADSS ' || total || ', ' || {{minute_words}} || ', the last rating of the session', evidence_at
     FROM unsettled WHERE total > $cadss
     UNION ALL
-    SELECT patient_id, 'sedation_unresolved', 'caution', assessed_on, 'MOAA/S ' || total || ' at minute ' || minute,
+    SELECT patient_id, 'sedation_unresolved', 'caution', assessed_on, 'MOAA/S ' || total || ', ' || {{minute_words}},
            evidence_at
     FROM recovering WHERE total < 5
     UNION ALL
@@ -218,7 +218,7 @@ flags AS (
     UNION ALL
     SELECT s.patient_id, CASE WHEN v.minute < 0 THEN 'predose_bp' ELSE 'emergent_hypertension' END,
            CASE WHEN v.minute < 0 THEN 'caution' ELSE 'high' END, s.scheduled_at::DATE,
-           v.systolic || '/' || v.diastolic || ' mmHg at minute ' || v.minute,
+           v.systolic || '/' || v.diastolic || ' mmHg, ' || {{minute_words}},
            coalesce(v.measured_at, s.scheduled_at)
     FROM vitals v JOIN sessions s USING (session_id)
     WHERE s.patient_id IN (SELECT patient_id FROM active)
@@ -267,10 +267,10 @@ clears AS (   -- observations after which a rule's open flag is resolved without
     SELECT patient_id, 'suicide_item_unknown', assessed_on, 'recorded: ' || value, evidence_at
     FROM suicide_answers WHERE $with_clears
     UNION ALL
-    SELECT patient_id, 'dissociation_unsettled', assessed_on, 'CADSS ' || total || ' at minute ' || minute, evidence_at
+    SELECT patient_id, 'dissociation_unsettled', assessed_on, 'CADSS ' || total || ', ' || {{minute_words}}, evidence_at
     FROM unsettled WHERE $with_clears AND total <= $cadss
     UNION ALL
-    SELECT patient_id, 'sedation_unresolved', assessed_on, 'MOAA/S ' || total || ' at minute ' || minute, evidence_at
+    SELECT patient_id, 'sedation_unresolved', assessed_on, 'MOAA/S ' || total || ', ' || {{minute_words}}, evidence_at
     FROM recovering WHERE $with_clears AND total = 5
     UNION ALL
     SELECT s.patient_id, 'iv_unscored', s.assessed_on, $main_scale || ' ' || s.total || ' recorded',
