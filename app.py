@@ -45,6 +45,10 @@ def main() -> None:
             st.Page("pages/data_quality.py", title="Data quality", icon=":material/fact_check:",
                     url_path="data_quality"),
         ],
+        "Help": [         # every role: the rules and sources the app's figures and flags cite
+            st.Page("pages/reference.py", title="Clinical reference", icon=":material/menu_book:",
+                    url_path="reference"),
+        ],
     }
     # The patients' own page: no staff sign-in, and no staff session seen from it (kdash/clinical/checkin.py).
     checkin = st.Page("pages/checkin.py", title="Check-in", icon=":material/how_to_reg:", url_path="checkin")

@@ -1,4 +1,4 @@
-"""The rulebook of clinical-reference §4: every safety rule's id, severity, title, threshold text and source, and the
+"""The rulebook of clinical reference §4: every safety rule's id, severity, title, threshold text and source, and the
 parameters its SQL takes from the clinic's settings. The ground floor: the store's flag log evaluates the rules
 with these parameters, the clinical floor evaluates them per patient (kdash/clinical/rules.py), and the worklist,
 the pages and the CLI name them; none of those needs the others to know what a rule is."""
@@ -39,18 +39,18 @@ class Rule:
 RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("suicidal_thoughts", "urgent", "Suicidal thoughts",
          "PHQ-9 item 9 ≥ {phq9_item9_min}, MADRS item 10 ≥ {madrs_item10_min}, HAM-D item 3 ≥ {hamd_item3_min} "
-         "or C-SSRS ≥ {cssrs_level_min}, whatever the total", "clinical-reference §4; Kroenke PHQ-9; Posner C-SSRS"),
-    Rule("emergent_hypertension", "high", "Treatment-emergent hypertension",
+         "or C-SSRS ≥ {cssrs_level_min}, whatever the total", "clinical reference §4; Kroenke PHQ-9; Posner C-SSRS"),
+    Rule("emergent_hypertension", "high", "Blood pressure high after dose",
          "post-dose SBP > {postdose_systolic_max} or DBP > {postdose_diastolic_max} mmHg",
          "Riva-Posse 2018; Szarmach 2019; " + LABEL),
     Rule("worsening", "high", "Worsening", "score above baseline at two consecutive assessments",
-         "clinical-reference §4"),
-    Rule("predose_bp", "caution", "Pre-dose blood pressure high",
+         "clinical reference §4"),
+    Rule("predose_bp", "caution", "Blood pressure high before dose",
          "pre-dose BP > {predose_systolic_max}/{predose_diastolic_max} mmHg: consider delaying", LABEL),
     Rule("dissociation", "caution", "Dissociation rising",
          "CADSS > {cadss_max} and above each of the {dissociation_rise_sessions} sessions before (it usually falls "
          "over sessions; high values early on are shown on the session chart)",
-         "clinical-reference §4; Bremner 1998; TRANSFORM-2 post hoc"),
+         "clinical reference §4; Bremner 1998; TRANSFORM-2 post hoc"),
     Rule("sedation", "caution", "Sedation", "MOAA/S ≤ {moaas_min}; should be back to 5 by about 90 min",
          "Chernik 1990; " + LABEL),
     Rule("monitoring", "caution", "Esketamine monitoring incomplete",
@@ -58,23 +58,23 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("iv_nonresponse", "review", "No response to IV ketamine",
          "no response (≥ 50 % fall) on the score after infusion {iv_nonresponse_sessions}; review the course when "
          "the score after infusion {iv_review_sessions} is not a response either", CONSENSUS),
-    Rule("esketamine_nonresponse", "review", "No response at the end of esketamine induction",
+    Rule("esketamine_nonresponse", "review", "No response to esketamine induction",
          "no response (≥ 50 % fall) on the score after the last induction session, judged then and not before",
          LABEL + "; TRANSFORM-2"),
     Rule("dose_creep", "review", "Dose creep", "maintenance dose ≥ {dose_creep_mg_per_kg} mg/kg above the first "
-         "maintenance dose", "clinical-reference §4"),
+         "maintenance dose", "clinical reference §4"),
     Rule("long_term_use", "review", "Long-term use",
          "≥ {long_term_days} days of treatment: ask about urinary symptoms, cognition and misuse",
-         "clinical-reference §4; " + CONSENSUS),
+         "clinical reference §4; " + CONSENSUS),
     Rule("suicide_item_unknown", "review", "Suicide item not recorded",
          "a PHQ-9, MADRS or HAM-D score recorded as a total without its suicide item (PHQ-9 item 9, MADRS item 10, "
-         "HAM-D item 3); urgent when the total is in the scale's severe band", "clinical-reference §4; Kroenke PHQ-9"),
+         "HAM-D item 3); urgent when the total is in the scale's severe band", "clinical reference §4; Kroenke PHQ-9"),
     Rule("iv_unscored", "review", "IV response not measured",
          "an IV course at infusion {iv_review_sessions} with no score of the clinic's main scale since infusion "
          "{iv_nonresponse_sessions}: response cannot be judged", CONSENSUS),
     Rule("dissociation_unsettled", "caution", "Dissociation not settled by discharge",
          "the last CADSS of a session rated two or more times is still > {cadss_max} (it should settle by discharge)",
-         "clinical-reference §4; Bremner 1998"),
+         "clinical reference §4; Bremner 1998"),
     Rule("sedation_unresolved", "caution", "Sedation not resolved",
          "MOAA/S below 5 at the session's last rating from minute {sedation_recovery_minutes} on (it should be back "
          "to 5 by about 90 min)", "Chernik 1990; " + LABEL),

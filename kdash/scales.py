@@ -1,4 +1,4 @@
-"""Rating scales of clinical-reference §1: ranges, severity bands, suicide items."""
+"""Rating scales of clinical reference §1: ranges, severity bands, suicide items."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ DEPRESSION_SCALES = tuple(code for code, s in SCALES.items() if s.depression)
 
 
 def severe_from(code: str) -> int:
-    """The lowest total of the scale's severe band (PHQ-9 20, MADRS 35, HAM-D17 24; clinical-reference §1)."""
+    """The lowest total of the scale's severe band (PHQ-9 20, MADRS 35, HAM-D17 24; clinical reference §1)."""
     return next(low for low, _, label in SCALES[code].bands if label == "severe")
 
 # QIDS-SR16 scores 9 domains: the highest item within sleep (1-4), appetite/weight (6-9),

@@ -11,6 +11,8 @@ import datetime as dt
 
 import pandas as pd
 
+from kdash.rulebook import RULES as _RULES
+
 EMPTY = "—"
 
 ROUTES = {"iv_ketamine": "IV ketamine", "esketamine": "Esketamine", "sc_ketamine": "SC ketamine",
@@ -34,21 +36,15 @@ SIDE_EFFECTS = {"dissociation": "dissociation", "vomiting": "vomiting", "sedatio
                 "dizziness": "dizziness", "somnolence": "somnolence", "vertigo": "vertigo",
                 "hypoaesthesia": "hypoaesthesia (numbness)", "nausea": "nausea", "blurred_vision": "blurred vision",
                 "blood_pressure_increased": "blood pressure increased", "other": "other"}
-FLAG_RULES = {"suicidal_thoughts": "Suicide-risk answer", "predose_bp": "Blood pressure before dosing",
-              "emergent_hypertension": "Blood pressure after dosing", "dissociation": "Dissociation",
-              "sedation": "Sedation", "monitoring": "Esketamine monitoring", "dose_creep": "Dose creep",
-              "long_term_use": "Long-term use", "worsening": "Worsening",
-              "iv_nonresponse": "No response to IV ketamine", "esketamine_nonresponse": "No response to esketamine",
-              "suicide_item_unknown": "Suicide item not recorded", "iv_unscored": "IV response not measured",
-              "dissociation_unsettled": "Dissociation at discharge", "sedation_unresolved": "Sedation not resolved",
-              "rems_form": "REMS form not sent"}
+FLAG_RULES = {r.id: r.title for r in _RULES.values()}     # one name per rule: the rulebook's title
 # The roster's narrow flag column: a few words per rule (the full title is on the patient page).
-FLAG_SHORT = {"suicidal_thoughts": "suicide item", "predose_bp": "BP before dose", "emergent_hypertension": "BP after dose",
-              "dissociation": "dissociation", "sedation": "sedation", "monitoring": "monitoring",
-              "dose_creep": "dose creep", "long_term_use": "long-term use", "worsening": "worsening",
-              "iv_nonresponse": "no IV response", "esketamine_nonresponse": "no esketamine response",
-              "suicide_item_unknown": "suicide item?", "iv_unscored": "no score at 4", "dissociation_unsettled":
-              "dissociated at discharge", "sedation_unresolved": "still sedated", "rems_form": "REMS form"}
+FLAG_SHORT = {"suicidal_thoughts": "suicidal thoughts", "predose_bp": "BP before dose",
+              "emergent_hypertension": "BP after dose", "dissociation": "dissociation rising", "sedation": "sedation",
+              "monitoring": "monitoring incomplete", "dose_creep": "dose creep", "long_term_use": "long-term use",
+              "worsening": "worsening", "iv_nonresponse": "no IV response", "esketamine_nonresponse":
+              "no esketamine response", "suicide_item_unknown": "no suicide item", "iv_unscored":
+              "IV response not measured", "dissociation_unsettled": "dissociated at discharge",
+              "sedation_unresolved": "still sedated", "rems_form": "REMS form not sent"}
 AUDIT_ACTIONS = {
     "sign_in": "Signed in", "sign_in_failed": "Sign-in failed", "sign_in_locked": "Sign-in refused (locked)",
     "sign_out": "Signed out", "signin_resumed": "Sign-in resumed in a tab", "signin_ended": "Sign-in ended",

@@ -1,4 +1,4 @@
-"""Check-in: the patient's own page (clinical-reference §8, data-contract §8). No staff sign-in and nothing of the
+"""Check-in: the patient's own page (clinical reference §8, data-contract §8). No staff sign-in and nothing of the
 clinic's: a code and the patient's birth date open one check-in; the forms, one screen each, with their standard
 wording; "Send" saves once; the last screen thanks the patient and, after a suicide-item answer above 0, asks them
 to speak to a member of staff now. `?kiosk=1` (a waiting-room tablet) goes back to the start after sending or

@@ -1,4 +1,4 @@
-"""Eligibility: the checklist of clinical-reference §2 computed from the record, its evidence, and a
+"""Eligibility: the checklist of clinical reference §2 computed from the record, its evidence, and a
 clinician's sign-off or override; with the list of referred patients awaiting a decision."""
 
 import pandas as pd
@@ -16,7 +16,7 @@ STATUS = {"met": ":green[:material/check_circle:] met", "not_met": ":red[:materi
 VERDICT = vocab.VERDICTS
 
 st.title("Eligibility")
-st.caption("Computed from the record by the rules of clinical-reference §2; every item shows its evidence and "
+st.caption("Computed from the record by the rules of clinical reference §2; every item shows its evidence and "
            "source. Thresholds and the minimum-dose table are clinic-editable defaults, not a guideline.")
 
 left, right = st.columns([2, 1])

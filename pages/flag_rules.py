@@ -10,7 +10,7 @@ ui.require_app_frame()
 today = ui.today()
 
 st.title("Flag rules")
-st.caption("How often each rule of clinical-reference §4 found evidence in the last 90 days: patients, and sessions "
+st.caption("How often each rule of clinical reference §4 found evidence in the last 90 days: patients, and sessions "
            "(days with evidence), against the patients treated and the sessions completed in that time. Thresholds "
            "and severities are the clinic's; change them in the clinic settings file.")
 freq = ui.fetch("worklist.rule_frequency", today=today, days=90)
@@ -24,7 +24,10 @@ ui.data_table(table[["title", "severity", "threshold", "patients", "patient_shar
              column_config={
                  "title": st.column_config.TextColumn("Rule", width=190),
                  "severity": st.column_config.TextColumn("Severity", width=80),
-                 "threshold": st.column_config.TextColumn("Fires when", width=300),
+                 "threshold": st.column_config.TextColumn(
+                     "Fires when", width=300, help="PHQ-9 item 9, MADRS item 10, HAM-D item 3: the scales' suicide "
+                     "items; C-SSRS: the Columbia suicide screener; CADSS: dissociation, 0–92; MOAA/S: alertness, 5 "
+                     "alert to 0; SBP/DBP: systolic and diastolic blood pressure"),
                  "patients": st.column_config.NumberColumn("Patients"),
                  "patient_share": st.column_config.NumberColumn("of treated", format="percent"),
                  "patient_days": st.column_config.NumberColumn("Sessions"),

@@ -34,7 +34,8 @@ if out["n_evaluable"]:
     c3.metric(f"Response rate, {out['scale']}", ui.percent(out["response_rate"]),
               delta=f"95% CI {low:.0%}–{high:.0%}, n = {out['n_evaluable']}", delta_color="off", delta_arrow="off",
               help="Courses begun in the last 12 months, all treated, last observation vs baseline; "
-                   "response = a fall of at least 50 % (clinical-reference §1), Wilson interval.")
+                   "response = a fall of at least 50 % (clinical reference §1), with a 95 % Wilson interval (one "
+                   "that stays honest with few patients).")
 else:
     c3.metric(f"Response rate, {out['scale']}", "n/a", help="No evaluable course in the last 12 months.")
 flags = glance["flags"]
@@ -42,7 +43,7 @@ n = ui.count_text      # a manager sees patient counts of 1 to 4 as "<5"
 c4.metric("Open safety flags", f"{n(flags['urgent'])} urgent",
           delta=f"{n(flags['overdue'])} overdue · {n(flags['high'])} high · {n(flags['caution'])} caution",
           delta_color="off", delta_arrow="off",
-          help="Patients with a flag of clinical-reference §4 not yet acknowledged and not cleared by a later "
+          help="Patients with a flag of clinical reference §4 not yet acknowledged and not cleared by a later "
                "observation, whatever its age, each counted once per severity; overdue: urgent flags not "
                "acknowledged within the clinic's time.")
 
@@ -51,7 +52,7 @@ c4.metric("Open safety flags", f"{n(flags['urgent'])} urgent",
 @st.fragment(run_every=ui.WORKLIST_REFRESH_SECONDS)
 def worklist() -> None:
     """Redrawn every half minute while open, alone (what is typed in an acknowledgement stays): a patient's
-    check-in answer reaches it within a minute without a reload (clinical-reference §8)."""
+    check-in answer reaches it within a minute without a reload (clinical reference §8)."""
     ui.fragment_guard()
     ui.ack_note()
     ui.flag_worklist("home")

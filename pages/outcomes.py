@@ -1,4 +1,4 @@
-"""Outcomes: how well the clinic does, for whom, with honest statistics (clinical-reference §1, §5)."""
+"""Outcomes: how well the clinic does, for whom, with honest statistics (clinical reference §1, §5)."""
 
 import pandas as pd
 import streamlit as st
@@ -56,7 +56,7 @@ if small(summary["remitters"]):
                 delta_arrow="off", help="Fewer than 5 remitters: not shown, so that no one can be recognised.")
 elif summary["remission_rate"] is None:   # no sourced remission threshold for this scale (BDI-II)
     c[3].metric("Remission, last observation", "not defined",
-                help=f"{scale.name} has no sourced remission threshold (clinical-reference §1): no rate is given.")
+                help=f"{scale.name} has no sourced remission threshold (clinical reference §1): no rate is given.")
 else:
     c[3].metric("Remission, last observation", f"{summary['remission_rate']:.1%}",
                 f"95% CI {m[0]:.1%}–{m[1]:.1%} · {summary['remitters']:,}/{summary['n_evaluable']:,}",
@@ -133,14 +133,14 @@ with tabs[3]:
             side_by_side.loc[0, "Remission"] = "not defined"
         st.table(side_by_side.set_index("Study"))
         st.caption("Murrough 2013 measured 24 hours after a single infusion, not after a course; the real-world cohorts had no "
-                   "comparator. Rates: treatment vs comparator where the study had one (clinical-reference §5).")
+                   "comparator. Rates: treatment vs comparator where the study had one (clinical reference §5).")
 
 with tabs[4]:
     if tabs[4].open:
         proof = ui.fetch("course.proof")
         check, cal = proof["check"], proof["calibration"]
         st.caption("Each of the clinic's finished inductions judged against all the others (leave-one-out), as a "
-                   "patient in induction is (clinical-reference §9, thresholds in the [course] settings): at each "
+                   "patient in induction is (clinical reference §9, thresholds in the [course] settings): at each "
                    "session from which a route is judged, how many courses were not on track, how many of those "
                    "responded anyway (false alarms), and how many of the eventual non-responders it caught, with 95 % "
                    "Wilson intervals. Whole clinic, main scale; the filters above do not apply.")

@@ -64,6 +64,10 @@ else:
 referred = f"referred {h['referral_date']:%Y-%m-%d}" if pd.notna(h["referral_date"]) else "referral date not recorded"
 clinician = f"Clinician {ui.plain(h['clinician'])}" if pd.notna(h["clinician"]) else "No clinician recorded"
 st.caption(f"{clinician} · {referred} · {next_text} · {eligibility_text}")
+med = v["medication"]
+st.markdown("**Antidepressants now:** " + ("; ".join(ui.plain(m) for m in med["antidepressants"])
+                                          or "none on file (from the trial history)")
+            + "  \n**Last dose:** " + (med["last_dose"] or "no session yet"))
 # Page links move within this tab and signed-in session (a markdown link would open a new tab, a new session).
 links = st.columns([1, 1, 1.4])
 links[0].page_link("pages/eligibility.py", label="Eligibility checklist", icon=":material/checklist:",
@@ -76,8 +80,8 @@ links[2].page_link("pages/conference.py", label=f"Present as {v['case']}", help=
 # --- safety flags -------------------------------------------------------------------------------------
 st.header("Safety flags", divider="gray")
 ui_checkin.todays_self_report(pid)
-BADGE = {"urgent": ":red-badge[:material/emergency: URGENT]", "high": ":orange-badge[:material/warning: HIGH]",
-         "caution": ":yellow-badge[:material/error: CAUTION]", "review": ":blue-badge[:material/info: REVIEW]"}
+BADGE = {"urgent": ":red-badge[:material/emergency: Urgent]", "high": ":orange-badge[:material/warning: High]",
+         "caution": ":yellow-badge[:material/error: Caution]", "review": ":blue-badge[:material/info: Review]"}
 
 
 def show(group: list[rules.Flag], newer: str | None = None) -> None:
@@ -124,7 +128,7 @@ if earlier or not acks.empty:
 
 
 def course_view(pid: str, route: str) -> None:
-    """Is this patient on track against the clinic's earlier courses of the route (clinical-reference §9)?"""
+    """Is this patient on track against the clinic's earlier courses of the route (clinical reference §9)?"""
     from kdash.clinical import course
     from kdash.present import charts
     ref = ui.fetch("course.reference_for", route=route)
@@ -137,7 +141,7 @@ def course_view(pid: str, route: str) -> None:
         if box.open:
             ui.chart(charts.expected_course(doc, response_pct=cfg["outcomes"]["response_pct"]).to_dict())
             st.caption(f"Earlier courses: other patients' finished inductions of this route on {doc['scale']}, with a "
-                       "baseline (clinical-reference §9); band shown where at least "
+                       "baseline (clinical reference §9); band shown where at least "
                        f"{cfg['course']['min_reference']} have a score after that session, percentiles by linear "
                        "interpolation. A review prompt, not a safety flag.")
 
@@ -148,7 +152,8 @@ for broken in [t for t in v["trends"] if isinstance(t, Failed)]:
     ui.failed(broken)
 trends = [t for t in v["trends"] if not isinstance(t, Failed)]
 if not trends:
-    st.info("No depression scale recorded yet.", icon=":material/info:")
+    st.info("No depression scale recorded yet." + (" Other scores are below." if v["other_scales"] else ""),
+            icon=":material/info:")
 else:
     with ui.section("mood-score trend"):
         names = {t["code"]: t["name"] for t in trends}
@@ -175,6 +180,25 @@ else:
         if t["totals_only"]:
             st.caption(f"{t['totals_only']} of the {t['name']} scores were recorded as a total without item scores, so "
                        "they have no place in the item view.")
+
+# --- other scales and readings ---------------------------------------------------------------------------
+others, outside = v["other_scales"], v["outside_bp"]
+if others or outside:
+    st.header("Other scores and readings", divider="gray")
+    for broken in [x for x in [*others, outside] if isinstance(x, Failed)]:
+        ui.failed(broken)
+    for o in [x for x in others if not isinstance(x, Failed)]:
+        st.subheader(o["name"])
+        ui.chart(o["chart"])
+        with st.expander(f"{o['name']} scores"):
+            ui.data_table(o["table"])
+    if outside and not isinstance(outside, Failed):
+        st.subheader("Blood pressure outside sessions")
+        ui.chart(outside["chart"])
+        st.caption("Screening and other readings outside a session, by date; eligibility reads the latest before "
+                   f"the first treatment, within {cfg['eligibility']['bp_valid_days']} days of it.")
+        with st.expander("Readings"):
+            ui.data_table(outside["table"])
 
 # --- check-in -------------------------------------------------------------------------------------------
 st.header("Check-in and self-reports", divider="gray")
@@ -206,6 +230,10 @@ else:
             if tabs[1].open:
                 if safety["alertness"]:
                     ui.chart(safety["alertness"])
+                    st.caption("CADSS: the Clinician-Administered Dissociative States Scale, 0–92; a peak above "
+                               f"{cfg['safety']['cadss_max']} is marked dissociation. MOAA/S: the Modified Observer's "
+                               "Assessment of Alertness/Sedation, 5 alert to 0 no response; "
+                               f"{cfg['safety']['moaas_min']} or less is deep sedation.")
                 else:
                     st.caption("No dissociation (CADSS) or sedation (MOAA/S) score recorded yet.")
         with tabs[2]:

@@ -41,7 +41,7 @@ if h is None:
 ui.patient_heading(h)
 ui.audit_view("view_record_session", pid)       # the page shows who the patient is and their sessions
 st.caption(f"{int(h['n_sessions'] or 0)} sessions so far")
-ui_checkin.todays_self_report(pid)       # the patient's own check-in before this session (clinical-reference §8)
+ui_checkin.todays_self_report(pid)       # the patient's own check-in before this session (clinical reference §8)
 
 
 def initial(key: str, value) -> dict:
@@ -234,11 +234,11 @@ if saved and saved[1] == pid:
     new = [f for f in rules.evaluate(patient.record(ui.connection_for("patient.record"), cfg, pid), cfg) if f.day == saved_day]
     serious = [f for f in new if f.severity in ("urgent", "high")]
     if serious:                                  # urgent and high apart from cautions, in red
-        st.error("Act on these now: " + "; ".join(f"{f.severity.upper()} {f.title}: {patient.plain(f.value)}"
+        st.error("Act on these now: " + "; ".join(f"{vocab.SEVERITIES[f.severity]} {f.title}: {patient.plain(f.value)}"
                                                   for f in serious),
                  icon=":material/emergency:")
     if len(new) > len(serious):
-        st.warning("Safety flags from this session: " + "; ".join(f"{f.severity.upper()} {f.title}: {patient.plain(f.value)}"
+        st.warning("Safety flags from this session: " + "; ".join(f"{vocab.SEVERITIES[f.severity]} {f.title}: {patient.plain(f.value)}"
                                                                   for f in new if f not in serious),
                    icon=":material/warning:")
     if not new:

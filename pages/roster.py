@@ -13,7 +13,7 @@ scale = cfg["clinic"]["main_scale"]
 
 st.title("Patients")
 st.caption("Sorted by urgency: patients with open safety flags (not acknowledged, not cleared) first, suicide-risk "
-           f"answers at the top. Outcome on {scale}, last observation against baseline (clinical-reference §1).")
+           f"answers at the top. Outcome on {scale}, last observation against baseline (clinical reference §1).")
 
 
 @st.fragment(run_every=ui.WORKLIST_REFRESH_SECONDS)
@@ -47,7 +47,7 @@ flag = f5.selectbox("Flag", list(FLAGS), format_func=FLAGS.get)
 COURSES = {None: "Any course", "not_on_track": "Not on track"}
 course = f6.selectbox("Expected course", list(COURSES), format_func=COURSES.get,
                       help="Not on track: a course in induction behind the clinic's earlier courses of its route "
-                           "(clinical-reference §9) — a review prompt, not a safety flag.")
+                           "(clinical reference §9) — a review prompt, not a safety flag.")
 
 # a search looks through every patient, finished and stopped too: the one typed is the one wanted
 filters = dict(search=search or None, route=route, phase=None if search and phase == roster.ACTIVE else phase, clinician=clinician, status=status, flag=flag, course=course)

@@ -11,7 +11,8 @@ cfg = ui.clinic_settings()
 
 st.title("Side effects")
 st.caption("Per patient: the share of treated patients who had the effect at least once; per session: the share "
-           "of completed sessions followed by it. 95 % Wilson intervals. Trial rates: clinical-reference §6 "
+           "of completed sessions followed by it. 95 % Wilson intervals (which stay honest with few patients). "
+           "Trial rates: clinical reference §6 "
            "(esketamine trials; IV ketamine is similar in kind).")
 f = ui.cohort_filters(with_scale=False)
 v = ui.fetch("side_effects.page_view", **f, hide_small=ui.counts_only())

@@ -1,4 +1,4 @@
-"""Throughput: the clinic manager's Monday view (clinical-reference §7). Counts and rates only, no names or IDs."""
+"""Throughput: the clinic manager's Monday view (clinical reference §7). Counts and rates only, no names or IDs."""
 
 import datetime as dt
 
@@ -15,7 +15,7 @@ today = ui.today()
 st.title("Throughput")
 st.caption("Sessions, no-shows, chairs, waiting times and retention. Utilisation: booked chair-hours (each booking's "
            "slot for its route) or completed chair-hours inside opening hours, ÷ chairs × opening hours on open days "
-           "(clinical-reference §7); chair time after closing is shown apart. Every figure of a period is as it stood "
+           "(clinical reference §7); chair time after closing is shown apart. Every figure of a period is as it stood "
            "at the period's end, so a report remade later gives the same numbers.")
 c = st.columns([2, 2, 2, 2])
 preset = c[0].selectbox("Period", list(throughput.PRESETS), format_func=throughput.PRESETS.get, key="preset",

@@ -31,6 +31,7 @@ PAGES: dict[str, frozenset[str]] = {
     "audit": frozenset({"admin"}),
     "flag_rules": frozenset({"admin"}),
     "data_quality": frozenset({"clinician", "manager", "admin"}),   # a manager: counts only
+    "reference": frozenset(ROLES),           # the clinical reference: rules and sources, no patient data
 }
 
 # "module.function" (or "module." for every function of a module) → roles that may call it through the UI
@@ -66,7 +67,7 @@ PAGE_TITLES = {"home": "Clinic at a glance", "roster": "Patients", "patient": "P
                "eligibility": "Eligibility", "record_session": "Record a session", "outcomes": "Outcomes",
                "side_effects": "Side effects", "throughput": "Throughput", "conference": "Case conference",
                "import_data": "Import", "audit": "Audit log", "users": "Users", "flag_rules": "Flag rules",
-               "data_quality": "Data quality"}
+               "data_quality": "Data quality", "reference": "Clinical reference"}
 
 
 class AccessDenied(Exception):

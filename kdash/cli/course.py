@@ -11,7 +11,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("course", help="is a patient on track against the clinic's history (data-contract §10)")
     p.add_argument("--db")
     p.add_argument("--patient", help="the patient's ID")
-    p.add_argument("--check", action="store_true", help="the leave-one-out check of clinical-reference §9")
+    p.add_argument("--check", action="store_true", help="the leave-one-out check of clinical reference §9")
     p.add_argument("--json", action="store_true")
 
 

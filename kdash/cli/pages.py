@@ -43,7 +43,7 @@ def plain(value):
 
 def add_parsers(sub) -> None:
     from kdash.clinical import roster, throughput
-    p = sub.add_parser("throughput", help="the Throughput page's figures (clinical-reference §7)")
+    p = sub.add_parser("throughput", help="the Throughput page's figures (clinical reference §7)")
     p.add_argument("--db")
     p.add_argument("--period", default=next(iter(throughput.PRESETS)), choices=[*throughput.PRESETS],
                    help="as on the page (custom: give --start and --end)")
@@ -55,7 +55,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--chair")
     p.add_argument("--clinician")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("side-effects", help="the Side effects page's figures (clinical-reference §6)")
+    p = sub.add_parser("side-effects", help="the Side effects page's figures (clinical reference §6)")
     _cohort_args(p, with_scale=False)
     p = sub.add_parser("roster", help="the Patients page: one page of the roster with its filters")
     p.add_argument("--db")

@@ -1,4 +1,4 @@
-"""Patients' own scores before a session (clinical-reference §8, data-contract §8): one-time check-in codes, the
+"""Patients' own scores before a session (clinical reference §8, data-contract §8): one-time check-in codes, the
 forms with their standard wording, and the self-reports they save.
 
 A code is 8 characters of Crockford's base32 (no I, L, O or U, so nothing reads as another; 40 bits from `secrets`),

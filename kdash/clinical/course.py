@@ -1,4 +1,4 @@
-"""Is this patient on track? The expected course from the clinic's own history (clinical-reference §9,
+"""Is this patient on track? The expected course from the clinic's own history (clinical reference §9,
 data-contract §10), with its proof.
 
 Definitions, all from §1 and §9, every threshold a setting ([course]):
@@ -159,7 +159,7 @@ def judge(route: str, k: int, pct: float, at_k: dict | None, odds: dict | None, 
     word = ROUTE_WORDS.get(route, "session")
     first = first_session(cfg, route)
     if k < first:
-        return None, f"judged from {word} {first} on (clinical-reference §9)"
+        return None, f"judged from {word} {first} on (clinical reference §9)"
     if at_k is None and odds is None:
         return None, "not enough clinic history yet"
     below = at_k is not None and pct < at_k["p10"]

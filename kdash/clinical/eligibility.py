@@ -1,4 +1,4 @@
-"""The eligibility checklist of clinical-reference §2, computed from the record with its evidence.
+"""The eligibility checklist of clinical reference §2, computed from the record with its evidence.
 
 `evaluate` is a pure function of one patient's facts; `facts` loads them for many patients in a few
 queries. The page, the CLI (data-contract §5) and the tests all go through `checklist`.
@@ -19,7 +19,7 @@ ROUTES = ("iv_ketamine", "esketamine")
 GROUPS = ("Indication", "Absolute contraindications", "Warnings", "Work-up")
 LABEL = "SPRAVATO (esketamine) US prescribing information"
 EU_PEARL = "EU-PEARL TRD consensus (Sforzini 2022)"
-# The criteria kdash adds to the label's and the consensus's, listed in clinical-reference §2 as clinic defaults.
+# The criteria kdash adds to the label's and the consensus's, listed in clinical reference §2 as clinic defaults.
 KDASH_DEFAULT = "a kdash default the clinic can change (clinical reference §2)"
 ABSOLUTE = {"aneurysmal_vascular_disease": "aneurysmal vascular disease",
             "arteriovenous_malformation": "arteriovenous malformation",
@@ -39,9 +39,9 @@ WARNINGS = {  # code: (label, screening items, source)
         "raised_intracranial_pressure": "raised intracranial pressure"}, LABEL + "; Sanacora 2017"),
     "hepatic": ("Liver", {"hepatic_impairment_moderate": "moderate hepatic impairment",
                           "hepatic_impairment_severe": "severe hepatic impairment (not recommended)"}, LABEL),
-    "cystitis": ("Bladder", {"cystitis": "ulcerative or interstitial cystitis"}, "clinical-reference §2"),
+    "cystitis": ("Bladder", {"cystitis": "ulcerative or interstitial cystitis"}, "clinical reference §2"),
     "cognition": ("Cognition and consent capacity", {"cognitive_impairment": "cognitive impairment or inability "
-                                                                              "to consent"}, "clinical-reference §2"),
+                                                                              "to consent"}, "clinical reference §2"),
 }
 WORKUP = {"ecg_done": "ECG", "liver_kidney_tests_done": "liver and kidney function", "stop_bang_done": "STOP-BANG",
           "pregnancy_test_done": "pregnancy test"}
@@ -92,9 +92,9 @@ def adult(f: Facts, cfg: dict, today: dt.date) -> dict:
     e = cfg["eligibility"]
     if f.birth_date is None:
         return _item("adult", "Indication", "Adult, within the age policy", "unknown", "no birth date on file",
-                     "clinical-reference §2")
+                     "clinical reference §2")
     age = _age(f.birth_date, _as_of(f, today))
-    if age < e["min_age"]:   # clinical-reference §2 lists "age outside 18–65" under Warnings: review, not a bar
+    if age < e["min_age"]:   # clinical reference §2 lists "age outside 18–65" under Warnings: review, not a bar
         status, detail = "warning", (f"age {age}: under {e['min_age']}, outside the clinic's age policy "
                                      f"{e['min_age']}–{e['max_age']}")
     elif age > e["max_age"]:
@@ -104,7 +104,7 @@ def adult(f: Facts, cfg: dict, today: dt.date) -> dict:
     if f.first_day is not None and age != _age(f.birth_date, today):   # the header shows today's age
         detail += f" at the first treatment ({f.first_day:%Y-%m-%d})"
     return _item("adult", "Indication", "Adult, within the age policy", status, detail,
-                 "clinical-reference §2 (age ceiling: an Ontario IV clinic's policy)")
+                 "clinical reference §2 (age ceiling: an Ontario IV clinic's policy)")
 
 
 def diagnosis(f: Facts, cfg: dict, today: dt.date) -> dict:
@@ -148,7 +148,7 @@ def trial_adequacy(trial: dict, cfg: dict, today: dt.date) -> tuple[str, str]:
 
 def trd(f: Facts, cfg: dict, today: dt.date) -> dict:
     need = cfg["eligibility"]["min_failed_trials"]
-    label, source = f"Treatment-resistant: ≥ {need} failed adequate trials", EU_PEARL + "; clinical-reference §2"
+    label, source = f"Treatment-resistant: ≥ {need} failed adequate trials", EU_PEARL + "; clinical reference §2"
     if not f.trials:
         return _item("trd", "Indication", label, "unknown", "no antidepressant trial history on file: the number of "
                      "failed trials is unknown, not zero", source + "; unknown when no history is on file: " + KDASH_DEFAULT)
@@ -177,11 +177,11 @@ def severity(f: Facts, cfg: dict, today: dt.date) -> dict:
     chosen = [s for s in before if s[1] == main] or before
     day, scale, total = chosen[-1]
     limit = cfg["outcomes"]["baseline_lookback_days"]
-    if (cut - _day_of(day)).days > limit:      # old evidence is not a baseline (clinical-reference §1 look-back)
+    if (cut - _day_of(day)).days > limit:      # old evidence is not a baseline (clinical reference §1 look-back)
         return _item("severity", "Indication", label, "unknown",
                      f"out of date: {_scale_name(scale)} {total} on {day:%Y-%m-%d}, more than {limit} days before "
                      + ("the first treatment" if f.first_day else "today") + "; score the patient again",
-                     "baseline within the look-back of clinical-reference §1: " + KDASH_DEFAULT)
+                     "baseline within the look-back of clinical reference §1: " + KDASH_DEFAULT)
     ok = total >= floor[scale]
     return _item("severity", "Indication", label, "met" if ok else "warning",
                  f"{_scale_name(scale)} {total} on {day:%Y-%m-%d}"
@@ -269,13 +269,13 @@ def workup(f: Facts, cfg: dict, today: dt.date) -> dict:
     status = "not_met" if missing else "met"
     detail = ("missing: " + ", ".join(missing)) if missing else "done: " + ", ".join(needed.values())
     return _item("workup", "Work-up", "Work-up before the first treatment", status, detail,
-                 "clinical-reference §2 (typical clinic work-up)")
+                 "clinical reference §2 (typical clinic work-up)")
 
 
 def consent(f: Facts, cfg: dict, today: dt.date) -> dict:
     ok = f.screening.get("consent_signed", ("unknown", None))[0] == "present"
     return _item("consent", "Work-up", "Informed consent", "met" if ok else "not_met",
-                 "signed" if ok else "no signed consent on file", "clinical-reference §2")
+                 "signed" if ok else "no signed consent on file", "clinical reference §2")
 
 
 def rems(f: Facts, cfg: dict, today: dt.date, route: str) -> dict:
@@ -292,7 +292,7 @@ CHECKS = (adult, diagnosis, trd, severity, absolute, blood_pressure, *(warning_i
 
 
 def verdict(items: list[dict]) -> str:
-    """clinical-reference §2: an absolute contraindication or fewer than 2 adequate failed trials → not eligible;
+    """clinical reference §2: an absolute contraindication or fewer than 2 adequate failed trials → not eligible;
     otherwise any warning (an age outside the policy among them), unknown item or missing work-up → needs review;
     else eligible."""
     status = {i["code"]: i["status"] for i in items}
@@ -357,7 +357,7 @@ def checklist(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, patient
 
 def undecided(result: dict | None, treated: bool) -> bool:
     """Treated while the computed verdict is not "eligible" and no clinician's decision (sign-off or override) is on
-    file for the route: a review prompt, "treated without an eligibility decision" (clinical-reference §2: a
+    file for the route: a review prompt, "treated without an eligibility decision" (clinical reference §2: a
     clinician may override a verdict only with a written reason). A computed "eligible" is its own record."""
     return bool(treated and result is not None and result["override"] is None and result["verdict"] != "eligible")
 

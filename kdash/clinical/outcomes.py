@@ -1,4 +1,4 @@
-"""Clinic-wide outcomes (clinical-reference §1; data-contract §6): the page and the CLI both call this."""
+"""Clinic-wide outcomes (clinical reference §1; data-contract §6): the page and the CLI both call this."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def params(cfg: dict, scale: str, route: str = "all", analysis_set: str = "itt",
            start: dt.date | None = None, end: dt.date | None = None, diagnosis: str | None = None,
            sex: str | None = None, clinician: str | None = None, age_band: str | None = None,
            as_of: dt.date | None = None, today: dt.date | None = None) -> dict:
-    """Query parameters for the cohort and the outcome definitions of clinical-reference §1. as_of: the figures as
+    """Query parameters for the cohort and the outcome definitions of clinical reference §1. as_of: the figures as
     they stood at the end of that day, from nothing recorded after it (a report of a past period); None: now, with
     `today` deciding which courses are still under way."""
     check(scale, analysis_set, age_band)
@@ -92,7 +92,7 @@ def _q(con, name: str, cfg: dict, filters: dict, **extra) -> pd.DataFrame:
 
 def timepoints(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFrame:
     """Response and remission after sessions 2, 4, 6, at the end of induction and at the last observation, each
-    with n, Wilson intervals, the patients not evaluable and those still under way (clinical-reference §1: shown
+    with n, Wilson intervals, the patients not evaluable and those still under way (clinical reference §1: shown
     apart, never as failures); all treated with how many had their last score, or their baseline, carried forward;
     completers as observed cases (remission all null where it is not defined)."""
     df = _q(con, "timepoints", cfg, filters)
@@ -109,7 +109,7 @@ SET_NAMES = {"itt": "all treated, last score carried forward (baseline where the
 
 
 def set_caption(analysis_set: str, points: pd.DataFrame | None = None, count=lambda n: f"{int(n):,}") -> str:
-    """The analysis set in the words a psychiatrist uses, with what was imputed (clinical-reference §1); count
+    """The analysis set in the words a psychiatrist uses, with what was imputed (clinical reference §1); count
     writes a number of patients (a de-identified pack: 1 to 4 as "<5")."""
     if analysis_set == "completers":
         text = ("Completers: patients who completed the planned induction, each timepoint with the score observed "
@@ -151,7 +151,7 @@ def waterfall(con: duckdb.DuckDBPyConnection, cfg: dict, limit: int = 1500, **fi
 
 def time_to_response(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> dict:
     """The cumulative incidence of first response per route, in sessions and in days, with stopping treatment as a
-    competing event (Aalen–Johansen; clinical-reference §1: those who stop are mostly those not improving, so
+    competing event (Aalen–Johansen; clinical reference §1: those who stop are mostly those not improving, so
     censoring them, as Kaplan–Meier does, overstates response); courses still under way are censored at their last
     score. Each curve carries the numbers at risk."""
     counts = _q(con, "time_to_response", cfg, filters)
@@ -179,8 +179,8 @@ def retention(con: duckdb.DuckDBPyConnection, cfg: dict, **filters) -> pd.DataFr
                          "share": [int(row[c]) / started for _, c in steps]})
 
 
-# clinical-reference §5: published results, for a fair side-by-side (study, scale, timepoint named).
-# clinical-reference §5: each result with its design, comparator (when the study had one) and timepoint
+# clinical reference §5: published results, for a fair side-by-side (study, scale, timepoint named).
+# clinical reference §5: each result with its design, comparator (when the study had one) and timepoint
 PUBLISHED = pd.DataFrame([
     ("Murrough 2013", "RCT, single infusion", "73", "IV ketamine 0.5 mg/kg, once", "midazolam", "MADRS",
      "24 h after one infusion", 0.64, 0.28, None, None),

@@ -68,6 +68,26 @@ def record(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> rules.
         induction=cfg["induction"])
 
 
+def current_antidepressants(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str,
+                            today: dt.date) -> list[str]:
+    """'sertraline 150 mg/day (since 2026-01-05)': what the trial history says the patient takes on `today`."""
+    rows = db.query(con, "current_antidepressants", {"patient_id": patient_id, "today": today})
+    return [f"{r.drug} {r.dose_mg_per_day:g} mg/day" + (f" (since {pd.Timestamp(r.start_date):%Y-%m-%d})"
+                                                        if pd.notna(r.start_date) else "")
+            for r in rows.itertuples()]
+
+
+def dose_text(route: str | None, dose_mg, mg_per_kg) -> str:
+    """A session's dose in its route's unit: mg/kg (and mg) for weight-based ketamine, mg and 28 mg devices for
+    esketamine (a fixed dose, never mg/kg)."""
+    if dose_mg is None or pd.isna(dose_mg):
+        return "dose not recorded"
+    if route == "esketamine":
+        return f"{dose_mg:g} mg ({dose_mg / 28:.0f} devices)"
+    return (f"{mg_per_kg:.2f} mg/kg ({dose_mg:g} mg)" if mg_per_kg is not None and pd.notna(mg_per_kg)
+            else f"{dose_mg:g} mg (no weight recorded)")
+
+
 def side_effects(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str) -> pd.DataFrame:
     return db.query(con, "patient_side_effects", {"patient_id": patient_id})
 
@@ -111,7 +131,7 @@ def judged_after(route: str, cfg: dict) -> int:
 
 
 def status_line(rec: rules.PatientRecord, scale, cfg: dict) -> tuple[str, str]:
-    """(status, sentence) for one scale, by clinical-reference §1: e.g. ("responder",
+    """(status, sentence) for one scale, by clinical reference §1: e.g. ("responder",
     "Responder since session 4: MADRS 34 → 14, −59 %")."""
     done = completed_sessions(rec)
     if done.empty:

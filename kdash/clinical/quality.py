@@ -32,7 +32,7 @@ class Check:
 CHECKS = (
     Check("no_baseline", "Course without a baseline", "course",
           "Record a score of the clinic's main scale on or before the first session's day (at most the baseline "
-          "look-back before it): without one the course is 'not evaluable' in every outcome (clinical-reference §1).",
+          "look-back before it): without one the course is 'not evaluable' in every outcome (clinical reference §1).",
           """SELECT c.patient_id, c.first_day AS day, 'first session ' || strftime(c.first_day, '%Y-%m-%d') AS what
              FROM course_facts c
              WHERE NOT EXISTS (SELECT 1 FROM score_points p WHERE p.patient_id = c.patient_id AND p.scale = $scale
@@ -40,7 +40,7 @@ CHECKS = (
                                AND p.total > 0)"""),
     Check("session_without_score", "Session with no score after it", "session",
           "Record the main-scale score before the next session (or within the window after the last one): the "
-          "session then counts for response at its number (clinical-reference §1).",
+          "session then counts for response at its number (clinical reference §1).",
           """WITH done AS (
                  SELECT patient_id, session_id, scheduled_at::DATE AS day,
                         row_number() OVER (PARTITION BY patient_id ORDER BY scheduled_at, session_id) AS k,
@@ -57,7 +57,7 @@ CHECKS = (
                                AND p.after_session = d.k AND p.first_after)"""),
     Check("esketamine_bp_incomplete", "Esketamine session without both blood pressures", "session",
           "Record the blood pressure before dosing and after it (about 40 minutes): the REMS monitoring of "
-          "esketamine needs both (clinical-reference §4).",
+          "esketamine needs both (clinical reference §4).",
           """SELECT s.patient_id, s.scheduled_at::DATE AS day,
                     'session on ' || strftime(s.scheduled_at, '%Y-%m-%d') || ': '
                     || CASE WHEN NOT coalesce(bool_or(v.minute < 0), FALSE) AND NOT coalesce(bool_or(v.minute >= 0), FALSE)

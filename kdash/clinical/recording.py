@@ -161,7 +161,7 @@ def _rating_problems(r: dict) -> list[str]:
 def to_acknowledge(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, route: str, has_vitals: bool,
                    today: dt.date) -> list[str]:
     """What a clinician must read and confirm before this session is recorded: no eligibility decision for the
-    route, an open urgent safety flag, no vitals at all (clinical-reference §2 "a clinician may override a
+    route, an open urgent safety flag, no vitals at all (clinical reference §2 "a clinician may override a
     verdict"; §4 urgent flags; the esketamine label's monitoring)."""
     from kdash.clinical import eligibility, patient, rules, worklist
     needs = []

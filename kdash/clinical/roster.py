@@ -29,7 +29,7 @@ def page(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, search: str 
     """
     filters = {"search": (search or "").strip() or None, "route_filter": route, "phase": phase,
                "clinician": clinician, "status": status, "flag": flag, "only_ids": None}
-    if course == "not_on_track":        # the review prompt of clinical-reference §9 (kdash/clinical/course.py)
+    if course == "not_on_track":        # the review prompt of clinical reference §9 (kdash/clinical/course.py)
         from kdash.clinical import course as course_
         filters["only_ids"] = list(course_.not_on_track(con, cfg, today)["patient_id"]) or ["\x00none"]
     window = (max(page_no, 1) - 1) * page_size
@@ -85,7 +85,8 @@ def clinicians(con: duckdb.DuckDBPyConnection, cfg: dict) -> list[str]:
 
 
 ROUTE_NAMES = vocab.ROUTES
-URGENCY = {0: "URGENT", 1: "HIGH", 2: "CAUTION", 3: "REVIEW"}
+URGENCY = {0: vocab.SEVERITIES["urgent"], 1: vocab.SEVERITIES["high"], 2: vocab.SEVERITIES["caution"],
+           3: vocab.SEVERITIES["review"]}
 
 
 def _shown(x, fmt: str = "{:g}") -> str:
@@ -96,7 +97,7 @@ UNDECIDED = "no eligibility decision"
 
 
 def flag_text(urgency, rule_ids, undecided: bool = False) -> str:
-    """'URGENT suicide item +1': the most severe level and the rule that made it so first (the column is narrow;
+    """'Urgent suicidal thoughts +1': the most severe level and the rule that made it so first (the column is narrow;
     the other rules, and a treatment without an eligibility decision, are on the patient page as "+n")."""
     if urgency is None or pd.isna(urgency):
         return UNDECIDED if undecided else ""        # a prompt, not a flag: no level, sorted with the unflagged

@@ -1,4 +1,4 @@
-"""Safety rules of clinical-reference §4: each with an id, a severity, its threshold and its source.
+"""Safety rules of clinical reference §4: each with an id, a severity, its threshold and its source.
 
 Two evaluations of the same rules, kept equal by a test over every demo patient:
 - `evaluate` (pure functions over one patient's query results) gives the patient page every flag with
@@ -79,7 +79,7 @@ def item_scores(x) -> list[int] | None:
 
 
 def self_reported(a) -> str:
-    """' (self-reported)' after the evidence of a patient's own answer (clinical-reference §8), as sql/open_flags.sql
+    """' (self-reported)' after the evidence of a patient's own answer (clinical reference §8), as sql/open_flags.sql
     writes it."""
     return " (self-reported)" if getattr(a, "source", None) == "self_report" else ""
 
@@ -218,7 +218,7 @@ def monitoring(record: PatientRecord, cfg: dict) -> list[Flag]:
 
 
 def baseline(record: PatientRecord, scale: str, cfg: dict) -> tuple[float, dt.date] | None:
-    """The last score on or before the first session's day, within the look-back (clinical-reference §1)."""
+    """The last score on or before the first session's day, within the look-back (clinical reference §1)."""
     done = _completed(record)
     if done.empty:
         return None
@@ -263,7 +263,7 @@ def _outcome_scale(record: PatientRecord, cfg: dict) -> tuple[str, tuple[float, 
 
 
 def score_after_session(record: PatientRecord, scale: str, k: int, cfg: dict) -> pd.Series | None:
-    """The score after session k (clinical-reference §1): the first assessment of the scale after session k's
+    """The score after session k (clinical reference §1): the first assessment of the scale after session k's
     day and on or before session k+1's day, or within the window after session k when it is the last one;
     None when there is no such score (or session k was never given)."""
     return _first_counted(record, scale, k, cfg, exactly=True)
@@ -293,7 +293,7 @@ def _first_counted(record: PatientRecord, scale: str, k: int, cfg: dict, exactly
 
 
 def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
-    """Judged at the first score after a fixed session or a later one (clinical-reference §1, §4): IV, no response
+    """Judged at the first score after a fixed session or a later one (clinical reference §1, §4): IV, no response
     after the 4th infusion, and "review the course" when the first score after the 6th is not a response either;
     esketamine, no response at the end of induction, never before. No such score: no flag here (an IV course at
     infusion 6 without one is iv_unscored's). A response that is later lost is the worsening rule's to flag."""
@@ -336,7 +336,7 @@ def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
 
 def iv_unscored(record: PatientRecord, cfg: dict) -> list[Flag]:
     """An IV course that reached infusion 6 with no main-scale score after infusion 4 (after its day, up to infusion
-    6's): non-response cannot be judged, itself a review prompt (clinical-reference §4), dated at infusion 6."""
+    6's): non-response cannot be judged, itself a review prompt (clinical reference §4), dated at infusion 6."""
     done = _completed(record)
     s, scale = cfg["safety"], record.main_scale
     at, later = s["iv_nonresponse_sessions"], s["iv_review_sessions"]

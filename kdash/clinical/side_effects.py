@@ -1,4 +1,4 @@
-"""Side-effect frequencies (clinical-reference §6) and session safety events, aggregated in SQL."""
+"""Side-effect frequencies (clinical reference §6) and session safety events, aggregated in SQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 from kdash.clinical import outcomes, rules, stats
 from kdash.store import db
 
-# Per-patient % in the esketamine trials (clinical-reference §6); IV ketamine is similar in kind.
+# Per-patient % in the esketamine trials (clinical reference §6); IV ketamine is similar in kind.
 TRIAL_RATES = pd.DataFrame({
     "effect": ["dissociation", "nausea", "dizziness", "vertigo", "headache", "somnolence", "dysgeusia",
                "hypoaesthesia", "paraesthesia", "vomiting", "anxiety", "blood_pressure_increased", "blurred_vision",

@@ -109,7 +109,7 @@ def open_days(cfg: dict, start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def available_hours(cfg: dict, chairs: int, start: dt.date, end: dt.date) -> float:
-    """Chair-hours on offer: chairs × opening hours × open days (clinical-reference §7)."""
+    """Chair-hours on offer: chairs × opening hours × open days (clinical reference §7)."""
     hours = cfg["clinic"]["closing_hour"] - cfg["clinic"]["opening_hour"]
     return chairs * hours * len(open_days(cfg, start, end))
 

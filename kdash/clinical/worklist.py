@@ -102,13 +102,13 @@ def contract_rows(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, pat
 
 
 def source_of(evidence: str | None) -> str:
-    """'self_report' for evidence the patient gave (a check-in, clinical-reference §8), else 'record'."""
+    """'self_report' for evidence the patient gave (a check-in, clinical reference §8), else 'record'."""
     return "self_report" if evidence and evidence.endswith("(self-reported)") else "record"
 
 
 def newer_text(row) -> str | None:
     """"later: PHQ-9 item 9 = 0 on 04 Mar 2026": an observation after an open urgent flag's evidence that would have
-    cleared a less severe one, shown as new evidence (clinical-reference §4); None when there is none."""
+    cleared a less severe one, shown as new evidence (clinical reference §4); None when there is none."""
     value, day = row.get("newer_value"), row.get("newer_day")
     if value is None or pd.isna(value):
         return None

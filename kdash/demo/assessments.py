@@ -135,7 +135,7 @@ def _assessments(rng, done, prof) -> pa.Table:
                 "minute": pa.array(minute, pa.int64()) if minute is not None else pa.nulls(n_rows, pa.int64()),
                 "source": pa.array(source, pa.string()) if source is not None else pa.nulls(n_rows, pa.string())}
 
-    # patients' own PHQ-9 before a session (the check-in, clinical-reference §8): about half the patients check in
+    # patients' own PHQ-9 before a session (the check-in, clinical reference §8): about half the patients check in
     # on their phone in the last 9 months (its own stream, so the rest of the demo is unchanged)
     checks_in = np.random.default_rng([today, len(p), 33]).random(len(prof["planned"])) < 0.55
     self_reported = np.where(checks_in[ap] & (a_s > 0) & (aday > today - 270), "self_report", None)

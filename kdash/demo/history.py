@@ -48,7 +48,7 @@ DECIDED_WAITING = 0.6         # … and of those consulted at least two weeks ag
 
 def decision_history(con: duckdb.DuckDBPyConnection, cur: duckdb.DuckDBPyConnection, cfg: dict, seed: int,
                      as_of: dt.date) -> int:
-    """Eligibility decisions a working clinic records (clinical-reference §2): before the first treatment, the
+    """Eligibility decisions a working clinic records (clinical reference §2): before the first treatment, the
     patient's clinician signs off the computed verdict, or overrides it with a written reason; most consulted
     patients not treated are decided too. A few treated patients are left without one, so the review prompt
     "treated without an eligibility decision" has something to show."""

@@ -1,4 +1,4 @@
-"""The demo clinic's sessions: induction schedules per route (clinical-reference §3), chairs and chair time (§7),
+"""The demo clinic's sessions: induction schedules per route (clinical reference §3), chairs and chair time (§7),
 vitals during a session, side effects at the TRANSFORM-1 per-patient rates (§6)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ DISCHARGE_MINUTE = np.array([70, 120, 55])
 CHAIR_MINUTES = [(75, 10, 50, 120), (135, 12, 100, 200), (60, 8, 40, 90)]   # mean, sd, min, max per route
 
 
-# Per-patient side-effect rates: TRANSFORM-1 (clinical-reference §6).
+# Per-patient side-effect rates: TRANSFORM-1 (clinical reference §6).
 SIDE_EFFECTS = {
     "dissociation": 0.268, "nausea": 0.294, "dizziness": 0.251, "vertigo": 0.208, "headache": 0.203,
     "somnolence": 0.195, "dysgeusia": 0.160, "hypoaesthesia": 0.133, "paraesthesia": 0.130,

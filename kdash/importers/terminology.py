@@ -1,4 +1,4 @@
-"""What a coded FHIR concept means to kdash: a depressive diagnosis, a screening item of clinical-reference §2, an
+"""What a coded FHIR concept means to kdash: a depressive diagnosis, a screening item of clinical reference §2, an
 antidepressant. Three sources, in this order, each named in what it finds:
 
 1. the published eCQM value sets (VSAC expansions, kdash/importers/valuesets.json, remade by tools/make_valuesets.py):
@@ -77,7 +77,7 @@ def in_value_set(system: str | None, code: str | None) -> list[dict]:
     return _index().get((_system(system), _code(system, code)), [])
 
 
-# --- 2. ICD-10-CM categories (2024 tabular list) for the items of clinical-reference §2 -----------------------------
+# --- 2. ICD-10-CM categories (2024 tabular list) for the items of clinical reference §2 -----------------------------
 ICD10_ITEMS: tuple[tuple[str, str, bool], ...] = (   # (code prefix, screening item, about now)
     ("I71", "aneurysmal_vascular_disease", False), ("I72", "aneurysmal_vascular_disease", False),
     ("I67.1", "aneurysmal_vascular_disease", False), ("I25.3", "aneurysmal_vascular_disease", False),

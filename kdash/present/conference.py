@@ -61,7 +61,7 @@ class Pack:
 
 
 def _expected_course(con, cfg: dict, patient_id: str, pack: Pack) -> None:
-    """The patient's change over the clinic's expected course (clinical-reference §9), by session number: no date."""
+    """The patient's change over the clinic's expected course (clinical reference §9), by session number: no date."""
     from kdash.clinical import course
     from kdash.present import charts
     doc = course.course(con, cfg, patient_id)

@@ -76,7 +76,7 @@ def manager_report(con: duckdb.DuckDBPyConnection, cfg: dict, start: dt.date, en
              "start or end of the period counts its days inside the period only, hatched, and its rates are open "
              "markers off the line.", figs["bookings"]),
         _fig("utilisation", "Chair utilisation", "Booked chair-hours (each booking's slot) and completed chair-hours "
-             "inside opening hours ÷ chairs × opening hours on open days (clinical-reference §7); chair time after "
+             "inside opening hours ÷ chairs × opening hours on open days (clinical reference §7); chair time after "
              "closing is in the headline table apart; infusion-centre medians 80 % and 70 %.", figs["utilisation"]),
         _fig("no_shows", "No-shows and late cancellations", "No-shows and cancellations under 24 h ÷ bookings that "
              "fell due.", figs["no_shows"]),

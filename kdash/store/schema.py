@@ -198,7 +198,7 @@ MIGRATIONS: list[str] = [
     DELETE FROM meta WHERE key IN ('flag_log_settings', 'course_scores_settings');
     """,
     # 18: in-session ratings by minute (data-contract §3: CADSS and MOAA/S several times a session, as vitals are),
-    # the esketamine REMS monitoring form's sent date per session (clinical-reference §4), and the flag log rebuilt
+    # the esketamine REMS monitoring form's sent date per session (clinical reference §4), and the flag log rebuilt
     # for the rules that read them (issue 29).
     """
     ALTER TABLE assessments ADD COLUMN IF NOT EXISTS minute INTEGER;
@@ -207,7 +207,7 @@ MIGRATIONS: list[str] = [
     """,
     # 19: course scores observed at each timepoint (the completers' analysis set, nothing carried forward) and the
     # first session a score follows (an all-treated timepoint says when the baseline was carried forward); rebuilt by
-    # the dashboard on opening the store (clinical-reference §1 "analysis sets, said as they are").
+    # the dashboard on opening the store (clinical reference §1 "analysis sets, said as they are").
     """
     ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_2 INTEGER;
     ALTER TABLE course_scores ADD COLUMN IF NOT EXISTS obs_4 INTEGER;

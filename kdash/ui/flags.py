@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from kdash import vocab
 from kdash.ui.cache import clear_caches, clinic_settings, today
 from kdash.ui.guard import audit_view, connection_for, fetch
 from kdash.ui.session import user
@@ -12,7 +13,7 @@ from kdash.ui.show import data_table, patient_plain
 
 WORKLIST_REFRESH_SECONDS = 30      # an open worklist redraws itself this often (a check-in's flag within a minute)
 
-SEVERITY_TEXT = {"urgent": "URGENT", "high": "HIGH", "caution": "CAUTION", "review": "REVIEW"}
+SEVERITY_TEXT = {k: vocab.SEVERITIES[k] for k in ("urgent", "high", "caution", "review")}   # one word everywhere
 
 
 def flag_worklist(where: str) -> None:
@@ -40,7 +41,7 @@ def flag_worklist(where: str) -> None:
                + (f", **{overdue} urgent overdue** (not acknowledged within {cfg['flags']['overdue_hours']} h)"
                   if overdue else "") + ". Click a row to act on it.")
     table = pd.DataFrame({
-        "Severity": [("OVERDUE " if o else "") + SEVERITY_TEXT[s] for s, o in zip(rows["severity"], rows["overdue"])],
+        "Severity": [SEVERITY_TEXT[s] + (", overdue" if o else "") for s, o in zip(rows["severity"], rows["overdue"])],
         "Rule": rows["title"], "Since": [worklist_age(d) for d in rows["age_days"]],
         "Patient": [" ".join(str(x) for x in (g, f) if pd.notna(x)) or "Name not recorded"
                     for g, f in zip(rows["given_name"], rows["family_name"])],
@@ -141,7 +142,7 @@ def ack_note() -> None:
 
 
 def course_prompts(where: str) -> None:
-    """Courses not on track (clinical-reference §9): review prompts, apart from the safety flags in colour and words,
+    """Courses not on track (clinical reference §9): review prompts, apart from the safety flags in colour and words,
     each with its rule, threshold and the reference n in its reason."""
     rows = fetch("course.not_on_track", today=today())
     mine = fetch("worklist.my_clinician", username=user()["name"])

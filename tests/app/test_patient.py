@@ -68,7 +68,7 @@ def test_trend_has_baseline_response_and_remission_lines(app_env):
     dashed = [s for s in spec["layout"]["shapes"] if s.get("type") == "line"]
     assert len(dashed) >= 3
     names = {t.get("name") for t in spec["data"]}
-    assert {"MADRS", "Session (dose)"} <= names
+    assert "MADRS" in names and any(n.startswith("Session (dose, mg") for n in names)
     assert any(m.value.startswith("**") and "MADRS" in m.value for m in at.markdown)   # the status sentence
 
 
@@ -77,8 +77,8 @@ def test_positive_suicide_item_is_the_first_flag(hand_built):
     assert not at.exception
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     # the evidence is data, escaped for markdown: it reads "PHQ-9 item 9 = 2" on screen
-    assert "URGENT" in badges[0] and "Suicidal thoughts" in badges[0] and "PHQ\\-9 item 9 = 2" in badges[0]
-    assert any("Pre-dose blood pressure high" in b for b in badges[1:])
+    assert "Urgent" in badges[0] and "Suicidal thoughts" in badges[0] and "PHQ\\-9 item 9 = 2" in badges[0]
+    assert any("Blood pressure high before dose" in b for b in badges[1:])
     assert any("Dissociation" in b for b in badges[1:])
     assert "Rule: PHQ-9 item 9 ≥ 1" in badges[0] and "Source:" in badges[0]
 
@@ -170,3 +170,43 @@ def test_a_deceased_patient_says_so_and_is_on_no_active_list(imported_synthea):
     phase = next(s for s in at.selectbox if s.label == "Phase")
     phase.set_value("deceased").run()
     assert list(at.dataframe[-1].value["patient_id"]) == [dead]
+
+
+def test_the_page_shows_what_a_psychiatrist_looks_for_first(tmp_path, monkeypatch):
+    """Issue 36: the current antidepressants (from the trial history; an ended one is not current) and the last dose
+    in its unit (mg/kg and mg for IV), dose values on the markers, GAD-7 and PHQ-2 scores on their bands by date,
+    and blood pressure readings outside sessions by date."""
+    c = Clinic(str(tmp_path / "first.duckdb"))
+    c.patient("F001")
+    today = dt.date.today()
+    offset = (today - c.con.execute("SELECT DATE '2026-03-02'").fetchone()[0]).days
+    c.con.execute("INSERT INTO antidepressant_trials (patient_id, drug, dose_mg_per_day, start_date, end_date, "
+                  "outcome, current_episode) VALUES ('F001', 'sertraline', 150, ?, NULL, 'ongoing', "
+                  "TRUE), ('F001', 'fluoxetine', 40, ?, ?, 'no_response', TRUE)",
+                  [today - dt.timedelta(days=200), today - dt.timedelta(days=400), today - dt.timedelta(days=250)])
+    c.bp("F001", None, None, 128, 82, n_day=offset - 20)
+    c.bp("F001", None, None, 134, 86, n_day=offset - 12)
+    c.score("F001", offset - 12, "GAD7", total=13)
+    c.score("F001", offset - 12, "PHQ2", total=4)
+    c.score("F001", offset - 10, "MADRS", total=30)
+    for i in range(3):
+        c.session("F001", offset - 10 + 2 * i, dose_mg=40.0, weight_kg=80.0)
+    c.close()
+    monkeypatch.setenv("KDASH_DB", c.path)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    try:
+        at = open_patient("F001")
+        assert not at.exception
+        text = "\n".join(m.value for m in at.markdown).replace("\\", "")
+        assert "Antidepressants now:** sertraline 150 mg/day (since" in text and "fluoxetine" not in text
+        assert f"Last dose:** 0.50 mg/kg (40 mg) IV ketamine on {today - dt.timedelta(days=6):%Y-%m-%d}" in text
+        specs = [json.loads(p.proto.spec) for p in at.get("plotly_chart")]
+        titles = [s["layout"]["title"]["text"] for s in specs]
+        assert "GAD-7 by date (n = 1)" in titles and "PHQ-2 by date (n = 1)" in titles
+        assert "Blood pressure outside sessions (n = 2 readings)" in titles
+        trend = specs[titles.index(next(t for t in titles if t.startswith("MADRS")))]
+        doses = next(t for t in trend["data"] if t.get("name", "").startswith("Session (dose"))
+        assert doses["name"] == "Session (dose, mg/kg)" and doses["text"] == ["0.50", "0.50", "0.50"]
+    finally:
+        st.cache_resource.clear()

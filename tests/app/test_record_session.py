@@ -76,8 +76,8 @@ def test_saved_session_shows_its_new_flags(own_store):
     assert any(s.value.startswith("Saved session") for s in at.success)
     # urgent in red, apart from the cautions (the pre-dose BP of the demo form is not filled in here)
     # AppTest reads the markdown source: record text is escaped in it (PHQ\-9), the browser shows PHQ-9
-    assert any("URGENT Suicidal thoughts: PHQ-9 item 9 = 2" in e.value.replace("\\", "") for e in at.error)
-    assert not any("URGENT" in w.value for w in at.warning)
+    assert any("Urgent Suicidal thoughts: PHQ-9 item 9 = 2" in e.value.replace("\\", "") for e in at.error)
+    assert not any("Urgent" in w.value for w in at.warning)
     assert count(own_store, "SELECT count(*) FROM sessions") == before + 1
     assert count(own_store, "SELECT count(*) FROM audit_log WHERE action = 'record_session' "
                             "AND username = 'test-clinician'") == 1

@@ -24,8 +24,8 @@ def test_roster_lists_patients_most_urgent_first(app_env):
     df = rows(at)
     assert len(df) == 50
     assert df["patient_id"].iloc[0].startswith("P")
-    ranks = [0 if f.startswith("URGENT") else 1 if f.startswith("HIGH") else 2 if f.startswith("CAUTION")
-             else 3 if f.startswith("REVIEW") else 4 for f in df["flags"]]
+    ranks = [0 if f.startswith("Urgent") else 1 if f.startswith("High") else 2 if f.startswith("Caution")
+             else 3 if f.startswith("Review") else 4 for f in df["flags"]]
     assert ranks == sorted(ranks) and ranks[0] < 4        # the demo clinic acknowledges most flags
 
 

@@ -36,8 +36,8 @@ def test_the_home_page_lists_open_flags_most_severe_first_mine_and_all(writable_
     every = worklist.items(con, CFG, TODAY)
     con.close()
     assert set(mine["ID"]) == set(every.loc[every["clinician"] == clinician, "patient_id"])
-    order = {"URGENT": 0, "HIGH": 1, "CAUTION": 2, "REVIEW": 3}
-    ranks = [order[s.replace("OVERDUE ", "")] for s in mine["Severity"]]
+    order = {"Urgent": 0, "High": 1, "Caution": 2, "Review": 3}
+    ranks = [order[s.replace(", overdue", "")] for s in mine["Severity"]]
     assert ranks == sorted(ranks)
     at.segmented_control(key="worklist_view_home").set_value("all").run()
     shown = next(d.value for d in at.dataframe if "Severity" in d.value.columns)

@@ -161,7 +161,7 @@ def test_item_9_reaches_a_clinicians_open_worklist_without_a_reload_and_keeps_wh
     expect(staff.locator("td", has_text=who["pid"]).first).to_be_attached(timeout=60_000)
     row = staff.locator("tr", has=staff.locator("td", has_text=who["pid"])).first
     expect(row).to_contain_text("PHQ-9 item 9 = 1 (self-reported)")
-    expect(row).to_contain_text("URGENT")
+    expect(row).to_contain_text("Urgent")
     expect(staff.get_by_label("Note (optional)")).to_have_value("rang the patient at 9:10")
     desk.close()
 

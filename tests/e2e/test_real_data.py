@@ -55,7 +55,7 @@ def test_a_sparse_import_shows_its_flags_and_its_unrecorded_suicide_item(browser
         header = pg.locator("h3").first
         expect(header).to_contain_text("Rosa Delacroix")
         expect(header).to_contain_text(f"ID {ODD_ID}")                           # the encoded link opened this patient
-        expect(pg.get_by_text("Treatment-emergent hypertension", exact=False).first).to_be_visible(timeout=30_000)
+        expect(pg.get_by_text("Blood pressure high after dose", exact=False).first).to_be_visible(timeout=30_000)
         expect(pg.get_by_text("181/111 mmHg, 40 min after the dose").first).to_be_visible()
         expect(pg.get_by_text("Suicide item not recorded", exact=False).first).to_be_visible()
         expect(pg.get_by_text("PHQ-9 19 recorded without item 9", exact=False).first).to_be_visible()

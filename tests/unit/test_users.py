@@ -148,10 +148,10 @@ def test_single_sign_on_roles_come_from_the_address_then_the_domain(email, role)
 def test_every_role_has_pages_and_data_calls_are_checked():
     assert {r: access.pages_for(r) for r in access.ROLES} == {
         "clinician": ["home", "roster", "patient", "eligibility", "record_session", "outcomes", "side_effects",
-                      "conference", "data_quality"],
-        "manager": ["home", "outcomes", "side_effects", "throughput", "data_quality"],
-        "presenter": ["conference"],
-        "admin": ["users", "import_data", "audit", "flag_rules", "data_quality"]}
+                      "conference", "data_quality", "reference"],
+        "manager": ["home", "outcomes", "side_effects", "throughput", "data_quality", "reference"],
+        "presenter": ["conference", "reference"],
+        "admin": ["users", "import_data", "audit", "flag_rules", "data_quality", "reference"]}
     assert access.may_call("clinician", "patient.view") and not access.may_call("manager", "patient.view")
     assert not access.may_call("presenter", "roster.page") and access.may_call("presenter", "roster.clinicians")
     assert access.may_call("presenter", "conference.pack_for_case") and not access.may_call("presenter", "outcomes.page_view")

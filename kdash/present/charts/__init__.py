@@ -16,9 +16,11 @@ from kdash.present.charts.outcomes import (  # noqa: F401
 )
 from kdash.present.charts.patient import (  # noqa: F401
     SEVERITY_LEVEL,
+    bp_outside_sessions,
     item_heatmap,
     expected_course,
     mood_trend,
+    scale_by_date,
     session_alertness,
     session_bp,
     session_timeline,

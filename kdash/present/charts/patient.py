@@ -68,9 +68,18 @@ def mood_trend(scores: pd.DataFrame, sessions: pd.DataFrame, scale, baseline: fl
                                                    f" ({kg:.2f} mg/kg)" if pd.notna(kg) else "")
                 for k, mg, kg, r in zip(sessions["session_number"], sessions["dose_mg"].fillna(0),
                                         sessions["mg_per_kg"], routes)]
-        fig.add_scatter(x=sx, y=[0] * len(sessions), mode="markers", name="Session (dose)",
-                        marker=dict(symbol="triangle-up", size=11, color=ORANGE), text=dose,
-                        hovertemplate="%{text}<extra></extra>")
+        # each marker carries its dose as a value, not only on hover: mg/kg for weight-based ketamine, mg for
+        # esketamine; with many sessions the labels would run together, so the hover alone says it
+        short = [(f"{mg:g} mg" if r == "esketamine" else f"{kg:.2f}" if pd.notna(kg) else f"{mg:g} mg")
+                 if pd.notna(mg) else "" for mg, kg, r in zip(sessions["dose_mg"], sessions["mg_per_kg"], routes)]
+        labelled = len(sessions) <= 16
+        esk = routes.eq("esketamine")
+        unit = "mg" if esk.all() else "mg/kg" if not esk.any() else "mg/kg; esketamine in mg"
+        fig.add_scatter(x=sx, y=[0] * len(sessions), mode="markers+text" if labelled else "markers",
+                        name=f"Session (dose, {unit})", marker=dict(symbol="triangle-up", size=11, color=ORANGE),
+                        text=short if labelled else None, textposition="top center",
+                        textfont=dict(size=10, color="#444444"), customdata=dose,
+                        hovertemplate="%{customdata}<extra></extra>")
     n = len(scores)
     fig.update_layout(title=f"{scale.name} total over the course (n = {n} assessments)",
                       xaxis_title="Sessions given before the score" if by == "session" else "Date",
@@ -129,7 +138,7 @@ def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
 
 def session_alertness(cadss: pd.DataFrame, moaas: pd.DataFrame, safety: dict) -> go.Figure:
     """CADSS (dissociation, its peak) and MOAA/S (sedation, its deepest) per session with their flag lines."""
-    # a CADSS above the line is marked (clinical-reference §4: common early on, so shown here, not flagged)
+    # a CADSS above the line is marked (clinical reference §4: common early on, so shown here, not flagged)
     high = [VERMILLION if t > safety["cadss_max"] else PURPLE for t in cadss["total"]]
     traces = [dict(type="scatter", x=cadss["session_number"], y=cadss["total"], mode="lines+markers", name="CADSS",
                    line=dict(color=PURPLE), marker=dict(color=high, size=8), xaxis="x", yaxis="y"),
@@ -227,4 +236,34 @@ def expected_course(doc: dict, x_label: str = "Sessions given before the score",
                       yaxis=dict(range=[-105, 60]))
     last = max([1, *(mine["session"] if len(mine) else []), *(band["session"] if len(band) else [])])
     _session_axis(fig, 1, last)
+    return fig
+
+
+def scale_by_date(scores: pd.DataFrame, scale) -> go.Figure:
+    """A scale that is not a depression outcome (PHQ-2, GAD-7, C-SSRS) over dates, on its severity bands: no
+    baseline, response or remission is drawn, because none is defined for it (clinical reference §1)."""
+    fig = Figure(layout=dict(template="kdash", height=300))
+    fig.add_scatter(x=scores["assessed_on"], y=scores["total"], mode="lines+markers", name=scale.name,
+                    line=dict(color=BLUE), marker=dict(size=8))
+    tints = _band_tints(len(scale.bands))
+    _decorate(fig, *[_band(low - 0.5 if low else 0, high + 0.5, tint, label)
+                     for (low, high, label), tint in zip(scale.bands, tints)])
+    fig.update_layout(title=f"{scale.name} by date (n = {len(scores)})", xaxis_title="Date",
+                      yaxis=dict(title=f"{scale.name} total (0–{scale.total_max})", range=[0, scale.total_max + 0.5]),
+                      showlegend=False)
+    return fig
+
+
+def bp_outside_sessions(bp: pd.DataFrame, safety: dict) -> go.Figure:
+    """Blood pressure readings outside sessions (screening, a GP's, an import's) by date, against the clinic's
+    screening line (settings: [eligibility] bp_systolic_max / bp_diastolic_max)."""
+    fig = Figure(layout=dict(template="kdash", height=300))
+    for kind, colour, symbol in (("systolic", BLUE, "circle"), ("diastolic", SKY, "diamond")):
+        fig.add_scatter(x=bp["measured_at"], y=bp[kind], mode="lines+markers", name=kind.capitalize(),
+                        line=dict(color=colour), marker=dict(color=colour, symbol=symbol, size=8))
+    _decorate(fig, _threshold(safety["systolic"], f"Screening line, systolic > {safety['systolic']}", ORANGE,
+                              where="top right"),
+              _threshold(safety["diastolic"], f"diastolic > {safety['diastolic']}", ORANGE, where="top right"))
+    fig.update_layout(title=f"Blood pressure outside sessions (n = {len(bp)} readings)", xaxis_title="Date",
+                      yaxis_title="mmHg")
     return fig

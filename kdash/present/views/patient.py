@@ -7,10 +7,13 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from kdash import vocab
 from kdash.clinical import deid, rules, worklist
 from kdash.clinical.patient import (
     bp_by_session,
     completed_sessions,
+    current_antidepressants,
+    dose_text,
     header,
     phase,
     record,
@@ -37,7 +40,12 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
     flags = rules.evaluate(rec, cfg)
     done = completed_sessions(rec)
     open_rows = worklist.open_rows(con, cfg, today, [patient_id])
+    last = done.iloc[-1] if len(done) else None
     return {
+        "medication": {"antidepressants": current_antidepressants(con, cfg, patient_id, today),
+                       "last_dose": None if last is None else
+                       f"{dose_text(last['route'], last['dose_mg'], last['mg_per_kg'])} "
+                       f"{vocab.ROUTES.get(last['route'], '')} on {pd.Timestamp(last['scheduled_at']):%Y-%m-%d}"},
         "header": h, "by": by, "case": deid.pseudonym(con, patient_id), "phase": phase(h, today, cfg), "flags": flags,
         "open": rules.open_flags(flags, open_rows),
         "newer": {r["rule"]: text for r in open_rows.to_dict("records") if (text := worklist.newer_text(r))},
@@ -45,6 +53,9 @@ def view(con: duckdb.DuckDBPyConnection, cfg: dict, patient_id: str, today: dt.d
         "eligibility": guarded("eligibility", _eligibility, con, cfg, today, patient_id),
         "trends": [guarded(f"{scales.SCALES[code].name} trend", _trend, rec, done, code, cfg, by)
                    for code in scales.DEPRESSION_SCALES if not scale_scores(rec, code).empty],
+        "other_scales": [guarded(f"{scales.SCALES[code].name} scores", _other_scale, rec, code)
+                         for code in OTHER_SCALES if not scale_scores(rec, code).empty],
+        "outside_bp": guarded("blood pressure outside sessions", _outside_bp, rec, cfg),
         "safety": guarded("session safety", _session_safety, con, cfg, rec, done, patient_id),
         "sessions": rec.sessions[["scheduled_at", "status", "route", "phase", "dose_mg", "mg_per_kg", "chair",
                                   "chair_minutes", "session_number"]].assign(   # esketamine: a fixed dose, no mg/kg
@@ -78,6 +89,33 @@ def _trend(rec: rules.PatientRecord, done: pd.DataFrame, code: str, cfg: dict, b
             columns={"assessed_on": "date", "after_session": "sessions before"}).assign(
             **{"reported by": [SOURCE_WORDS.get(x, SOURCE_WORDS[None]) for x in scores.get("source", [None] * len(scores))]}),
     }
+
+
+# Scales a patient may have besides the depression outcomes: screens and anxiety, shown by date on their bands
+OTHER_SCALES = ("PHQ2", "GAD7", "CSSRS")
+
+
+def _other_scale(rec: rules.PatientRecord, code: str) -> dict:
+    from kdash import scales
+    scale, scores = scales.SCALES[code], scale_scores(rec, code)
+    return {"code": code, "name": scale.name, "chart": charts.scale_by_date(scores, scale).to_dict(),
+            "table": pd.DataFrame({"date": scores["assessed_on"], "total": scores["total"],
+                                   "band": [scale.band(t) for t in scores["total"]],
+                                   "reported by": [SOURCE_WORDS.get(x, SOURCE_WORDS[None])
+                                                   for x in scores.get("source", [None] * len(scores))]})}
+
+
+def _outside_bp(rec: rules.PatientRecord, cfg: dict) -> dict | None:
+    """Readings outside any session (screening, imported), by date: eligibility reads the latest before treatment."""
+    v = rec.vitals
+    bp = v[v["session_id"].isna() & v["measured_at"].notna() & v["systolic"].notna()].sort_values("measured_at")
+    if bp.empty:
+        return None
+    e = cfg["eligibility"]
+    return {"chart": charts.bp_outside_sessions(bp, {"systolic": e["bp_systolic_max"],
+                                                     "diastolic": e["bp_diastolic_max"]}).to_dict(),
+            "table": bp[["measured_at", "systolic", "diastolic", "heart_rate", "spo2"]].rename(
+                columns={"measured_at": "measured"})}
 
 
 def _session_safety(con: duckdb.DuckDBPyConnection, cfg: dict, rec: rules.PatientRecord, done: pd.DataFrame,
