@@ -71,11 +71,14 @@ with left:
     with st.container(border=True):
         for line in pack.summary:
             st.markdown(ui.plain(line))
-    c = st.columns(2)
+    c = st.columns(3)
     exported("PDF handout", lambda: export.pdf(pack), "pdf", f"{pack.slug}.pdf", "application/pdf", c[0],
-             icon=":material/picture_as_pdf:", width="stretch")
+             icon=":material/picture_as_pdf:", width="stretch", help="A4 portrait, two figures a page")
+    exported("PDF to project", lambda: export.pdf(pack, projector=True), "pdf", f"{pack.slug}-landscape.pdf",
+             "application/pdf", c[1], icon=":material/present_to_all:", width="stretch",
+             help="A4 landscape, one figure a page in large type: the slides' layout as a PDF")
     exported("PowerPoint", lambda: export.pptx(pack), "pptx", f"{pack.slug}.pptx",
-             "application/vnd.openxmlformats-officedocument.presentationml.presentation", c[1],
+             "application/vnd.openxmlformats-officedocument.presentationml.presentation", c[2],
              icon=":material/slideshow:", width="stretch")
     if not can_export:
         st.caption("Downloads need Debian's Chromium on this server to draw the figures (apt-get install chromium).")

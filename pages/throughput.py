@@ -62,22 +62,26 @@ def report_file(kind: str):
                                      compare_end=compare_end, period_name=throughput.PRESETS[preset].lower(),
                                      compare_name=throughput.COMPARISONS[compare], route=route, chair=chair,
                                      clinician=clinician)
-        return export.pdf(pack) if kind == "pdf" else export.pptx(pack)
+        return export.pdf(pack, projector=kind == "landscape") if kind in ("pdf", "landscape") else export.pptx(pack)
     return make
 
 
-r = st.columns([1, 1, 3])
+r = st.columns([1, 1, 1, 2])
 slug = f"kdash-report-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}"
 ready = export.browser() is not None
 period_text = f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, {route}, chair {chair or 'all'}, clinician {clinician or 'all'}"
 ui.download("PDF report", report_file("pdf"), f"{slug}.pdf", "application/pdf", "export_report_pdf",
             "report.manager_report", detail=period_text, where=r[0], width="stretch", icon=":material/picture_as_pdf:",
             disabled=not ready, key="report_pdf")
+ui.download("PDF to project", report_file("landscape"), f"{slug}-landscape.pdf", "application/pdf",
+            "export_report_pdf", "report.manager_report", detail=period_text + ", landscape", where=r[1],
+            width="stretch", icon=":material/present_to_all:", disabled=not ready, key="report_pdf_landscape",
+            help="A4 landscape, one figure a page in large type")
 ui.download("PowerPoint", report_file("pptx"), f"{slug}.pptx",
             "application/vnd.openxmlformats-officedocument.presentationml.presentation", "export_report_pptx",
-            "report.manager_report", detail=period_text, where=r[1], width="stretch", icon=":material/slideshow:",
+            "report.manager_report", detail=period_text, where=r[2], width="stretch", icon=":material/slideshow:",
             disabled=not ready, key="report_pptx")
-r[2].caption("This period's throughput, utilisation, waiting times, retention and outcomes against the comparison, "
+r[3].caption("This period's throughput, utilisation, waiting times, retention and outcomes against the comparison, "
              "counts and rates only, cells under 5 patients suppressed." + ("" if ready else
              " Reports need Debian's Chromium on this server to draw the figures."))
 

@@ -14,7 +14,7 @@ from kdash.store import db
 
 GROUPS = (store, importer, reports, pages, course, quality, checkin, accounts, bench)       # the order of `python -m kdash --help`
 ORDER = ("init", "demo", "info", "outcomes", "throughput", "side-effects", "roster", "eligibility", "flags", "course",
-         "quality", "checkin", "import", "conference", "users", "backup",
+         "quality", "checkin", "import", "conference", "report", "users", "backup",
          "restore", "settings", "bench")
 COMMANDS = {name: cmd for group in GROUPS for name, cmd in group.COMMANDS.items()}
 

@@ -45,7 +45,90 @@ def add_parsers(sub) -> None:
                      help="'all' or key=value pairs joined by commas: route, set (itt|completers), scale, sex, "
                           "diagnosis, age_band, clinician, start, end")
     p.add_argument("--out", required=True, help="FILE.pdf or FILE.pptx")
+    p.add_argument("--landscape", action="store_true", help="a PDF to project: A4 landscape, one figure a page")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("report", help="the manager's report of a period (PDF or PPTX), as the Throughput page makes it")
+    p.add_argument("--db")
+    p.add_argument("--period", default="last_month", choices=("last_month", "last_quarter", "last_12_weeks",
+                                                               "this_month", "custom"))
+    p.add_argument("--start", type=iso_date, help="with --period custom: the first day")
+    p.add_argument("--end", type=iso_date, help="with --period custom: the last day (before today)")
+    p.add_argument("--compare", default="previous", choices=("previous", "year"),
+                   help="the period before of the same kind (default) or the same period a year earlier")
+    p.add_argument("--grain", choices=("week", "month"), help="default: the period's own")
+    p.add_argument("--route", default="all", choices=("all", *ROUTES))
+    p.add_argument("--chair")
+    p.add_argument("--clinician")
+    p.add_argument("--out", required=True, help="FILE.pdf or FILE.pptx")
+    p.add_argument("--landscape", action="store_true", help="a PDF to project: A4 landscape, one figure a page")
+    p.add_argument("--json", action="store_true")
+
+
+def _out_file(command: str, name: str) -> tuple[Path, str]:
+    out = Path(name)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("pdf", "pptx"):
+        raise UsageError(f"{command}: --out must end in .pdf or .pptx, got {name!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"{command}: no folder {out.parent} to write {out.name} into")
+    return out, kind
+
+
+def _write_private(command: str, out: Path, data: bytes) -> None:
+    try:
+        db.private_files()
+        out.write_bytes(data)
+        os.chmod(out, 0o600)
+    except OSError as exc:
+        raise UsageError(f"{command}: cannot write {out}: {exc.strerror}") from None
+
+
+def cmd_report(args) -> int:
+    """The Throughput page's report from the command line: the same period rules, figures and suppression."""
+    from kdash.access import audit
+    from kdash.clinical import throughput
+    from kdash.present import export, report
+    out, kind = _out_file("report", args.out)
+    today = dt.date.today()
+    try:
+        if args.period == "custom":
+            if args.start is None or args.end is None:
+                raise throughput.RangeError("--period custom needs --start and --end")
+            start, end, grain = args.start, args.end, "week"
+            throughput.check_range(start, end)
+            if end >= today:
+                raise throughput.RangeError(f"the period must end before today ({today:%Y-%m-%d}): today's "
+                                            "sessions are not over")
+        else:
+            start, end, grain = throughput.preset_period(args.period, today)
+    except throughput.RangeError as exc:
+        raise UsageError(f"report: {exc}") from None
+    compare_start, compare_end = throughput.comparison_period(start, end, args.compare, args.period)
+    path = settings.store_path(args.db)
+    con = db.connect(path, create=False)
+    try:
+        cfg = settings.load(path)
+        pack = report.manager_report(con, cfg, start=start, end=end, grain=args.grain or grain,
+                                     compare_start=compare_start, compare_end=compare_end,
+                                     period_name=throughput.PRESETS[args.period].lower(),
+                                     compare_name=throughput.COMPARISONS[args.compare], route=args.route,
+                                     chair=args.chair, clinician=args.clinician)
+        try:
+            data = export.pdf(pack, projector=args.landscape) if kind == "pdf" else export.pptx(pack)
+        except export.ExportError as exc:
+            raise db.StoreError(f"report: {exc}") from None
+        with db.transaction(con) as cur:
+            audit.log(cur, f"export_report_{kind}", username=os_user(), role="cli",
+                      detail=f"{pack.title}{', landscape' if args.landscape and kind == 'pdf' else ''}")
+    finally:
+        con.close()
+    _write_private("report", out, data)
+    emit(args, f"report: {pack.title}: {len(pack.figures)} figures, {len(pack.tables)} tables → {out}",
+         {"title": pack.title, "file": str(out), "start": start.isoformat(), "end": end.isoformat(),
+          "compared_with": [compare_start.isoformat(), compare_end.isoformat()],
+          "figures": [f.key for f in pack.figures], "tables": [t.title for t in pack.tables],
+          "refusal": pack.refusal})
+    return 0
 
 
 def cmd_outcomes(args) -> int:
@@ -137,12 +220,7 @@ def cmd_conference(args) -> int:
     from kdash.access import audit
     from kdash.clinical import patient
     from kdash.present import conference, export
-    out = Path(args.out)
-    kind = out.suffix.lower().lstrip(".")
-    if kind not in ("pdf", "pptx"):
-        raise UsageError(f"conference: --out must end in .pdf or .pptx, got {args.out!r}")
-    if not out.parent.is_dir():
-        raise UsageError(f"conference: no folder {out.parent} to write {out.name} into")
+    out, kind = _out_file("conference", args.out)
     if args.patient is not None and patient.id_problem(args.patient):
         raise UsageError(f"conference: {patient.id_problem(args.patient)}")
     try:
@@ -160,7 +238,7 @@ def cmd_conference(args) -> int:
         else:
             pack = conference.cohort_pack(con, cfg, **filters)
         try:
-            data = export.pdf(pack) if kind == "pdf" else export.pptx(pack)
+            data = export.pdf(pack, projector=args.landscape) if kind == "pdf" else export.pptx(pack)
         except export.ExportError as exc:
             raise db.StoreError(f"conference: {exc}") from None
         with db.transaction(con) as cur:
@@ -168,16 +246,12 @@ def cmd_conference(args) -> int:
                       detail=pack.title)
     finally:
         con.close()
-    try:
-        db.private_files()
-        out.write_bytes(data)
-        os.chmod(out, 0o600)
-    except OSError as exc:
-        raise UsageError(f"conference: cannot write {out}: {exc.strerror}") from None
+    _write_private("conference", out, data)
     emit(args, f"conference: {pack.title}: {len(pack.figures)} figures, {len(pack.tables)} tables → {out}",
           {"title": pack.title, "file": str(out), "figures": [f.key for f in pack.figures],
            "tables": [t.title for t in pack.tables], "refusal": pack.refusal})
     return 0
 
 
-COMMANDS = {"outcomes": cmd_outcomes, "eligibility": cmd_eligibility, "flags": cmd_flags, "conference": cmd_conference}
+COMMANDS = {"outcomes": cmd_outcomes, "eligibility": cmd_eligibility, "flags": cmd_flags, "conference": cmd_conference,
+            "report": cmd_report}

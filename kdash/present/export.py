@@ -71,9 +71,10 @@ def without_creation_date(data: bytes) -> bytes:
     return _CREATION.sub(lambda m: b" " * len(m.group(0)), data)
 
 
-def pdf(pack: Pack) -> bytes:
+def pdf(pack: Pack, projector: bool = False) -> bytes:
     """An A4 handout: the title and summary, then each figure at half a page with its title and caption
-    (two to a page), then the tables flowing on (headers repeated on a new page)."""
+    (two to a page), then the tables flowing on (headers repeated on a new page). projector=True: the deck's
+    layout in a PDF, A4 landscape, one figure a page as large as the page allows, in larger type, for a room."""
     from fpdf import FPDF
 
     class Handout(FPDF):
@@ -91,7 +92,8 @@ def pdf(pack: Pack) -> bytes:
             self.set_text_color(90)
             self.cell(0, 6, f"{pack.footer_line} · page {self.page_no()}", align="C")
 
-    doc = Handout(orientation="P", unit="mm", format="A4")
+    doc = Handout(orientation="L" if projector else "P", unit="mm", format="A4")
+    big = 1.35 if projector else 1.0           # type size
     # fpdf2's fixed epoch (its marker for reproducible files) instead of the day it was made
     doc.set_creation_date(dt.datetime(1969, 12, 31, 19, 0, 0, tzinfo=dt.timezone.utc))
     doc.set_title(pack.title)
@@ -100,37 +102,42 @@ def pdf(pack: Pack) -> bytes:
     doc.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
     doc.set_auto_page_break(True, margin=18)
     doc.add_page()
-    doc.set_font("DejaVu", "B", 20)
-    doc.multi_cell(0, 10, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.title)
-    doc.set_font("DejaVu", size=11)
+    doc.set_font("DejaVu", "B", 20 * big)
+    doc.multi_cell(0, 10 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.title)
+    doc.set_font("DejaVu", size=11 * big)
     doc.ln(2)
     for line in pack.summary:
-        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", align="L", text=line)
+        doc.multi_cell(0, 6 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=line)
     if pack.refusal:
         doc.ln(4)
-        doc.multi_cell(0, 6, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.refusal)
+        doc.multi_cell(0, 6 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=pack.refusal)
     for f in pack.figures:
         png = image(f.fig, "png")
         ratio = _png_height(png)
-        width = min(doc.epw, PDF_FIGURE_MM / ratio)
-        caption_lines = max(1, len(f.caption) // 95 + 1)
-        if doc.will_page_break(8 + width * ratio + 5 * caption_lines + 4):   # title, figure and caption together
+        caption_lines = max(1, int(len(f.caption) * big) // (140 if projector else 95) + 1)
+        if projector:    # a page each: the figure fills what the title and caption leave
             doc.add_page()
+            room = doc.eph - 10 * big - 5 * big * caption_lines - 8
+            width = min(doc.epw, room / ratio)
         else:
-            doc.ln(5)
-        doc.set_font("DejaVu", "B", 13)
-        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", align="L", text=f.title)
+            width = min(doc.epw, PDF_FIGURE_MM / ratio)
+            if doc.will_page_break(8 + width * ratio + 5 * caption_lines + 4):   # title, figure, caption together
+                doc.add_page()
+            else:
+                doc.ln(5)
+        doc.set_font("DejaVu", "B", 13 * big)
+        doc.multi_cell(0, 7 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=f.title)
         doc.image(io.BytesIO(png), x=doc.l_margin + (doc.epw - width) / 2, w=width)
-        doc.set_font("DejaVu", size=9)
-        doc.multi_cell(0, 5, new_x="LMARGIN", new_y="NEXT", align="L", text=f.caption)
+        doc.set_font("DejaVu", size=9 * big)
+        doc.multi_cell(0, 5 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=f.caption)
     for t in pack.tables:
-        if doc.will_page_break(8 + 7 * min(len(t.df) + 1, 6)):     # a title with at least a few of its rows
+        if projector or doc.will_page_break(8 + 7 * min(len(t.df) + 1, 6)):     # a title with a few of its rows
             doc.add_page()
         else:
             doc.ln(6)
-        doc.set_font("DejaVu", "B", 13)
-        doc.multi_cell(0, 7, new_x="LMARGIN", new_y="NEXT", align="L", text=t.title)
-        doc.set_font("DejaVu", size=9)
+        doc.set_font("DejaVu", "B", 13 * big)
+        doc.multi_cell(0, 7 * big, new_x="LMARGIN", new_y="NEXT", align="L", text=t.title)
+        doc.set_font("DejaVu", size=9 * big)
         with doc.table(text_align="LEFT", first_row_as_headings=True, repeat_headings=1) as table:
             table.row([str(c) for c in t.df.columns])
             for row in t.df.itertuples(index=False):

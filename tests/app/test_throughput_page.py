@@ -47,7 +47,7 @@ def test_the_default_period_is_the_last_full_month_against_the_month_before(app_
     assert at.selectbox(key="preset").value == "last_month"
     assert f"**{start:%d %b %Y}**" in at.markdown[0].value or any(f"{start:%d %b %Y}" in m.value for m in at.markdown)
     assert any(f"{before_end.replace(day=1):%d %b %Y} to {before_end:%d %b %Y}" in c.value for c in at.caption)
-    assert [b.label for b in at.get("download_button")][:2] == ["PDF report", "PowerPoint"]
+    assert [b.label for b in at.get("download_button")][:3] == ["PDF report", "PDF to project", "PowerPoint"]
 
 
 def test_the_last_quarter_is_grouped_by_month(app_env):

@@ -182,3 +182,43 @@ def test_a_report_of_a_past_period_reads_nothing_recorded_after_it(demo_store, t
     con.close()
     assert removed < db.scalar(db.connect(whole, read_only=True), "SELECT count(*) FROM sessions")
     assert made(whole) == made(cut)
+
+
+def test_the_report_command_makes_the_pages_report_and_a_landscape_pdf(clinic, tmp_path):
+    """Issue 36: `report --period … --out FILE.pdf|.pptx [--landscape]`: the page's report from the command line,
+    audited as the CLI's export; a landscape PDF is A4 across with a figure a page; bad input is one sentence."""
+    import shutil
+    import subprocess
+    import sys
+    from pypdf import PdfReader
+    from tests.conftest import ROOT
+    store = str(tmp_path / "cli.duckdb")
+    clinic.execute("CHECKPOINT")
+    shutil.copy(clinic.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+                .fetchone()[0], store)
+
+    def kdash(*args):
+        return subprocess.run([sys.executable, "-m", "kdash", *args, "--db", store], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+    done = kdash("report", "--period", "custom", "--start", "2026-03-01", "--end", "2026-03-31",
+                 "--out", str(tmp_path / "march.pdf"), "--landscape", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["start"] == "2026-03-01" and doc["compared_with"] == ["2026-01-29", "2026-02-28"]
+    assert doc["tables"] == [t.title for t in report.manager_report(
+        db.connect(store, read_only=True), CFG, D(2026, 3, 1), D(2026, 3, 31), "week", D(2026, 1, 29),
+        D(2026, 2, 28), "custom dates", "The period before").tables]
+    pages = PdfReader(str(tmp_path / "march.pdf")).pages
+    assert all(p.mediabox.width > p.mediabox.height for p in pages)            # landscape
+    assert len(pages) >= 1 + len(doc["figures"])                               # a figure a page
+    con = db.connect(store, read_only=True)
+    assert con.execute("SELECT role, detail FROM audit_log WHERE action = 'export_report_pdf'").fetchall() == [
+        ("cli", doc["title"] + ", landscape")]
+    con.close()
+    for args, words in ((("--out", str(tmp_path / "r.txt")), "--out must end in .pdf or .pptx"),
+                        (("--period", "custom", "--out", str(tmp_path / "r.pdf")), "needs --start and --end"),
+                        (("--period", "custom", "--start", "2026-03-31", "--end", "2026-03-01",
+                          "--out", str(tmp_path / "r.pdf")), "swap the dates")):
+        bad = kdash("report", *args)
+        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
+        assert not (tmp_path / "r.pdf").exists()
