@@ -20,10 +20,11 @@ st.caption(f"As of {today:%A %d %B %Y}")
 c1, c2, c3, c4 = st.columns(4)
 phases = glance["phases"]
 c1.metric("Active patients", f"{glance['active_patients']:,}",
-          delta=f"{phases['induction'] + phases['maintenance']:,} in treatment · {phases['waiting']:,} waiting · "
-                f"{phases['referred']:,} referred", delta_color="off", delta_arrow="off",
-          help=f"Active: {rulebook.ACTIVE_MEANS[0].lower()}{rulebook.ACTIVE_MEANS[1:]} The same patients as the "
-               "Patients page's Active filter.")
+          delta=f"{phases['referred'] + phases['waiting']:,} not yet treated", delta_color="off", delta_arrow="off",
+          help=f"Active: {rulebook.ACTIVE_MEANS[0].lower()}{rulebook.ACTIVE_MEANS[1:]} Now: "
+               f"{phases['induction']:,} in induction, {phases['maintenance']:,} in maintenance, "
+               f"{phases['waiting']:,} waiting for a first session, {phases['referred']:,} referred. The same "
+               "patients as the Patients page's Active filter.")
 c2.metric("Sessions this week", f"{glance['sessions_this_week']:,}",
           delta=f"{glance['sessions_this_week'] - glance['sessions_last_week']:+,} vs last week",
           delta_color="off", delta_arrow="off",

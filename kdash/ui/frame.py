@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from kdash import vocab
+
 from kdash import access
 from kdash.store import db
 from kdash.ui import web
@@ -42,7 +44,7 @@ def sidebar(sections: dict[str, list], role: str, name: str) -> None:
                 for p in mine:
                     st.page_link(p, label=p.title, icon=p.icon)
         st.divider()
-        st.caption(f"Signed in as **{plain(name)}** ({role})")
+        st.caption(f"Signed in as **{plain(name)}** ({vocab.ROLES.get(role, role).lower()})")
         st.button("Sign out", icon=":material/logout:", on_click=sign_out, key="sign_out")
         record_note()
 

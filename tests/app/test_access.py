@@ -39,7 +39,7 @@ def test_each_role_sees_only_its_pages(app_env, role):
     assert not at.exception
     shown = [p.proto.page for p in at.get("page_link")]
     assert shown == [NAV[p] for p in access.pages_for(role)]
-    assert f"Signed in as **test\\-{role}** ({role})" in [c.value for c in at.sidebar.caption]   # escaped: text only
+    assert f"Signed in as **test\\-{role}** ({vocab.ROLES[role].lower()})" in [c.value for c in at.sidebar.caption]   # escaped: text only
     first = access.PAGE_TITLES[access.pages_for(role)[0]]
     assert at.title[0].value == first           # a role without the overview lands on its first page
 
