@@ -110,6 +110,7 @@ def flag_params(cfg: dict, since: dt.date, today: dt.date, patient_id: str | Non
             "esk_after": cfg["induction"]["esketamine"], "window": cfg["outcomes"]["after_session_window_days"],
             "response": cfg["outcomes"]["response_pct"] / 100, "lookback": cfg["outcomes"]["baseline_lookback_days"],
             "creep": s["dose_creep_mg_per_kg"], "long_term": s["long_term_days"], "main_scale": cfg["clinic"]["main_scale"],
+            "main_scale_name": scales.SCALES[cfg["clinic"]["main_scale"]].name,
             "rise": s["dissociation_rise_sessions"], "recovery": s["sedation_recovery_minutes"],
             "rems_days": s["rems_form_days"], "with_clears": False,
             "severe_phq9": scales.severe_from("PHQ9"), "severe_madrs": scales.severe_from("MADRS"),

@@ -67,7 +67,7 @@ with right:
             known = [None, *ui.fetch("users.clinician_names")]
             clinician = st.selectbox("Clinician name for \"my patients\"", known,
                                      index=known.index(linked) if linked in known else 0,
-                                     format_func=lambda v: "None (all patients)" if v is None else v,
+                                     format_func=lambda v: "No one: all patients" if v is None else v,
                                      help="The clinician name of the record whose patients this account's worklist "
                                           "shows first.")
             if st.form_submit_button("Link"):

@@ -251,7 +251,8 @@ def worsening(record: PatientRecord, cfg: dict) -> list[Flag]:
             if above[i] and above[i - 1]:
                 row = later.iloc[i]
                 flags.append(Flag("worsening", "high", _day(row["assessed_on"]),
-                                  f"{scale} {int(later.iloc[i - 1]['total'])} then {int(row['total'])}, "
+                                  f"{scales.SCALES[scale].name} {int(later.iloc[i - 1]['total'])} then "
+                                  f"{int(row['total'])}, "
                                   f"baseline {base[0]:g}"))
     return flags
 
@@ -312,7 +313,7 @@ def nonresponse(record: PatientRecord, cfg: dict) -> list[Flag]:
     def flag(rule: str, score: pd.Series, timepoint: str) -> Flag:
         total = int(score["total"])
         return Flag(rule, "review", _day(score["assessed_on"]),
-                    f"{scale} {base:g} → {total} ({(total - base) / base:+.0%}) after {timepoint}")
+                    f"{scales.SCALES[scale].name} {base:g} → {total} ({(total - base) / base:+.0%}) after {timepoint}")
 
     flags = []
     if route == "iv_ketamine":
@@ -348,7 +349,7 @@ def iv_unscored(record: PatientRecord, cfg: dict) -> list[Flag]:
     if any(from_day < d <= by_day for d in days):
         return []
     return [Flag("iv_unscored", severity(cfg, "iv_unscored"), by_day,
-                 f"no {scale} score after infusion {at} by infusion {later}", done["session_id"].iloc[later - 1])]
+                 f"no {scales.SCALES[scale].name} score after infusion {at} by infusion {later}", done["session_id"].iloc[later - 1])]
 
 
 def dose_creep(record: PatientRecord, cfg: dict) -> list[Flag]:

@@ -12,7 +12,8 @@ from tests.app.session import signed_in
 NAV = {"home": "", "roster": "roster", "patient": "patient", "eligibility": "eligibility",
        "record_session": "record_session", "outcomes": "outcomes", "side_effects": "side_effects",
        "throughput": "throughput", "conference": "conference", "import_data": "import_data", "audit": "audit",
-       "users": "users", "flag_rules": "flag_rules", "data_quality": "data_quality"}
+       "users": "users", "flag_rules": "flag_rules", "data_quality": "data_quality",
+       "reference": "reference"}
 
 
 @pytest.fixture

@@ -156,7 +156,7 @@ last_rated AS (   -- per session, the last CADSS of its ratings with a minute, a
 unsettled AS (SELECT * FROM last_rated WHERE scale = 'CADSS' AND n >= 2),
 recovering AS (SELECT * FROM last_rated WHERE scale = 'MOAAS'),
 unknown_item AS (   -- scores of a scale with a suicide item recorded as a total only (no PHQ-9 item 9 that day either)
-    SELECT r.*, CASE r.scale WHEN 'PHQ9' THEN 'PHQ-9' WHEN 'HAMD17' THEN 'HAM-D17' ELSE r.scale END AS scale_name,
+    SELECT r.*, {{scale_words}} AS scale_name,
            CASE r.scale WHEN 'PHQ9' THEN 9 WHEN 'MADRS' THEN 10 ELSE 3 END AS item_no,
            r.total >= CASE r.scale WHEN 'PHQ9' THEN $severe_phq9 WHEN 'MADRS' THEN $severe_madrs
                                    ELSE $severe_hamd END AS severe
@@ -208,7 +208,7 @@ flags AS (
     FROM recovering WHERE total < 5
     UNION ALL
     SELECT patient_id, 'iv_unscored', 'review', day,
-           'no ' || $main_scale || ' score after infusion ' || $iv_after || ' by infusion ' || $iv_review, finished_at
+           'no ' || $main_scale_name || ' score after infusion ' || $iv_after || ' by infusion ' || $iv_review, finished_at
     FROM unscored
     UNION ALL
     SELECT patient_id, 'rems_form', 'review', day,
@@ -244,11 +244,11 @@ flags AS (
            OR d.chair_minutes IS NULL OR d.chair_minutes < $observe)
     UNION ALL
     SELECT patient_id, 'worsening', 'high', assessed_on,
-           scale || ' ' || previous || ' then ' || total || ', baseline ' || base, assessed_on::TIMESTAMP
+           {{scale_words}} || ' ' || previous || ' then ' || total || ', baseline ' || base, assessed_on::TIMESTAMP
     FROM later WHERE total > base AND previous > base
     UNION ALL
     SELECT patient_id, rule, 'review', day,
-           $main_scale || ' ' || base || ' → ' || total || ' (' || printf('%+.0f%%', (total - base) / base * 100)
+           $main_scale_name || ' ' || base || ' → ' || total || ' (' || printf('%+.0f%%', (total - base) / base * 100)
            || ') after ' || timepoint, day::TIMESTAMP
     FROM judged
     UNION ALL
@@ -273,7 +273,7 @@ clears AS (   -- observations after which a rule's open flag is resolved without
     SELECT patient_id, 'sedation_unresolved', assessed_on, 'MOAA/S ' || total || ', ' || {{minute_words}}, evidence_at
     FROM recovering WHERE $with_clears AND total = 5
     UNION ALL
-    SELECT s.patient_id, 'iv_unscored', s.assessed_on, $main_scale || ' ' || s.total || ' recorded',
+    SELECT s.patient_id, 'iv_unscored', s.assessed_on, $main_scale_name || ' ' || s.total || ' recorded',
            s.assessed_on::TIMESTAMP
     FROM scored s JOIN unscored u USING (patient_id)
     WHERE $with_clears AND s.scale = $main_scale AND s.assessed_on > u.day
@@ -293,7 +293,7 @@ clears AS (   -- observations after which a rule's open flag is resolved without
     FROM watched d JOIN vital_minutes m USING (session_id)
     WHERE $with_clears AND m.has_pre AND m.has_40 AND d.chair_minutes >= $observe
     UNION ALL
-    SELECT patient_id, 'worsening', assessed_on, scale || ' ' || total || ', not above baseline ' || base,
+    SELECT patient_id, 'worsening', assessed_on, {{scale_words}} || ' ' || total || ', not above baseline ' || base,
            assessed_on::TIMESTAMP
     FROM later WHERE $with_clears AND total <= base
 )
