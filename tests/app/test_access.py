@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from kdash import access
+from kdash import access, vocab
 from kdash.access import users
 from kdash.store import db
 from tests.app.session import signed_in
