@@ -158,9 +158,9 @@ with tabs[2]:
             shown = ui.suppressed(waiting.assign(median_days_waiting=waiting["median_days_waiting"].round()), ["patients"],
                                   {"patients": ["median_days_waiting"]})
             ui.data_table(shown, column_config={
-                "stage": st.column_config.TextColumn("Stage", width=190), "patients": st.column_config.TextColumn(
+                "stage": st.column_config.TextColumn("Stage", width=175), "patients": st.column_config.TextColumn(
                     "Patients", width=65), "median_days_waiting": st.column_config.TextColumn(
-                    "Median wait (days)", width=95, help="Median days since referral, of the patients at this stage")})
+                    "Median wait (days)", width=100, help="Median days since referral, of the patients at this stage")})
         right.caption("Patients referred in the last 180 days who have not started treatment; median wait: days since "
               "referral, to today.")
         csv(leads.drop(columns=["weeks_histogram"]), "lead-times")

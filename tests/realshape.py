@@ -550,7 +550,7 @@ def clinic_store(path, sources, *, cli: bool = False, skip_invalid: bool = False
 
 PAGE_FILES = {p: f"pages/{p}.py" for p in ("home", "roster", "patient", "eligibility", "record_session", "outcomes",
                                            "side_effects", "throughput", "conference", "users", "import_data",
-                                           "audit", "flag_rules", "data_quality")}
+                                           "audit", "flag_rules", "data_quality", "reference")}
 # per patient: page → the query parameter it is opened with ("case": the patient's pseudonym)
 PATIENT_PAGES = {"patient": "patient_id", "eligibility": "patient_id", "conference": "case",
                  "record_session": "patient_id"}

@@ -43,6 +43,7 @@ def opening_views(today: dt.date) -> list[tuple[str, dict]]:
         ("course.reference_for", dict(route="iv_ketamine")),
         ("course.reference_for", dict(route="esketamine")),
         ("roster.clinicians", {}),
+        ("users.clinician_names", {}),
         ("roster.page", dict(today=today, page_no=1, search=None, route=None, phase="active", clinician=None,
                              status=None, flag=None, course=None)),
         ("course.not_on_track", dict(today=today)),

@@ -121,8 +121,8 @@ def lead_time_bars(df: pd.DataFrame) -> go.Figure:
         hist = dict(sorted((int(k), int(v)) for k, v in r.weeks_histogram.items()))
         fig.add_bar(x=list(hist), y=list(hist.values()), marker_color=colour,
                     name=f"{r.step}: median {r.median:.0f} d (IQR {r.q1:.0f}–{r.q3:.0f}), n = {r.patients:,}")
-    fig.update_layout(title="Waiting times: referral to consultation to first treatment", xaxis=dict(
-                          title="Weeks from the first date to the second (patients referred in the period)", dtick=1),
+    fig.update_layout(title="Waiting: referral → consultation → first treatment", xaxis=dict(title="Weeks waited",
+                                                                                            dtick=1),
                       yaxis_title="Patients", height=420,
                       legend=dict(orientation="v", y=-0.25, x=0, xanchor="left", yanchor="top"))
     return fig
