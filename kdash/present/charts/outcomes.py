@@ -96,8 +96,10 @@ def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
         part = (df["status"] == status).to_numpy()
         if part.any():
             fig.add_bar(x=x[part], y=change[part], name=status, marker_color=colour, marker_line_width=0)
-    marks = [_threshold(-50, "Response: −50 %", BLUE, where="bottom right")]
-    _decorate(fig, *marks)
+    # the response line is named in the legend: written on the plot it sat on the bars of the best responders
+    _decorate(fig, [_threshold(-50, "", BLUE)[0]])
+    fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=BLUE, dash="dash"), name="Response: −50 %",
+                    hoverinfo="skip")
     sampled = f"{len(df):,} of {shown_of:,}, fixed sample" if shown_of > len(df) else f"n = {len(df):,}"
     fig.update_layout(title=f"{scale_name} change at the last observation ({sampled})",
                       legend=dict(orientation="h", y=-0.15, yanchor="top", x=0),

@@ -119,11 +119,15 @@ def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
     """Systolic and diastolic BP per session before dosing, at ~40 min and at discharge, against the
     pre-dose caution and post-dose limit lines."""
     traces, marks = [], []
+    # the lines are named in the legend, not written across the panel, where the readings near them would sit
+    # under the words (issue 36)
+    for name, key, colour in (("Pre-dose caution", "predose", ORANGE), ("Post-dose limit", "postdose", VERMILLION)):
+        traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=colour, dash="dash"),
+                           name=f"{name} > {safety[f'{key}_systolic_max']}/{safety[f'{key}_diastolic_max']}",
+                           hoverinfo="skip"))
     for axis, kind in (("", "systolic"), ("2", "diastolic")):
-        marks += [_panel_threshold(safety[f"predose_{kind}_max"], f"Pre-dose caution > {safety[f'predose_{kind}_max']}",
-                                   ORANGE, axis),
-                  _panel_threshold(safety[f"postdose_{kind}_max"], f"Post-dose limit > {safety[f'postdose_{kind}_max']}",
-                                   VERMILLION, axis)]
+        marks += [_panel_threshold(safety[f"predose_{kind}_max"], "", ORANGE, axis),
+                  _panel_threshold(safety[f"postdose_{kind}_max"], "", VERMILLION, axis)]
         for point, colour, symbol in (("before dosing", GREY, "circle"), ("~40 min", BLUE, "diamond"),
                                       ("discharge", SKY, "square")):
             part = bp[bp["point"] == point]

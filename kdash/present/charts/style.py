@@ -80,7 +80,8 @@ def _remission_mark(remission: float | None, scale_name: str, where: str = "top 
 
 
 def _decorate(fig: go.Figure, *pairs: list[dict]) -> None:
-    fig.update_layout(shapes=[p[0] for p in pairs if p[0] is not None], annotations=[p[1] for p in pairs])
+    fig.update_layout(shapes=[p[0] for p in pairs if p[0] is not None],
+                      annotations=[p[1] for p in pairs if len(p) > 1 and p[1] is not None])   # a line may go unlabelled
 
 
 def _session_ticks(first: float, last: float) -> dict:
@@ -110,7 +111,7 @@ def _two_panels(titles: tuple[str, str], height: int, x: dict, y: tuple[dict, di
                 legend=dict(y=1.2, yanchor="bottom"),   # above the panel titles
                 xaxis=dict(anchor="y", domain=[0, 0.45], **x), yaxis=dict(anchor="x", domain=[0, 1], **y[0]),
                 xaxis2=dict(anchor="y2", domain=[0.55, 1], **x), yaxis2=dict(anchor="x2", domain=[0, 1], **y[1]),
-                shapes=[m[0] for m in marks], annotations=titled + [m[1] for m in marks], **layout)
+                shapes=[m[0] for m in marks], annotations=titled + [m[1] for m in marks if m[1]["text"]], **layout)
 
 
 STATUS_PALETTE = {"remitter": BLUE, "responder": SKY, "partial": YELLOW, "non-responder": GREY,

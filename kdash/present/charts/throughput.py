@@ -78,7 +78,11 @@ def rates_by_period(df: pd.DataFrame, series: dict[str, tuple[str, str]], title:
                             marker=dict(color=colour, symbol="circle-open", size=9, line=dict(width=2)),
                             customdata=[p for p in parts if p],
                             hovertemplate="%{y:.0%}<br>%{customdata}<extra></extra>")
-    _decorate(fig, *[_threshold(y, text, GREY, dash="dot", where="top right") for y, text in (lines or {}).items()])
+    # reference lines named in the legend, not written over the rates that sit near them (issue 36)
+    _decorate(fig, *[[_threshold(y, text, GREY, dash="dot")[0]] for y, text in (lines or {}).items()])
+    for text in (lines or {}).values():
+        fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=GREY, dash="dot"), name=text,
+                        hoverinfo="skip")
     fig.update_layout(title=title, yaxis=dict(tickformat=".0%", rangemode="tozero"))
     return fig
 
