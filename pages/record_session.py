@@ -113,7 +113,10 @@ dose = c[1].number_input("Dose (mg)", min_value=0.0, max_value=2000.0, step=0.5,
                          **initial("rec_dose", None))
 problem("dose_mg")
 per_kg = recording.mg_per_kg(dose, weight)
-c[1].caption(f"= {per_kg:.2f} mg/kg" if per_kg else "mg/kg shows once dose and weight are in")
+if route == "esketamine":        # a fixed dose in 28 mg devices, never mg/kg
+    c[1].caption(f"= {dose / 28:g} devices of 28 mg" if dose else "28, 56 or 84 mg: 1 to 3 devices")
+else:
+    c[1].caption(f"= {per_kg:.2f} mg/kg" if per_kg else "mg/kg shows once dose and weight are in")
 start = c[2].time_input("Started", step=300, key="rec_start", **initial("rec_start", dt.time(9, 0)))
 end = c[3].time_input("Ended", step=300, key="rec_end",
                       **initial("rec_end", dt.time(11, 15) if route == "esketamine" else dt.time(10, 15)))

@@ -261,3 +261,16 @@ def test_the_page_and_a_session_loaded_to_edit_are_audited_with_the_user(own_sto
                            "ORDER BY scheduled_at DESC LIMIT 1")
     next(b for b in at.button if b.label == "Load it into the form to edit").click().run()
     assert any(r.startswith("load_session:") and r.endswith(f":{sid}") for r in rows())
+
+
+def test_an_esketamine_dose_reads_in_devices_never_mg_per_kg(own_store):
+    """Issue 36: esketamine is a fixed dose (28 mg devices); the form says how many devices, not mg/kg."""
+    con = db.connect(own_store, create=False)
+    pid = con.execute("SELECT patient_id FROM sessions WHERE route = 'esketamine' ORDER BY 1 LIMIT 1").fetchone()[0]
+    con.close()
+    at = open_form(pid)
+    at.selectbox(key="rec_route").set_value("esketamine").run()
+    at.number_input[0].set_value(70.0)
+    at.number_input[1].set_value(56.0).run()
+    captions = [c.value for c in at.caption]
+    assert "= 2 devices of 28 mg" in captions and not any("mg/kg" in c for c in captions)

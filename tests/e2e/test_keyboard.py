@@ -43,15 +43,17 @@ def keyboard_clinic(tmp_path_factory):
         derived.refresh(cur, [pid])
         derived.refresh_stamped(con, cur, settings.load(path), [pid])
     flagged = worklist.items(con, settings.load(path), dt.date.today())
+    iv = con.execute("SELECT patient_id FROM sessions WHERE route = 'iv_ketamine' AND status = 'completed' "
+                     "AND patient_id <> ? ORDER BY patient_id LIMIT 1", [pid]).fetchone()[0]
     con.close()
     assert pid in set(flagged["patient_id"])
-    pids = list(dict.fromkeys(flagged["patient_id"]))
+    pids = [pid] + [p for p in dict.fromkeys(flagged["patient_id"]) if p != pid]
     with streamlit_server(path) as url:
-        yield url, pids
+        yield url, pids, iv
 
 
 def test_sign_in_switch_patient_and_acknowledge_with_the_keyboard_alone(browser, keyboard_clinic):
-    server, flagged = keyboard_clinic
+    server, flagged, _ = keyboard_clinic
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(server + "/patient")
@@ -88,7 +90,7 @@ def test_sign_in_switch_patient_and_acknowledge_with_the_keyboard_alone(browser,
 @pytest.mark.parametrize("path", ["/", "/roster", "/patient?patient_id={pid}", "/eligibility?patient_id={pid}",
                                   "/record_session?patient_id={pid}", "/outcomes"])
 def test_at_200_percent_zoom_nothing_scrolls_sideways_or_is_cut_off(browser, keyboard_clinic, path):
-    server, flagged = keyboard_clinic
+    server, flagged, _ = keyboard_clinic
     # 200 % of a 1280 × 900 screen: 640 × 450 CSS pixels at twice the pixel density
     context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2)
     page = context.new_page()
@@ -103,5 +105,32 @@ def test_at_200_percent_zoom_nothing_scrolls_sideways_or_is_cut_off(browser, key
     # the collapsed sidebar's links have no width at all (off screen until opened): not cut, not shown
     cut = [f for f in page.evaluate(OVERFLOW_JS) if f["what"] == "text" and f["client"] > 0]
     assert cut == [], f"{path}: {cut[:5]}"
+    assert page.locator("[data-testid='stException']").count() == 0
+    context.close()
+
+
+def test_record_a_session_with_the_keyboard_alone(browser, keyboard_clinic):
+    """Weight and dose typed, past the vitals and ratings grids (arrow keys inside, Tab leaves them), the
+    before-dosing confirmation ticked with Space where the page asks for one, and saved with Enter."""
+    server, _, iv = keyboard_clinic
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/record_session?patient_id={iv}")
+    sign_in(page, "clinician")
+    expect(page.get_by_role("heading", name="Record a session")).to_be_visible(timeout=30_000)
+    for label, value in (("Weight (kg)", "81.5"), ("Dose (mg)", "40")):
+        tab_to(page, label)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(value)
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+    expect(page.get_by_text("= 0.49 mg/kg")).to_be_visible(timeout=30_000)
+    if page.get_by_text("I have reviewed these and the session went ahead").count():
+        tab_to(page, "I have reviewed these")
+        page.keyboard.press("Space")
+        wait_for_app(page)
+    tab_to(page, "Save session", tries=120)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"^Saved session"))).to_be_visible(timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
     context.close()
