@@ -115,3 +115,16 @@ def test_a_small_cohorts_mean_course_stays_within_the_scale():
     band = next(t for t in fig.data if t.name == "95 % interval")
     assert min(band.y) >= 0 and max(band.y) <= 60
     assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] <= 60
+
+
+def test_the_side_effect_grid_says_each_level_in_words_as_well_as_colour():
+    """Issue 36: readable without colour; one effect over a few sessions reads as a row of sessions."""
+    import pandas as pd
+    from kdash.present import charts
+    effects = pd.DataFrame({"effect": ["nausea", "nausea", "headache"], "session_number": [1, 3, 3],
+                            "severity": ["mild", None, "severe"]})
+    grid = charts.side_effect_grid(effects).data[0]
+    assert grid.texttemplate == "%{text}"
+    assert [list(r) for r in grid.text] == [["", "severe"], ["mild", "unrated"]]      # rows: headache, nausea
+    many = pd.DataFrame({"effect": ["nausea"] * 20, "session_number": range(1, 21), "severity": ["mild"] * 20})
+    assert charts.side_effect_grid(many).data[0].text is None                             # too narrow for words

@@ -172,8 +172,13 @@ def side_effect_grid(effects: pd.DataFrame) -> go.Figure:
             SEVERITY_LEVEL.get(e.severity if isinstance(e.severity, str) else None, 0)
     steps = [(0, "#BBBBBB"), (1, YELLOW), (2, ORANGE), (3, VERMILLION)]        # one flat colour per level
     scale = [[max(0.0, min(1.0, (lvl + edge) / 4)), colour] for lvl, colour in steps for edge in (0, 1)]
+    # each cell says its level in words too (readable without colour, and a single effect reads as a row of
+    # sessions, not as one bar cut into blocks); with many sessions the cells are too narrow for words
+    words = ["unrated", "mild", "mod.", "severe"]
+    text = [[words[v] if v is not None else "" for v in row] for row in z] if len(sessions) <= 16 else None
     fig = Figure(go.Heatmap(z=z, x=[str(int(s)) for s in sessions], y=[vocab.label(n, "effect") for n in names],
-                               zmin=-0.5, zmax=3.5, colorscale=scale, showscale=False,
+                               zmin=-0.5, zmax=3.5, colorscale=scale, showscale=False, text=text,
+                               texttemplate="%{text}" if text else None, textfont=dict(size=11, color="#111111"),
                                xgap=2, ygap=2, hovertemplate="%{y}, session %{x}<extra></extra>"),
                     layout=dict(template="kdash", height=max(260, 160 + 26 * len(names))))
     # a legend of the levels present, not a colour bar: four ticks on a short bar print over each other
