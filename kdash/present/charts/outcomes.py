@@ -14,6 +14,7 @@ from kdash.present.charts.style import (
     STATUS_PALETTE,
     Figure,
     _decorate,
+    _legend_line,
     _error_bars,
     _remission_mark,
     _session_axis,
@@ -98,8 +99,7 @@ def waterfall(df: pd.DataFrame, scale_name: str, shown_of: int) -> go.Figure:
             fig.add_bar(x=x[part], y=change[part], name=status, marker_color=colour, marker_line_width=0)
     # the response line is named in the legend: written on the plot it sat on the bars of the best responders
     _decorate(fig, [_threshold(-50, "", BLUE)[0]])
-    fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=BLUE, dash="dash"), name="Response: −50 %",
-                    hoverinfo="skip")
+    fig.add_trace(_legend_line("Response: −50 %", BLUE))
     sampled = f"{len(df):,} of {shown_of:,}, fixed sample" if shown_of > len(df) else f"n = {len(df):,}"
     fig.update_layout(title=f"{scale_name} change at the last observation ({sampled})",
                       legend=dict(orientation="h", y=-0.15, yanchor="top", x=0),

@@ -20,6 +20,7 @@ from kdash.present.charts.style import (
     _band,
     _band_tints,
     _decorate,
+    _legend_line,
     _panel_threshold,
     _remission_mark,
     _session_axis,
@@ -122,9 +123,8 @@ def session_bp(bp: pd.DataFrame, safety: dict) -> go.Figure:
     # the lines are named in the legend, not written across the panel, where the readings near them would sit
     # under the words (issue 36)
     for name, key, colour in (("Pre-dose caution", "predose", ORANGE), ("Post-dose limit", "postdose", VERMILLION)):
-        traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=colour, dash="dash"),
-                           name=f"{name} > {safety[f'{key}_systolic_max']}/{safety[f'{key}_diastolic_max']}",
-                           hoverinfo="skip"))
+        traces.append(_legend_line(f"{name} > {safety[f'{key}_systolic_max']}/{safety[f'{key}_diastolic_max']}",
+                                   colour))
     for axis, kind in (("", "systolic"), ("2", "diastolic")):
         marks += [_panel_threshold(safety[f"predose_{kind}_max"], "", ORANGE, axis),
                   _panel_threshold(safety[f"postdose_{kind}_max"], "", VERMILLION, axis)]

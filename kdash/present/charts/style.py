@@ -84,6 +84,12 @@ def _decorate(fig: go.Figure, *pairs: list[dict]) -> None:
                       annotations=[p[1] for p in pairs if len(p) > 1 and p[1] is not None])   # a line may go unlabelled
 
 
+def _legend_line(name: str, colour: str, dash: str = "dash") -> dict:
+    """A line that stands in the legend only: names a threshold drawn across the plot without writing over the data."""
+    return dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=colour, dash=dash), name=name,
+                hoverinfo="skip")
+
+
 def _session_ticks(first: float, last: float) -> dict:
     """Whole sessions on x; every tick while they fit."""
     return dict(range=[first - 0.5, last + 0.5], dtick=1 if last - first <= 20 else None, tick0=0)

@@ -18,6 +18,7 @@ from kdash.present.charts.style import (
     VERMILLION,
     Figure,
     _decorate,
+    _legend_line,
     _threshold,
 )
 from kdash.vocab import ROUTES as ROUTE_NAMES  # one vocabulary for tables and charts
@@ -81,8 +82,7 @@ def rates_by_period(df: pd.DataFrame, series: dict[str, tuple[str, str]], title:
     # reference lines named in the legend, not written over the rates that sit near them (issue 36)
     _decorate(fig, *[[_threshold(y, text, GREY, dash="dot")[0]] for y, text in (lines or {}).items()])
     for text in (lines or {}).values():
-        fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=GREY, dash="dot"), name=text,
-                        hoverinfo="skip")
+        fig.add_trace(_legend_line(text, GREY, dash="dot"))
     fig.update_layout(title=title, yaxis=dict(tickformat=".0%", rangemode="tozero"))
     return fig
 

@@ -72,6 +72,11 @@ def _eligibility(con: duckdb.DuckDBPyConnection, cfg: dict, today: dt.date, pati
 SOURCE_WORDS = {"self_report": "patient (self-reported)", None: "staff or record"}
 
 
+def _reported_by(scores: pd.DataFrame) -> list[str]:
+    """Who gave each score, in words: the patient at a check-in, or staff / the record."""
+    return [SOURCE_WORDS.get(x, SOURCE_WORDS[None]) for x in scores.get("source", [None] * len(scores))]
+
+
 def _trend(rec: rules.PatientRecord, done: pd.DataFrame, code: str, cfg: dict, by: str) -> dict:
     from kdash import scales
     scores = scale_scores(rec, code)
@@ -87,7 +92,7 @@ def _trend(rec: rules.PatientRecord, done: pd.DataFrame, code: str, cfg: dict, b
         "totals_only": int(len(scores) - len(with_items)),
         "table": scores[["assessed_on", "after_session", "total"]].rename(
             columns={"assessed_on": "date", "after_session": "sessions before"}).assign(
-            **{"reported by": [SOURCE_WORDS.get(x, SOURCE_WORDS[None]) for x in scores.get("source", [None] * len(scores))]}),
+            **{"reported by": _reported_by(scores)}),
     }
 
 
@@ -101,8 +106,7 @@ def _other_scale(rec: rules.PatientRecord, code: str) -> dict:
     return {"code": code, "name": scale.name, "chart": charts.scale_by_date(scores, scale).to_dict(),
             "table": pd.DataFrame({"date": scores["assessed_on"], "total": scores["total"],
                                    "band": [scale.band(t) for t in scores["total"]],
-                                   "reported by": [SOURCE_WORDS.get(x, SOURCE_WORDS[None])
-                                                   for x in scores.get("source", [None] * len(scores))]})}
+                                   "reported by": _reported_by(scores)})}
 
 
 def _outside_bp(rec: rules.PatientRecord, cfg: dict) -> dict | None:
